@@ -1,0 +1,60 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
+)
+
+func killCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "kill",
+		Usage:     "send a signal (default: SIGTERM) to the container's init",
+		ArgsUsage: "<container-id> [signal]",
+		Flags: []cli.Flag{
+			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "send the signal to every process of the container"},
+		},
+		Action: func(c *cli.Context) error {
+			if err := args(c, 1, 2); err != nil {
+				return err
+			}
+			sig, err := parseSignal(c.Args().Get(1))
+			if err != nil {
+				return err
+			}
+			rt, err := newRuntime(c)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := commandContext()
+			defer cancel()
+			return rt.Kill(ctx, c.Args().First(), sig, c.Bool("all"))
+		},
+	}
+}
+
+// parseSignal reads a signal as a number ("9"), or a name with or without
+// the SIG prefix, in any case ("KILL", "SIGKILL", "sigkill"). Empty means
+// SIGTERM.
+func parseSignal(s string) (unix.Signal, error) {
+	if s == "" {
+		return unix.SIGTERM, nil
+	}
+	if n, err := strconv.Atoi(s); err == nil {
+		if n <= 0 || n > 64 {
+			return 0, fmt.Errorf("invalid signal %q: numbers go from 1 to 64", s)
+		}
+		return unix.Signal(n), nil
+	}
+	name := strings.ToUpper(s)
+	if !strings.HasPrefix(name, "SIG") {
+		name = "SIG" + name
+	}
+	if sig := unix.SignalNum(name); sig != 0 {
+		return sig, nil
+	}
+	return 0, fmt.Errorf("unknown signal %q (use a name such as TERM or KILL, or a number)", s)
+}

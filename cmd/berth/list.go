@@ -1,0 +1,67 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"text/tabwriter"
+	"time"
+
+	"github.com/sirupsen/logrus"
+	"github.com/urfave/cli/v2"
+
+	"github.com/berth-oci/berth/runtime"
+)
+
+func listCommand() *cli.Command {
+	return &cli.Command{
+		Name:    "list",
+		Aliases: []string{"ls"},
+		Usage:   "list the containers under --root",
+		Flags: []cli.Flag{
+			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table or json"},
+			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the container ids"},
+		},
+		Action: func(c *cli.Context) error {
+			if err := args(c, 0, 0); err != nil {
+				return err
+			}
+			format := c.String("format")
+			if format != "table" && format != "json" {
+				return fmt.Errorf("list: unknown --format %q (want table or json)", format)
+			}
+			rt, err := newRuntime(c)
+			if err != nil {
+				return err
+			}
+			ctx, cancel := commandContext()
+			defer cancel()
+			states, listErr := rt.List(ctx)
+			if states == nil && listErr != nil {
+				return listErr
+			}
+			if listErr != nil {
+				// The readable containers are still listed; the others
+				// are reported, not hidden.
+				logrus.WithError(listErr).Warn("some containers could not be read")
+			}
+			switch {
+			case c.Bool("quiet"):
+				for _, s := range states {
+					fmt.Println(s.ID)
+				}
+				return nil
+			case format == "json":
+				if states == nil {
+					states = []runtime.ContainerState{}
+				}
+				return printJSON(states)
+			}
+			w := tabwriter.NewWriter(os.Stdout, 12, 1, 3, ' ', 0)
+			fmt.Fprint(w, "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER\n")
+			for _, s := range states {
+				fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\n", s.ID, s.Pid, s.Status, s.Bundle, s.Created.Format(time.RFC3339Nano), s.Owner)
+			}
+			return w.Flush()
+		},
+	}
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"errors"
+
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/urfave/cli/v2"
+	"golang.org/x/sys/unix"
+)
+
+func runCommand() *cli.Command {
+	return &cli.Command{
+		Name:      "run",
+		Usage:     "create and start a container; in the foreground, berth exits with its status",
+		ArgsUsage: "<container-id>",
+		Flags: append(createFlags(),
+			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "return once the container runs, leaving it berth's stdio"},
+			&cli.BoolFlag{Name: "keep", Usage: "do not delete the container after it exits"},
+			&cli.BoolFlag{Name: "no-subreaper", Usage: "do not make berth a subreaper of the container's orphans"},
+		),
+		Action: func(c *cli.Context) error {
+			if err := args(c, 1, 1); err != nil {
+				return err
+			}
+			rt, err := newRuntime(c)
+			if err != nil {
+				return err
+			}
+			id := c.Args().First()
+			o := createOptions(c)
+			o.Start = true
+			o.Detach = c.Bool("detach")
+			if o.Detach {
+				ctx, cancel := commandContext()
+				defer cancel()
+				_, err := rt.Create(ctx, id, o)
+				return err
+			}
+
+			// Catch every signal before the container exists, so that
+			// none sent to berth in between is lost: they are forwarded.
+			fwd, err := newForwarder(!c.Bool("no-subreaper"))
+			if err != nil {
+				return err
+			}
+			defer fwd.stop()
+			ctx := context.Background()
+			proc, err := rt.Create(ctx, id, o)
+			if err != nil {
+				return err
+			}
+			io, err := attach(proc)
+			if err != nil {
+				_ = proc.Signal(unix.SIGKILL) // the error below is what matters
+				return errors.Join(err, cleanupRun(ctx, rt, id, c.Bool("keep")))
+			}
+			status, err := fwd.forward(proc, io)
+			io.close()
+			return errors.Join(err, cleanupRun(ctx, rt, id, c.Bool("keep")), exitStatus(status))
+		},
+	}
+}
+
+type deleter interface {
+	Delete(ctx context.Context, id string, force bool) error
+}
+
+// cleanupRun deletes the container once its init is gone, unless --keep.
+func cleanupRun(ctx context.Context, rt deleter, id string, keep bool) error {
+	if keep {
+		return nil
+	}
+	err := rt.Delete(ctx, id, true)
+	if errors.Is(err, libcontainer.ErrNotExist) {
+		return nil // somebody deleted it already
+	}
+	return err
+}
+
+func exitStatus(status int) error {
+	if status == 0 {
+		return nil
+	}
+	return &exitError{code: status}
+}

@@ -1,0 +1,57 @@
+package linux
+
+import (
+	"fmt"
+
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/configs"
+	"github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// NewProcess converts the spec's process into a libcontainer process.
+// specconv does not do this part: args, env, cwd, user, console size,
+// capabilities, rlimits and the LSM labels all come from here.
+func NewProcess(p *specs.Process) (*libcontainer.Process, error) {
+	nnp := p.NoNewPrivileges
+	lp := &libcontainer.Process{
+		Args:            p.Args,
+		Env:             p.Env,
+		UID:             int(p.User.UID),
+		GID:             int(p.User.GID),
+		Cwd:             p.Cwd,
+		Label:           p.SelinuxLabel,
+		NoNewPrivileges: &nnp,
+		AppArmorProfile: p.ApparmorProfile,
+		Scheduler:       p.Scheduler,
+		IOPriority:      p.IOPriority,
+	}
+	if p.ConsoleSize != nil {
+		lp.ConsoleWidth = uint16(p.ConsoleSize.Width)
+		lp.ConsoleHeight = uint16(p.ConsoleSize.Height)
+	}
+	if c := p.Capabilities; c != nil {
+		lp.Capabilities = &configs.Capabilities{
+			Bounding:    c.Bounding,
+			Effective:   c.Effective,
+			Inheritable: c.Inheritable,
+			Permitted:   c.Permitted,
+			Ambient:     c.Ambient,
+		}
+	}
+	for _, g := range p.User.AdditionalGids {
+		lp.AdditionalGroups = append(lp.AdditionalGroups, int(g))
+	}
+	for i, rl := range p.Rlimits {
+		typ, ok := RlimitType(rl.Type)
+		if !ok {
+			return nil, &FieldError{Field: fmt.Sprintf("process.rlimits[%d].type", i), Msg: fmt.Sprintf("unknown rlimit %q", rl.Type)}
+		}
+		lp.Rlimits = append(lp.Rlimits, configs.Rlimit{Type: typ, Hard: rl.Hard, Soft: rl.Soft})
+	}
+	aff, err := configs.ConvertCPUAffinity(p.ExecCPUAffinity)
+	if err != nil {
+		return nil, fmt.Errorf("process.execCPUAffinity: %w", err)
+	}
+	lp.CPUAffinity = aff
+	return lp, nil
+}

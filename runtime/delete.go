@@ -1,0 +1,137 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-oci/berth/hooks"
+	"github.com/berth-oci/berth/state"
+)
+
+// killTimeout bounds how long delete --force waits for a SIGKILLed init.
+const killTimeout = 10 * time.Second
+
+// Delete removes container id: its processes (a created container's init;
+// with force, a running or paused container's too), cgroups and state, then
+// runs its poststop hooks. A stopped or created container needs no force. A
+// half-created container (its create was killed) is removed as well. With
+// force, a container that does not exist is not an error.
+func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
+	lock, err := r.lock(id)
+	if err != nil {
+		return err
+	}
+	c, err := r.load(id)
+	if errors.Is(err, libcontainer.ErrNotExist) {
+		stale := r.root.Exists(id)
+		if stale {
+			if err := r.root.RemoveStale(id); err != nil {
+				lock.Unlock()
+				return err
+			}
+		}
+		if err := lock.Remove(); err != nil {
+			return err
+		}
+		if force || stale {
+			return nil
+		}
+		return errNotExist(id)
+	}
+	if err != nil {
+		lock.Unlock()
+		return err
+	}
+	status, err := c.Status()
+	if err != nil {
+		lock.Unlock()
+		return fmt.Errorf("status of %q: %w", id, err)
+	}
+	switch status {
+	case libcontainer.Stopped, libcontainer.Created:
+	default:
+		if !force {
+			lock.Unlock()
+			return fmt.Errorf("cannot delete container %q that is %s: stop it first (berth kill), or use delete --force", id, status)
+		}
+		if err := killAndWait(ctx, c); err != nil {
+			lock.Unlock()
+			return err
+		}
+	}
+	rec, recErr := r.root.ReadRecord(id)
+	st, stErr := c.OCIState()
+	if err := c.Destroy(); err != nil {
+		lock.Unlock()
+		return fmt.Errorf("delete %q: %w", id, err)
+	}
+	if err := lock.Remove(); err != nil {
+		return err
+	}
+	r.runPoststop(ctx, id, rec, recErr, st, stErr)
+	return nil
+}
+
+// runPoststop runs the poststop hooks of a deleted container. Their failures
+// are warnings, as the runtime spec says; the container is gone either way.
+func (r *Runtime) runPoststop(ctx context.Context, id string, rec state.Record, recErr error, st *specs.State, stErr error) {
+	if len(rec.Poststop) == 0 && recErr == nil {
+		return
+	}
+	log := logrus.WithField("id", id)
+	if err := errors.Join(recErr, stErr); err != nil {
+		log.WithError(err).Warn("poststop hooks not run")
+		return
+	}
+	st.Status = specs.StateStopped
+	st.Pid = 0
+	if err := hooks.RunAll(ctx, "poststop", rec.Poststop, *st); err != nil {
+		log.WithError(err).Warn("poststop hook failed")
+	}
+}
+
+// killAndWait SIGKILLs the container and waits until its init is gone,
+// watching a pidfd rather than polling on a timer.
+func killAndWait(ctx context.Context, c *libcontainer.Container) error {
+	st, err := c.State()
+	if err != nil {
+		return fmt.Errorf("state of %q: %w", c.ID(), err)
+	}
+	pid := st.InitProcessPid
+	// Open the pidfd before the signal so that it refers to our init even
+	// if the pid were reused right after its death.
+	pidfd, pidfdErr := unix.PidfdOpen(pid, 0)
+	if pidfdErr == nil {
+		defer unix.Close(pidfd)
+	}
+	if err := c.Signal(unix.SIGKILL); err != nil && !errors.Is(err, libcontainer.ErrNotRunning) {
+		return fmt.Errorf("kill %q: %w", c.ID(), err)
+	}
+	deadline := time.Now().Add(killTimeout)
+	for time.Now().Before(deadline) {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		s, err := c.Status()
+		if err != nil {
+			return fmt.Errorf("status of %q: %w", c.ID(), err)
+		}
+		if s == libcontainer.Stopped {
+			return nil
+		}
+		if pidfdErr == nil {
+			fds := []unix.PollFd{{Fd: int32(pidfd), Events: unix.POLLIN}}
+			_, _ = unix.Poll(fds, 100) // wakes on exit; Status decides
+		} else {
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	return fmt.Errorf("container %q: init pid %d still running %s after SIGKILL", c.ID(), pid, killTimeout)
+}

@@ -1,0 +1,56 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/opencontainers/runc/libcontainer"
+	"golang.org/x/sys/unix"
+)
+
+// Kill sends sig to the init of container id. With all, every process of
+// the container gets it, and a container that is not running is not an
+// error (runc's --all, as containerd uses it).
+func (r *Runtime) Kill(ctx context.Context, id string, sig unix.Signal, all bool) error {
+	lock, err := r.lock(id)
+	if err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	c, err := r.load(id)
+	if err != nil {
+		return err
+	}
+	if all && sig != unix.SIGKILL {
+		return signalAll(c, sig)
+	}
+	err = c.Signal(sig)
+	if errors.Is(err, libcontainer.ErrNotRunning) {
+		if all {
+			return nil
+		}
+		return errNotRunning(id)
+	}
+	if err != nil {
+		return fmt.Errorf("kill %q: %w", id, err)
+	}
+	return nil
+}
+
+// signalAll sends sig to every process in the container's cgroup. (SIGKILL
+// goes through libcontainer, which kills the whole pid namespace or, when
+// the namespace is shared, every process of the cgroup.)
+func signalAll(c *libcontainer.Container, sig unix.Signal) error {
+	pids, err := c.Processes()
+	if err != nil {
+		return fmt.Errorf("kill --all %q: list processes: %w", c.ID(), err)
+	}
+	var errs []error
+	for _, pid := range pids {
+		if err := unix.Kill(pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
+			errs = append(errs, fmt.Errorf("kill --all %q: pid %d: %w", c.ID(), pid, err))
+		}
+	}
+	return errors.Join(errs...)
+}

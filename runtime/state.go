@@ -1,0 +1,114 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"strconv"
+	"syscall"
+	"time"
+
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/utils"
+	"github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// ContainerState is what state prints for one container and list for each:
+// the OCI state plus the rootfs, creation time and owner, as runc has them.
+type ContainerState struct {
+	OCIVersion  string            `json:"ociVersion"`
+	ID          string            `json:"id"`
+	Pid         int               `json:"pid"`
+	Status      string            `json:"status"`
+	Bundle      string            `json:"bundle"`
+	Rootfs      string            `json:"rootfs"`
+	Created     time.Time         `json:"created"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Owner       string            `json:"owner"`
+}
+
+// State reports the state of container id. A container whose create is
+// still under way is "creating"; one whose create was killed half-way is
+// "stopped", waiting for delete.
+func (r *Runtime) State(ctx context.Context, id string) (*ContainerState, error) {
+	c, err := r.load(id)
+	if errors.Is(err, libcontainer.ErrNotExist) && r.root.Exists(id) {
+		status := specs.StateStopped
+		if r.root.Held(id) {
+			status = specs.StateCreating
+		}
+		return &ContainerState{OCIVersion: specs.Version, ID: id, Status: string(status)}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return describe(c)
+}
+
+// List reports every container under the root. Containers that cannot be
+// read are left out and their errors returned, joined, beside the others.
+func (r *Runtime) List(ctx context.Context) ([]ContainerState, error) {
+	ids, err := r.root.IDs()
+	if err != nil {
+		return nil, err
+	}
+	var (
+		out  []ContainerState
+		errs []error
+	)
+	for _, id := range ids {
+		s, err := r.State(ctx, id)
+		if errors.Is(err, libcontainer.ErrNotExist) {
+			continue // deleted while we listed
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		s.Owner = r.owner(id)
+		out = append(out, *s)
+	}
+	return out, errors.Join(errs...)
+}
+
+func describe(c *libcontainer.Container) (*ContainerState, error) {
+	status, err := c.Status()
+	if err != nil {
+		return nil, fmt.Errorf("status of %q: %w", c.ID(), err)
+	}
+	st, err := c.State()
+	if err != nil {
+		return nil, fmt.Errorf("state of %q: %w", c.ID(), err)
+	}
+	pid := st.InitProcessPid
+	if status == libcontainer.Stopped {
+		pid = 0
+	}
+	bundle, annotations := utils.Annotations(st.Config.Labels)
+	return &ContainerState{
+		OCIVersion:  st.Config.Version,
+		ID:          st.ID,
+		Pid:         pid,
+		Status:      status.String(),
+		Bundle:      bundle,
+		Rootfs:      st.Config.Rootfs,
+		Created:     st.Created,
+		Annotations: annotations,
+	}, nil
+}
+
+// owner names the user owning the container's state directory, or "#uid"
+// when that uid has no name.
+func (r *Runtime) owner(id string) string {
+	fi, err := os.Stat(r.root.ContainerDir(id))
+	if err != nil {
+		return ""
+	}
+	uid := strconv.Itoa(int(fi.Sys().(*syscall.Stat_t).Uid))
+	if u, err := user.LookupId(uid); err == nil {
+		return u.Username
+	}
+	return "#" + uid
+}

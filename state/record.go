@@ -1,0 +1,54 @@
+package state
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/opencontainers/runtime-spec/specs-go"
+)
+
+const recordFile = "berth.json"
+
+// Record is what berth keeps about a container beside libcontainer's state:
+// the hooks that berth runs itself, at the moments the runtime spec names,
+// rather than leaving them to libcontainer.
+type Record struct {
+	// Poststart hooks run after the user process has started, before
+	// start returns.
+	Poststart []specs.Hook `json:"poststart,omitempty"`
+	// Poststop hooks run after the container is deleted.
+	Poststop []specs.Hook `json:"poststop,omitempty"`
+}
+
+// WriteRecord stores rec in the directory of container id, atomically.
+func (r Root) WriteRecord(id string, rec Record) error {
+	data, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("encode record of %q: %w", id, err)
+	}
+	if err := WriteFileAtomic(filepath.Join(r.ContainerDir(id), recordFile), data, 0o600); err != nil {
+		return fmt.Errorf("write record of %q: %w", id, err)
+	}
+	return nil
+}
+
+// ReadRecord loads the record of container id. A container without one
+// (made by an older berth, or whose create was interrupted) has an empty
+// record.
+func (r Root) ReadRecord(id string) (Record, error) {
+	var rec Record
+	data, err := os.ReadFile(filepath.Join(r.ContainerDir(id), recordFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return rec, nil
+	}
+	if err != nil {
+		return rec, fmt.Errorf("read record of %q: %w", id, err)
+	}
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return rec, fmt.Errorf("decode record of %q: %w", id, err)
+	}
+	return rec, nil
+}
