@@ -10,6 +10,7 @@ import (
 // an unprivileged user with a user namespace when rootless is set.
 func Example(rootless bool) *specs.Spec {
 	spec := specconv.Example()
+	spec.Hostname = "berth"
 	if rootless {
 		specconv.ToRootless(spec)
 	}

@@ -1,0 +1,57 @@
+# berth: build, test, demo and install.
+#
+#   make demo      install build dependencies, build, run a busybox container
+#   make test      install test dependencies, build, run unit and integration tests
+#   make build     build bin/berth
+#   make install   install bin/berth to $(PREFIX)/bin (PREFIX=/usr/local)
+
+PREFIX  ?= /usr/local
+GO      ?= go
+VERSION ?= $(shell cat VERSION 2>/dev/null || echo dev)
+COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null)
+TAGS    := seccomp
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+# Integration tests run real containers and take a few minutes at most.
+TEST_TIMEOUT ?= 20m
+
+# Go is installed under /usr/local/go on our machines; find it there too.
+export PATH := $(PATH):/usr/local/go/bin
+export CGO_ENABLED := 1
+
+# Debian packages: the build needs gcc and libseccomp; the tests need a static
+# busybox for the container rootfs and jq for the bundle maker.
+BUILD_DEPS := gcc libc6-dev libseccomp-dev pkg-config jq busybox-static
+TEST_DEPS  := $(BUILD_DEPS)
+
+.PHONY: all build deps test-deps test unit integration demo install clean
+
+all: build
+
+build:
+	$(GO) build -tags "$(TAGS)" -trimpath -ldflags "$(LDFLAGS)" -o bin/berth ./cmd/berth
+
+# Installs only what is missing, so it is quick when nothing is.
+deps:
+	@contrib/install-deps.sh $(BUILD_DEPS)
+
+test-deps:
+	@contrib/install-deps.sh $(TEST_DEPS)
+
+test: test-deps build
+	$(GO) vet -tags "$(TAGS)" ./...
+	$(GO) test -tags "$(TAGS)" -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+unit:
+	$(GO) test -tags "$(TAGS)" -count=1 ./linux/ ./state/ ./hooks/ ./runtime/ ./cmd/...
+
+integration: build
+	$(GO) test -tags "$(TAGS)" -count=1 -timeout $(TEST_TIMEOUT) -v ./tests/...
+
+demo: deps build
+	@contrib/demo.sh bin/berth
+
+install: build
+	install -D -m 0755 bin/berth $(DESTDIR)$(PREFIX)/bin/berth
+
+clean:
+	rm -rf bin
