@@ -5,14 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 
 	"github.com/opencontainers/runc/libcontainer"
-	"github.com/opencontainers/runc/libcontainer/utils"
-	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-oci/berth/linux"
@@ -170,59 +166,30 @@ func (r *Runtime) Create(ctx context.Context, id string, o CreateOptions) (_ *Pr
 		return nil, err
 	}
 	p.Init = true
-	p.LogLevel = strconv.Itoa(int(logrus.GetLevel()))
-	if err := passFDs(p, o.ListenFDs, o.PreserveFDs); err != nil {
-		return nil, err
-	}
-	proc := &Process{ID: id, p: p}
-	sio, err := setupStdio(proc, c, spec.Process.Terminal, o)
-	if err != nil {
-		return nil, err
-	}
-	defer sio.closeAfterStart()
-	if o.PidfdSocket != "" {
-		conn, sock, err := dialSocket(o.PidfdSocket)
-		if err != nil {
-			return nil, fmt.Errorf("--pidfd-socket: %w", err)
-		}
-		defer conn.Close()
-		defer sock.Close()
-		p.PidfdSocket = sock
-	}
-
+	run := c.Start
 	if o.Start {
-		err = c.Run(p)
-	} else {
-		err = c.Start(p)
+		run = c.Run
 	}
+	proc, err := launch(c, p, spec.Process.Terminal, o.launchOptions(), run)
 	if err != nil {
-		sio.closeOnError()
 		return nil, fmt.Errorf("start init of %q: %w", id, err)
-	}
-	// From here on the init runs: a failure must kill it before the
-	// deferred Destroy removes its state.
-	defer func() {
-		if retErr != nil {
-			_ = p.Signal(unix.SIGKILL) // it may be gone already; Destroy reports what matters
-			_, _ = p.Wait()
-			sio.closeOnError()
-		}
-	}()
-	if proc.Pid, err = p.Pid(); err != nil {
-		return nil, fmt.Errorf("init pid of %q: %w", id, err)
-	}
-	if err := sio.receiveConsole(proc); err != nil {
-		return nil, err
-	}
-	if o.PidFile != "" {
-		if err := state.WriteFileAtomic(o.PidFile, []byte(strconv.Itoa(proc.Pid)), 0o644); err != nil {
-			return nil, fmt.Errorf("--pid-file: %w", err)
-		}
 	}
 	if o.Start {
 		r.runPoststart(ctx, c, proc.Pid)
 	}
 	return proc, nil
+}
+
+func (o CreateOptions) launchOptions() launchOptions {
+	return launchOptions{
+		PidFile:       o.PidFile,
+		ConsoleSocket: o.ConsoleSocket,
+		PidfdSocket:   o.PidfdSocket,
+		PreserveFDs:   o.PreserveFDs,
+		ListenFDs:     o.ListenFDs,
+		Detach:        o.Detach,
+		Stdio:         o.Stdio,
+	}
 }
 
 // absPaths resolves the caller's relative paths against the directory berth
@@ -241,132 +208,5 @@ func absPaths(o *CreateOptions) error {
 		}
 		*p = abs
 	}
-	return nil
-}
-
-func checkTerminal(terminal, detach bool, consoleSocket string) error {
-	if detach && terminal && consoleSocket == "" {
-		return errors.New("process.terminal is true but berth detaches and no --console-socket was given: " +
-			"pass --console-socket to receive the pty master, or set process.terminal to false")
-	}
-	if (!detach || !terminal) && consoleSocket != "" {
-		return errors.New("--console-socket needs process.terminal true and a detached container (create, or run --detach)")
-	}
-	return nil
-}
-
-// passFDs hands socket-activation fds and --preserve-fds fds to the init.
-func passFDs(p *libcontainer.Process, listen []*os.File, preserve int) error {
-	if len(listen) > 0 {
-		p.Env = append(p.Env, "LISTEN_FDS="+strconv.Itoa(len(listen)), "LISTEN_PID=1")
-		p.ExtraFiles = append(p.ExtraFiles, listen...)
-	}
-	base := 3 + len(p.ExtraFiles)
-	for fd := base; fd < base+preserve; fd++ {
-		var st unix.Stat_t
-		if err := unix.Fstat(fd, &st); err != nil {
-			return fmt.Errorf("--preserve-fds %d: fd %d is not open: %w", preserve, fd, err)
-		}
-		p.ExtraFiles = append(p.ExtraFiles, os.NewFile(uintptr(fd), "preserved-fd-"+strconv.Itoa(fd)))
-	}
-	return nil
-}
-
-// dialSocket connects to a unix socket and returns the connection and a
-// file for it that can be passed to the init.
-func dialSocket(path string) (net.Conn, *os.File, error) {
-	conn, err := net.Dial("unix", path)
-	if err != nil {
-		return nil, nil, err
-	}
-	f, err := conn.(*net.UnixConn).File()
-	if err != nil {
-		conn.Close()
-		return nil, nil, err
-	}
-	return conn, f, nil
-}
-
-// stdio tracks the descriptors set up for one init until it has started.
-type stdio struct {
-	afterStart []io.Closer // our copies of what the init now holds
-	onError    []io.Closer // what the caller would have used
-	consoleRx  *os.File    // our end of the console socketpair (attached terminal)
-}
-
-func (s *stdio) closeAfterStart() {
-	for _, c := range s.afterStart {
-		c.Close()
-	}
-	s.afterStart = nil
-}
-
-func (s *stdio) closeOnError() {
-	for _, c := range s.onError {
-		c.Close()
-	}
-	s.onError = nil
-}
-
-// setupStdio wires the init's stdio: the pty (through the caller's console
-// socket, or a socketpair of ours when attached), the caller's own files
-// when detached, or pipes when attached without a terminal.
-func setupStdio(proc *Process, c *libcontainer.Container, terminal bool, o CreateOptions) (*stdio, error) {
-	p := proc.p
-	s := &stdio{}
-	switch {
-	case terminal && o.Detach:
-		conn, sock, err := dialSocket(o.ConsoleSocket)
-		if err != nil {
-			return nil, fmt.Errorf("--console-socket: %w", err)
-		}
-		s.afterStart = append(s.afterStart, conn, sock)
-		p.ConsoleSocket = sock
-	case terminal:
-		rx, tx, err := utils.NewSockPair("console")
-		if err != nil {
-			return nil, fmt.Errorf("console socketpair: %w", err)
-		}
-		s.afterStart = append(s.afterStart, rx, tx)
-		s.consoleRx = rx
-		p.ConsoleSocket = tx
-	case o.Detach:
-		p.Stdin, p.Stdout, p.Stderr = o.Stdio.Stdin, o.Stdio.Stdout, o.Stdio.Stderr
-	default:
-		cfg := c.Config()
-		uid, err := cfg.HostRootUID()
-		if err != nil {
-			return nil, err
-		}
-		gid, err := cfg.HostRootGID()
-		if err != nil {
-			return nil, err
-		}
-		pipes, err := p.InitializeIO(uid, gid)
-		if err != nil {
-			return nil, fmt.Errorf("stdio pipes: %w", err)
-		}
-		proc.Stdin, proc.Stdout, proc.Stderr = pipes.Stdin, pipes.Stdout, pipes.Stderr
-		s.onError = append(s.onError, pipes.Stdin, pipes.Stdout, pipes.Stderr)
-		for _, f := range []any{p.Stdin, p.Stdout, p.Stderr} {
-			if cl, ok := f.(io.Closer); ok {
-				s.afterStart = append(s.afterStart, cl)
-			}
-		}
-	}
-	return s, nil
-}
-
-// receiveConsole takes the pty master the init sent over our socketpair.
-func (s *stdio) receiveConsole(proc *Process) error {
-	if s.consoleRx == nil {
-		return nil
-	}
-	master, err := utils.RecvFile(s.consoleRx)
-	if err != nil {
-		return fmt.Errorf("receive the container's pty: %w", err)
-	}
-	proc.Console = master
-	s.onError = append(s.onError, master)
 	return nil
 }

@@ -32,7 +32,7 @@ func createOptions(c *cli.Context) runtime.CreateOptions {
 		NoNewKeyring:  c.Bool("no-new-keyring"),
 		PreserveFDs:   c.Int("preserve-fds"),
 		ListenFDs:     listenFDs(),
-		Stdio:         runtime.Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr},
+		Stdio:         stdio(),
 	}
 }
 
@@ -75,4 +75,10 @@ func createCommand() *cli.Command {
 			return err
 		},
 	}
+}
+
+// stdio is berth's own stdin, stdout and stderr, which a detached
+// container or process inherits.
+func stdio() runtime.Stdio {
+	return runtime.Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
 }

@@ -68,12 +68,19 @@ containerd, podman and CRI-O can use it in runc's place.
 		Commands: []*cli.Command{
 			createCommand(),
 			deleteCommand(),
+			eventsCommand(),
+			execCommand(),
+			featuresCommand(),
 			killCommand(),
 			listCommand(),
+			pauseCommand(),
+			psCommand(),
+			resumeCommand(),
 			runCommand(),
 			specCommand(),
 			startCommand(),
 			stateCommand(),
+			updateCommand(),
 		},
 		ErrWriter: os.Stderr,
 		// Usage errors are returned (and logged once by exitCode) rather
@@ -126,11 +133,22 @@ func configureLogging(c *cli.Context) error {
 	return nil
 }
 
-// exitError carries the exit status of a container process that berth ran
-// in the foreground; it is not a failure of berth.
-type exitError struct{ code int }
+// exitError makes berth exit with code: the status of a container process
+// berth ran in the foreground (err nil: not a failure of berth), or a
+// failure that callers tell apart by its code (exec failing: 255).
+type exitError struct {
+	code int
+	err  error
+}
 
-func (e *exitError) Error() string { return fmt.Sprintf("exit status %d", e.code) }
+func (e *exitError) Error() string {
+	if e.err != nil {
+		return e.err.Error()
+	}
+	return fmt.Sprintf("exit status %d", e.code)
+}
+
+func (e *exitError) Unwrap() error { return e.err }
 
 // exitCode is the one place errors become exit codes: a failure is logged
 // once at error level (the last error line of --log is what containerd
@@ -139,15 +157,19 @@ func exitCode(err error) int {
 	if err == nil {
 		return 0
 	}
+	code := 1
 	var ee *exitError
 	if errors.As(err, &ee) {
-		return ee.code
+		if ee.err == nil {
+			return ee.code
+		}
+		code = ee.code
 	}
 	logrus.Error(err)
 	if logrus.StandardLogger().Out != os.Stderr {
 		fmt.Fprintln(os.Stderr, "berth:", err)
 	}
-	return 1
+	return code
 }
 
 // newRuntime builds the runtime from the global flags.

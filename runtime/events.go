@@ -1,0 +1,152 @@
+package runtime
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/opencontainers/cgroups"
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/types"
+)
+
+// Stats reads the resource usage of a running container in runc's events
+// schema ("data" of a {"type":"stats"} event), for cgroup v1 and v2 alike.
+func (r *Runtime) Stats(ctx context.Context, id string) (*types.Stats, error) {
+	c, err := r.runningContainer(id)
+	if err != nil {
+		return nil, err
+	}
+	return stats(c)
+}
+
+// Events reports the container's stats every interval and each OOM kill
+// in it, through emit, until the container stops or ctx ends.
+func (r *Runtime) Events(ctx context.Context, id string, interval time.Duration, emit func(types.Event) error) error {
+	if interval <= 0 {
+		return fmt.Errorf("--interval must be greater than 0, got %s", interval)
+	}
+	c, err := r.runningContainer(id)
+	if err != nil {
+		return err
+	}
+	ooms, err := c.NotifyOOM()
+	if err != nil {
+		return fmt.Errorf("watch OOM events of %q: %w", id, err)
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case _, ok := <-ooms:
+			if !ok {
+				return nil // the cgroup is gone: so is the container
+			}
+			if err := emit(types.Event{Type: "oom", ID: id}); err != nil {
+				return err
+			}
+		case <-tick.C:
+			s, err := stats(c)
+			if err != nil {
+				if st, serr := c.Status(); serr == nil && st == libcontainer.Stopped {
+					return nil
+				}
+				return err
+			}
+			if err := emit(types.Event{Type: "stats", ID: id, Data: s}); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (r *Runtime) runningContainer(id string) (*libcontainer.Container, error) {
+	c, err := r.load(id)
+	if err != nil {
+		return nil, err
+	}
+	status, err := c.Status()
+	if err != nil {
+		return nil, fmt.Errorf("status of %q: %w", id, err)
+	}
+	if status == libcontainer.Stopped {
+		return nil, errNotRunning(id)
+	}
+	return c, nil
+}
+
+func stats(c *libcontainer.Container) (*types.Stats, error) {
+	ls, err := c.Stats()
+	if err != nil {
+		return nil, fmt.Errorf("stats of %q: %w", c.ID(), err)
+	}
+	return convertStats(ls), nil
+}
+
+// convertStats maps libcontainer's stats onto the schema runc prints.
+func convertStats(ls *libcontainer.Stats) *types.Stats {
+	s := &types.Stats{Hugetlb: map[string]types.Hugetlb{}, NetworkInterfaces: ls.Interfaces}
+	cg := ls.CgroupStats
+	if cg == nil {
+		return s
+	}
+	cpu := cg.CpuStats
+	s.CPU = types.Cpu{
+		Usage: types.CpuUsage{
+			Total:        cpu.CpuUsage.TotalUsage,
+			Percpu:       cpu.CpuUsage.PercpuUsage,
+			PercpuKernel: cpu.CpuUsage.PercpuUsageInKernelmode,
+			PercpuUser:   cpu.CpuUsage.PercpuUsageInUsermode,
+			Kernel:       cpu.CpuUsage.UsageInKernelmode,
+			User:         cpu.CpuUsage.UsageInUsermode,
+		},
+		Throttling: types.Throttling{
+			Periods:          cpu.ThrottlingData.Periods,
+			ThrottledPeriods: cpu.ThrottlingData.ThrottledPeriods,
+			ThrottledTime:    cpu.ThrottlingData.ThrottledTime,
+		},
+		PSI: cpu.PSI,
+	}
+	s.CPUSet = types.CPUSet(cg.CPUSetStats)
+	mem := cg.MemoryStats
+	s.Memory = types.Memory{
+		Cache:     mem.Cache,
+		Usage:     memoryEntry(mem.Usage),
+		Swap:      memoryEntry(mem.SwapUsage),
+		Kernel:    memoryEntry(mem.KernelUsage),
+		KernelTCP: memoryEntry(mem.KernelTCPUsage),
+		Raw:       mem.Stats,
+		PSI:       mem.PSI,
+	}
+	s.Pids = types.Pids{Current: cg.PidsStats.Current, Limit: cg.PidsStats.Limit}
+	b := cg.BlkioStats
+	s.Blkio = types.Blkio{
+		IoServiceBytesRecursive: blkioEntries(b.IoServiceBytesRecursive),
+		IoServicedRecursive:     blkioEntries(b.IoServicedRecursive),
+		IoQueuedRecursive:       blkioEntries(b.IoQueuedRecursive),
+		IoServiceTimeRecursive:  blkioEntries(b.IoServiceTimeRecursive),
+		IoWaitTimeRecursive:     blkioEntries(b.IoWaitTimeRecursive),
+		IoMergedRecursive:       blkioEntries(b.IoMergedRecursive),
+		IoTimeRecursive:         blkioEntries(b.IoTimeRecursive),
+		SectorsRecursive:        blkioEntries(b.SectorsRecursive),
+		PSI:                     b.PSI,
+	}
+	for size, h := range cg.HugetlbStats {
+		s.Hugetlb[size] = types.Hugetlb{Usage: h.Usage, Max: h.MaxUsage, Failcnt: h.Failcnt}
+	}
+	return s
+}
+
+func memoryEntry(m cgroups.MemoryData) types.MemoryEntry {
+	return types.MemoryEntry{Limit: m.Limit, Usage: m.Usage, Max: m.MaxUsage, Failcnt: m.Failcnt}
+}
+
+func blkioEntries(in []cgroups.BlkioStatEntry) []types.BlkioEntry {
+	out := make([]types.BlkioEntry, len(in))
+	for i, e := range in {
+		out[i] = types.BlkioEntry(e)
+	}
+	return out
+}
