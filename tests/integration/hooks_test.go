@@ -1,0 +1,260 @@
+package integration
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// hookLogger is a hook script in a host dir that is bind-mounted at the same
+// path inside the container, so the script and its log resolve both in the
+// runtime namespace and in the container mount namespace. Each run appends
+// "<kind> status=<status from stdin> arg=<$2> env=<$HOOK_ENV> ns=<mnt ns>".
+type hookLogger struct {
+	dir    string
+	script string
+	log    string
+}
+
+func (e *env) newHookLogger(b *bundle) *hookLogger {
+	e.t.Helper()
+	h := &hookLogger{dir: e.mkdir("hooks")}
+	h.script = filepath.Join(h.dir, "hook.sh")
+	h.log = filepath.Join(h.dir, "log")
+	e.writeFile(h.script, fmt.Sprintf(`#!/bin/sh
+PATH=/usr/sbin:/usr/bin:/sbin:/bin
+status=$(sed -n 's/.*"status"[[:space:]]*:[[:space:]]*"\([a-z]*\)".*/\1/p' | head -n 1)
+ns=$(readlink /proc/self/ns/mnt)
+echo "$1 status=$status arg=$2 env=$HOOK_ENV ns=$ns" >> %s
+`, h.log), 0o755)
+	b.edit(func(s *specs.Spec) {
+		s.Mounts = append(s.Mounts, specs.Mount{
+			Destination: h.dir, Type: "bind", Source: h.dir, Options: []string{"rbind", "rw"},
+		})
+	})
+	return h
+}
+
+// hook returns a logging hook for kind.
+func (h *hookLogger) hook(kind string) specs.Hook {
+	return specs.Hook{
+		Path: h.script,
+		Args: []string{"hook.sh", kind, "arg-" + kind},
+		Env:  []string{"HOOK_ENV=env-" + kind},
+	}
+}
+
+type hookLine struct {
+	kind, status, arg, env, ns string
+}
+
+func (h *hookLogger) lines(t *testing.T) []hookLine {
+	t.Helper()
+	data, err := os.ReadFile(h.log)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	var out []hookLine
+	for _, l := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if l == "" {
+			continue
+		}
+		f := strings.Fields(l)
+		var hl hookLine
+		hl.kind = f[0]
+		for _, kv := range f[1:] {
+			k, v, _ := strings.Cut(kv, "=")
+			switch k {
+			case "status":
+				hl.status = v
+			case "arg":
+				hl.arg = v
+			case "env":
+				hl.env = v
+			case "ns":
+				hl.ns = v
+			}
+		}
+		out = append(out, hl)
+	}
+	return out
+}
+
+func kinds(ls []hookLine) string {
+	var k []string
+	for _, l := range ls {
+		k = append(k, l.kind)
+	}
+	return strings.Join(k, ",")
+}
+
+func mntNS(t *testing.T, pid string) string {
+	t.Helper()
+	ns, err := os.Readlink("/proc/" + pid + "/ns/mnt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ns
+}
+
+func TestHooks(t *testing.T) {
+	e := newEnv(t)
+	b := e.newBundle("sleep", "1000")
+	h := e.newHookLogger(b)
+	b.edit(func(s *specs.Spec) {
+		s.Hooks = &specs.Hooks{
+			Prestart:        []specs.Hook{h.hook("prestart")},
+			CreateRuntime:   []specs.Hook{h.hook("createRuntime")},
+			CreateContainer: []specs.Hook{h.hook("createContainer")},
+			StartContainer:  []specs.Hook{h.hook("startContainer")},
+			Poststart:       []specs.Hook{h.hook("poststart")},
+			Poststop:        []specs.Hook{h.hook("poststop")},
+		}
+	})
+	id := e.newID()
+	hostNS := mntNS(t, "self")
+
+	check := func(l hookLine, status string, wantNS string, where string) {
+		t.Helper()
+		if status != "" && l.status != status {
+			t.Errorf("%s hook saw status %q on stdin, want %q", l.kind, l.status, status)
+		}
+		if l.arg != "arg-"+l.kind || l.env != "env-"+l.kind {
+			t.Errorf("%s hook: args/env not passed: arg=%q env=%q", l.kind, l.arg, l.env)
+		}
+		if l.ns != wantNS {
+			t.Errorf("%s hook ran in mount namespace %s, want %s (%s)", l.kind, l.ns, wantNS, where)
+		}
+	}
+
+	e.create(b, id)
+	ctrNS := mntNS(t, itoa(e.mustState(id).Pid))
+	ls := h.lines(t)
+	if got := kinds(ls); got != "prestart,createRuntime,createContainer" {
+		t.Fatalf("hooks run by create: %s, want prestart,createRuntime,createContainer (no poststart before start)", got)
+	}
+	check(ls[0], "creating", hostNS, "the runtime namespace")
+	check(ls[1], "creating", hostNS, "the runtime namespace")
+	check(ls[2], "", ctrNS, "the container namespace")
+
+	e.mustRun("start", id)
+	ls = h.lines(t)
+	found := false
+	for _, l := range ls {
+		found = found || l.kind == "poststart"
+	}
+	if !found {
+		t.Errorf("no poststart hook had run when start returned: %s", kinds(ls))
+	}
+	waitFor(t, 10*time.Second, "the startContainer and poststart hooks", func() (bool, string) {
+		ls = h.lines(t)
+		return len(ls) >= 5, kinds(ls)
+	})
+	if got := kinds(ls); got != "prestart,createRuntime,createContainer,startContainer,poststart" {
+		t.Fatalf("hooks after start: %s", got)
+	}
+	check(ls[3], "", ctrNS, "the container namespace")
+	check(ls[4], "running", hostNS, "the runtime namespace")
+
+	e.mustRun("kill", id, "KILL")
+	e.waitStatus(id, "stopped", 10*time.Second)
+	if got := kinds(h.lines(t)); strings.Contains(got, "poststop") {
+		t.Errorf("poststop ran before delete: %s", got)
+	}
+	e.mustRun("delete", id)
+	ls = h.lines(t)
+	if got := kinds(ls); got != "prestart,createRuntime,createContainer,startContainer,poststart,poststop" {
+		t.Fatalf("hooks after delete: %s", got)
+	}
+	check(ls[5], "stopped", hostNS, "the runtime namespace")
+}
+
+// failingHook writes a host hook script with body and returns the hook.
+func (e *env) scriptHook(body string, timeout int) specs.Hook {
+	e.t.Helper()
+	p := filepath.Join(e.mkdir("hook"), "hook.sh")
+	e.writeFile(p, "#!/bin/sh\n"+body+"\n", 0o755)
+	h := specs.Hook{Path: p}
+	if timeout > 0 {
+		h.Timeout = &timeout
+	}
+	return h
+}
+
+func TestHookPrestartFails(t *testing.T) {
+	e := newEnv(t)
+	b := e.newBundle("sleep", "1000")
+	hook := e.scriptHook("cat >/dev/null; echo prestart-says-no >&2; exit 1", 0)
+	b.edit(func(s *specs.Spec) { s.Hooks = &specs.Hooks{Prestart: []specs.Hook{hook}} })
+	id := e.newID()
+	e.mustFail([]string{"create", "--bundle", b.dir, id})
+	e.mustFail([]string{"state", id}, "does not exist")
+	// The leak checker asserts no state dir, cgroup or process is left.
+}
+
+func TestHookTimeout(t *testing.T) {
+	e := newEnv(t)
+	b := e.newBundle("sleep", "1000")
+	hook := e.scriptHook("exec sleep 10", 1)
+	b.edit(func(s *specs.Spec) { s.Hooks = &specs.Hooks{Prestart: []specs.Hook{hook}} })
+	id := e.newID()
+	r := e.run("create", "--bundle", b.dir, id)
+	checkFailure(t, r, r.output())
+	if r.dur > 5*time.Second {
+		t.Errorf("create with a hook timing out after 1s took %v, want < 5s", r.dur)
+	}
+	if !strings.Contains(r.output(), "prestart") && !strings.Contains(r.output(), hook.Path) {
+		t.Errorf("the error does not name the hook (kind prestart or path %s): %s", hook.Path, r)
+	}
+	e.mustFail([]string{"state", id}, "does not exist")
+}
+
+// [berth] A failing poststart hook only warns: start succeeds.
+func TestHookPoststartFails(t *testing.T) {
+	e := newEnv(t)
+	b := e.newBundle("sleep", "1000")
+	hook := e.scriptHook("cat >/dev/null; exit 1", 0)
+	b.edit(func(s *specs.Spec) { s.Hooks = &specs.Hooks{Poststart: []specs.Hook{hook}} })
+	id := e.newID()
+	e.create(b, id)
+	logFile := filepath.Join(e.base, "start.log")
+	r := e.run("--log", logFile, "--log-format", "json", "start", id)
+	if r.code != 0 {
+		t.Errorf("start with a failing poststart hook: want exit 0: %s", r)
+	}
+	if st := e.mustState(id); st.Status != "running" || !pidAlive(st.Pid) {
+		t.Errorf("state after start with a failing poststart hook: %+v, want running", st)
+	}
+	data, _ := os.ReadFile(logFile)
+	warned := false
+	for _, l := range strings.Split(string(data), "\n") {
+		var m map[string]any
+		if json.Unmarshal([]byte(l), &m) == nil && (m["level"] == "warning" || m["level"] == "warn") {
+			warned = true
+		}
+	}
+	if !warned {
+		t.Errorf("no warning logged for the failing poststart hook; log:\n%s\n%s", data, r)
+	}
+}
+
+// [berth] A failing poststop hook does not fail delete.
+func TestHookPoststopFails(t *testing.T) {
+	e := newEnv(t)
+	b := e.newBundle("sleep", "1000")
+	hook := e.scriptHook("cat >/dev/null; exit 1", 0)
+	b.edit(func(s *specs.Spec) { s.Hooks = &specs.Hooks{Poststop: []specs.Hook{hook}} })
+	id := e.newID()
+	e.create(b, id)
+	e.mustRun("start", id)
+	e.mustRun("kill", id, "KILL")
+	e.waitStatus(id, "stopped", 10*time.Second)
+	e.mustRun("delete", id)
+	e.mustFail([]string{"state", id}, "does not exist")
+}

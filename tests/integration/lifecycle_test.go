@@ -1,0 +1,372 @@
+package integration
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// listEntry is one object of `list --format json`.
+type listEntry struct {
+	ID      string    `json:"id"`
+	Pid     int       `json:"pid"`
+	Status  string    `json:"status"`
+	Bundle  string    `json:"bundle"`
+	Rootfs  string    `json:"rootfs"`
+	Created time.Time `json:"created"`
+	Owner   string    `json:"owner"`
+}
+
+// checkList asserts that the three forms of `list` show id with status.
+func (e *env) checkList(id, status string, b *bundle) {
+	e.t.Helper()
+	t := e.t
+
+	// Table.
+	r := e.mustRun("list")
+	lines := strings.Split(strings.TrimRight(r.stdout, "\n"), "\n")
+	if len(lines) < 2 || !strings.HasPrefix(strings.Fields(lines[0])[0], "ID") {
+		t.Errorf("list: want a header line and a row: %s", r)
+	}
+	found := false
+	for _, l := range lines[1:] {
+		f := strings.Fields(l)
+		if len(f) >= 3 && f[0] == id {
+			found = true
+			if f[2] != status {
+				t.Errorf("list: row %q: status column is %q, want %q", l, f[2], status)
+			}
+			if !strings.Contains(l, b.dir) {
+				t.Errorf("list: row %q does not show bundle %s", l, b.dir)
+			}
+		}
+	}
+	if !found {
+		t.Errorf("list: no row for %s: %s", id, r)
+	}
+
+	// JSON, both flag spellings.
+	for _, flag := range []string{"--format", "-f"} {
+		r = e.mustRun("list", flag, "json")
+		var raw []map[string]json.RawMessage
+		if err := json.Unmarshal([]byte(r.stdout), &raw); err != nil {
+			t.Errorf("list %s json: not a JSON array: %v: %s", flag, err, r)
+			continue
+		}
+		var entries []listEntry
+		_ = json.Unmarshal([]byte(r.stdout), &entries)
+		found = false
+		for i, ent := range entries {
+			if ent.ID != id {
+				continue
+			}
+			found = true
+			for _, k := range []string{"id", "pid", "status", "bundle", "rootfs", "created", "owner"} {
+				if _, ok := raw[i][k]; !ok {
+					t.Errorf("list json: entry has no %q key: %s", k, r.stdout)
+				}
+			}
+			if ent.Status != status || ent.Bundle != b.dir || ent.Rootfs != filepath.Join(b.dir, "rootfs") || ent.Created.IsZero() {
+				t.Errorf("list json: entry %+v: want status %s, bundle %s, rootfs %s/rootfs, created set", ent, status, b.dir, b.dir)
+			}
+			if ent.Owner == "" {
+				t.Errorf("list json: entry has an empty owner: %s", r.stdout)
+			}
+			if status != "stopped" && ent.Pid <= 0 {
+				t.Errorf("list json: pid %d for a %s container", ent.Pid, status)
+			}
+		}
+		if !found {
+			t.Errorf("list json: no entry for %s: %s", id, r)
+		}
+	}
+
+	// Quiet.
+	r = e.mustRun("list", "-q")
+	if strings.TrimSpace(r.stdout) != id {
+		t.Errorf("list -q: want exactly %q, got: %s", id, r)
+	}
+}
+
+func TestLifecycle(t *testing.T) {
+	e := newEnv(t)
+	b := e.newBundle("sleep", "1000")
+	b.edit(func(s *specs.Spec) {
+		s.Annotations = map[string]string{"org.example.key": "value", "org.example.other": "2"}
+	})
+	id := e.newID()
+
+	// Empty list first.
+	if r := e.mustRun("list", "-q"); strings.TrimSpace(r.stdout) != "" {
+		t.Errorf("list -q with no containers printed something: %s", r)
+	}
+
+	// create with a relative --bundle from the bundle's parent dir.
+	r := e.exec(execOpts{dir: filepath.Dir(b.dir)}, "create", "--bundle", filepath.Base(b.dir), id)
+	if r.code != 0 {
+		t.Fatalf("create failed: %s", r)
+	}
+	st := e.mustState(id)
+	if st.Status != "created" || st.ID != id || st.OCIVersion == "" {
+		t.Errorf("state after create: %+v", st)
+	}
+	if st.Pid <= 0 || !pidAlive(st.Pid) {
+		t.Errorf("state after create: pid %d is not a live process", st.Pid)
+	}
+	if st.Bundle != b.dir {
+		t.Errorf("state bundle = %q, want the absolute bundle path %q", st.Bundle, b.dir)
+	}
+	if st.Rootfs != filepath.Join(b.dir, "rootfs") {
+		t.Errorf("state rootfs = %q, want %q", st.Rootfs, filepath.Join(b.dir, "rootfs"))
+	}
+	if st.Annotations["org.example.key"] != "value" || st.Annotations["org.example.other"] != "2" {
+		t.Errorf("state annotations = %v", st.Annotations)
+	}
+	if st.Created.IsZero() || time.Since(st.Created) > time.Minute || time.Until(st.Created) > time.Minute {
+		t.Errorf("state created = %v, want about now", st.Created)
+	}
+	var raw map[string]json.RawMessage
+	_, sr := e.state(id)
+	if err := json.Unmarshal([]byte(sr.stdout), &raw); err == nil {
+		for _, k := range []string{"ociVersion", "id", "status", "pid", "bundle", "rootfs", "created", "owner", "annotations"} {
+			if _, ok := raw[k]; !ok {
+				t.Errorf("state JSON has no %q key: %s", k, sr.stdout)
+			}
+		}
+	}
+	e.checkList(id, "created", b)
+
+	// start.
+	e.mustRun("start", id)
+	st2 := e.mustState(id)
+	if st2.Status != "running" || st2.Pid != st.Pid || !pidAlive(st2.Pid) {
+		t.Errorf("state after start: %+v (pid after create %d)", st2, st.Pid)
+	}
+	e.checkList(id, "running", b)
+
+	// kill.
+	e.mustRun("kill", id, "KILL")
+	st3 := e.waitStatus(id, "stopped", 10*time.Second)
+	if st3.Pid != 0 {
+		t.Errorf("stopped container has pid %d, want 0", st3.Pid)
+	}
+	e.checkList(id, "stopped", b)
+
+	// delete.
+	e.mustRun("delete", id)
+	e.mustFail([]string{"state", id}, "does not exist")
+	if r := e.mustRun("list", "-q"); strings.TrimSpace(r.stdout) != "" {
+		t.Errorf("list -q after delete: %s", r)
+	}
+}
+
+func TestStartRunningFails(t *testing.T) {
+	e := newEnv(t)
+	b := e.newBundle("sleep", "1000")
+	id := e.newID()
+	e.create(b, id)
+	e.mustRun("start", id)
+	e.mustFail([]string{"start", id})
+	if st := e.mustState(id); st.Status != "running" {
+		t.Errorf("after a failed second start the status is %q, want running", st.Status)
+	}
+}
+
+func TestStartStoppedFails(t *testing.T) {
+	e := newEnv(t)
+	b := e.newBundle("true")
+	id := e.newID()
+	e.create(b, id)
+	e.mustRun("start", id)
+	e.waitStatus(id, "stopped", 10*time.Second)
+	e.mustFail([]string{"start", id})
+	if st := e.mustState(id); st.Status != "stopped" {
+		t.Errorf("status %q after start of a stopped container, want stopped", st.Status)
+	}
+}
+
+func TestCreateDuplicateID(t *testing.T) {
+	e := newEnv(t)
+	b := e.newBundle("sleep", "1000")
+	id := e.newID()
+	e.create(b, id)
+	pid := e.mustState(id).Pid
+	e.mustFail([]string{"create", "--bundle", b.dir, id}, "already exists")
+	st := e.mustState(id)
+	if st.Status != "created" || st.Pid != pid || !pidAlive(pid) {
+		t.Errorf("the first container changed after a duplicate create: %+v (pid was %d)", st, pid)
+	}
+}
+
+func TestDeleteRunning(t *testing.T) {
+	e := newEnv(t)
+	b := e.newBundle("sleep", "1000")
+	id := e.newID()
+	e.create(b, id)
+	e.mustRun("start", id)
+	pid := e.mustState(id).Pid
+
+	e.mustFail([]string{"delete", id})
+	if st := e.mustState(id); st.Status != "running" || !pidAlive(pid) {
+		t.Errorf("after delete without --force: %+v, want still running", st)
+	}
+
+	e.mustRun("delete", "--force", id)
+	e.mustFail([]string{"state", id}, "does not exist")
+	waitFor(t, 5*time.Second, "the container process to be gone", func() (bool, string) {
+		return !pidAlive(pid), "still alive"
+	})
+}
+
+func TestDeleteForceShort(t *testing.T) {
+	e := newEnv(t)
+	b := e.newBundle("sleep", "1000")
+	id := e.newID()
+	e.create(b, id)
+	e.mustRun("start", id)
+	e.mustRun("delete", "-f", id)
+	e.mustFail([]string{"state", id}, "does not exist")
+}
+
+func TestDeleteCreated(t *testing.T) {
+	e := newEnv(t)
+	b := e.newBundle("sleep", "1000")
+	id := e.newID()
+	e.create(b, id)
+	pid := e.mustState(id).Pid
+	e.mustRun("delete", id)
+	e.mustFail([]string{"state", id}, "does not exist")
+	waitFor(t, 5*time.Second, "the container process to be gone", func() (bool, string) {
+		return !pidAlive(pid), "still alive"
+	})
+}
+
+func TestKillStopped(t *testing.T) {
+	e := newEnv(t)
+	b := e.newBundle("true")
+	id := e.newID()
+	e.create(b, id)
+	e.mustRun("start", id)
+	e.waitStatus(id, "stopped", 10*time.Second)
+	e.mustFail([]string{"kill", id, "KILL"}, "container not running")
+	e.mustRun("kill", "--all", id, "KILL")
+	e.mustRun("kill", "-a", id)
+	e.mustRun("delete", id)
+}
+
+func TestKillAll(t *testing.T) {
+	e := newEnv(t)
+	b := e.newBundle("sh", "-c", "sleep 1000 & sleep 1000 & touch /ready; wait")
+	id := e.newID()
+	e.create(b, id)
+	e.mustRun("start", id)
+	waitFile(t, b.rootfs("ready"), "", 10*time.Second)
+	e.mustRun("kill", "--all", id, "KILL")
+	e.waitStatus(id, "stopped", 10*time.Second)
+}
+
+func TestMissingID(t *testing.T) {
+	e := newEnv(t)
+	id := e.newID() // never created
+	for _, args := range [][]string{
+		{"state", id},
+		{"kill", id},
+		{"kill", id, "KILL"},
+		{"start", id},
+		{"delete", id},
+	} {
+		e.mustFail(args, "does not exist")
+	}
+	e.mustRun("delete", "--force", id)
+}
+
+// trapScript makes pid 1 trap TERM (and USR1), record it and exit 3; it
+// touches /tmp/ready once the traps are set.
+const trapScript = `trap "echo got TERM >/tmp/x; exit 3" TERM; trap "echo got USR1 >/tmp/x; exit 4" USR1; touch /tmp/ready; while :; do sleep 0.1; done`
+
+func TestKillSignals(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		signal []string
+		want   string
+	}{
+		{"TERM", []string{"TERM"}, "got TERM"},
+		{"SIGTERM", []string{"SIGTERM"}, "got TERM"},
+		{"15", []string{"15"}, "got TERM"},
+		{"sigterm", []string{"sigterm"}, "got TERM"},
+		{"term", []string{"term"}, "got TERM"},
+		{"default", nil, "got TERM"},
+		{"USR1", []string{"USR1"}, "got USR1"},
+		{"10", []string{"10"}, "got USR1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			b := e.newBundle("sh", "-c", trapScript)
+			id := e.newID()
+			e.create(b, id)
+			e.mustRun("start", id)
+			waitFile(t, b.rootfs("tmp/ready"), "", 10*time.Second)
+			e.mustRun(append([]string{"kill", id}, tc.signal...)...)
+			waitFile(t, b.rootfs("tmp/x"), tc.want, 10*time.Second)
+			e.waitStatus(id, "stopped", 10*time.Second)
+		})
+	}
+}
+
+func TestKillUnknownSignal(t *testing.T) {
+	e := newEnv(t)
+	b := e.newBundle("sleep", "1000")
+	id := e.newID()
+	e.create(b, id)
+	e.mustRun("start", id)
+	e.mustFail([]string{"kill", id, "NOSUCHSIG"}, "NOSUCHSIG")
+	if st := e.mustState(id); st.Status != "running" {
+		t.Errorf("status %q after an unknown signal, want running", st.Status)
+	}
+}
+
+func TestPidFile(t *testing.T) {
+	for _, abs := range []bool{false, true} {
+		name := "relative"
+		if abs {
+			name = "absolute"
+		}
+		t.Run(name, func(t *testing.T) {
+			e := newEnv(t)
+			b := e.newBundle("sleep", "1000")
+			id := e.newID()
+			cwd := e.mkdir("cwd")
+			pidArg := "ctr.pid"
+			want := filepath.Join(cwd, "ctr.pid")
+			if abs {
+				pidArg = filepath.Join(e.mkdir("piddir"), "abs.pid")
+				want = pidArg
+			}
+			r := e.exec(execOpts{dir: cwd}, "create", "--bundle", b.dir, "--pid-file", pidArg, id)
+			if r.code != 0 {
+				t.Fatalf("create failed: %s", r)
+			}
+			data, err := os.ReadFile(want)
+			if err != nil {
+				t.Fatalf("pid file right after create: %v", err)
+			}
+			if _, err := os.ReadFile(filepath.Join(b.dir, "ctr.pid")); err == nil && !abs {
+				t.Errorf("pid file was written relative to the bundle, not the caller's cwd")
+			}
+			st := e.mustState(id)
+			if string(data) != strconv.Itoa(st.Pid) {
+				t.Errorf("pid file holds %q, want %q (state pid, decimal, no newline)", data, strconv.Itoa(st.Pid))
+			}
+			if err := syscall.Kill(st.Pid, 0); err != nil {
+				t.Errorf("pid %d from pid file: %v", st.Pid, err)
+			}
+		})
+	}
+}
