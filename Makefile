@@ -23,7 +23,7 @@ export CGO_ENABLED := 1
 BUILD_DEPS := gcc libc6-dev libseccomp-dev pkg-config jq busybox-static
 TEST_DEPS  := $(BUILD_DEPS)
 
-.PHONY: all build deps test-deps test unit integration demo install clean
+.PHONY: all build deps test-deps test unit integration e2e conformance conformance-check demo install clean
 
 all: build
 
@@ -34,8 +34,10 @@ build:
 deps:
 	@contrib/install-deps.sh $(BUILD_DEPS)
 
+# The end-to-end suites also need containerd, podman (conmon) and crictl.
 test-deps:
 	@contrib/install-deps.sh $(TEST_DEPS)
+	@tests/e2e/install-deps.sh
 
 test: test-deps build
 	$(GO) vet -tags "$(TAGS)" ./...
@@ -45,7 +47,19 @@ unit:
 	$(GO) test -tags "$(TAGS)" -count=1 ./linux/ ./state/ ./hooks/ ./runtime/ ./cmd/...
 
 integration: build
-	$(GO) test -tags "$(TAGS)" -count=1 -timeout $(TEST_TIMEOUT) -v ./tests/...
+	$(GO) test -tags "$(TAGS)" -count=1 -timeout $(TEST_TIMEOUT) -v ./tests/integration/
+
+e2e: test-deps build
+	$(GO) test -tags "$(TAGS)" -count=1 -timeout $(TEST_TIMEOUT) -v ./tests/e2e/
+
+# The OCI runtime-tools validation suite against berth, runc and crun;
+# writes docs/conformance.md. conformance-check fails when a program that
+# passed in tests/conformance/baseline.txt fails now.
+conformance: deps build
+	tests/conformance/conformance.sh all
+
+conformance-check: deps build
+	tests/conformance/conformance.sh check
 
 demo: deps build
 	@contrib/demo.sh bin/berth
