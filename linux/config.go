@@ -26,7 +26,15 @@ type ConvertOptions struct {
 // The poststart and poststop hooks are left out: berth runs those itself
 // (see package hooks), so that poststart follows the start of the user
 // process and a failing one is a warning, as the runtime spec says.
+//
+// A seccomp profile that denies statx gets the one statx request berth's
+// init needs (see AdmitInitStatx); spec is changed in place.
 func Convert(spec *specs.Spec, o ConvertOptions) (*configs.Config, error) {
+	if spec.Linux != nil {
+		if err := AdmitInitStatx(spec.Linux.Seccomp); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidSpec, err)
+		}
+	}
 	cfg, err := specconv.CreateLibcontainerConfig(&specconv.CreateOpts{
 		CgroupName:       o.ID,
 		UseSystemdCgroup: o.SystemdCgroup,
