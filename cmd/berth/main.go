@@ -151,8 +151,9 @@ func (e *exitError) Error() string {
 func (e *exitError) Unwrap() error { return e.err }
 
 // exitCode is the one place errors become exit codes: a failure is logged
-// once at error level (the last error line of --log is what containerd
-// reports) and printed to stderr when the log goes elsewhere.
+// once at error level to --log (its last error line is what containerd
+// reports) and printed plainly to stderr; with JSON logs on stderr, the log
+// record is all.
 func exitCode(err error) int {
 	if err == nil {
 		return 0
@@ -165,8 +166,13 @@ func exitCode(err error) int {
 		}
 		code = ee.code
 	}
-	logrus.Error(err)
-	if logrus.StandardLogger().Out != os.Stderr {
+	log := logrus.StandardLogger()
+	_, text := log.Formatter.(*logrus.TextFormatter)
+	if log.Out != os.Stderr || !text {
+		log.Error(err)
+	}
+	if log.Out != os.Stderr || text {
+		// People read stderr: the error as it is, lines and all.
 		fmt.Fprintln(os.Stderr, "berth:", err)
 	}
 	return code
