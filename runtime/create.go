@@ -7,8 +7,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strconv"
 
+	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runtime-spec/specs-go"
+	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-oci/berth/linux"
@@ -108,6 +112,9 @@ func (r *Runtime) Create(ctx context.Context, id string, o CreateOptions) (_ *Pr
 	if err := checkTerminal(spec.Process.Terminal, o.Detach, o.ConsoleSocket); err != nil {
 		return nil, err
 	}
+	if err := dropUngrantable(spec.Process); err != nil {
+		return nil, err
+	}
 
 	lock, err := r.lock(id)
 	if err != nil {
@@ -174,6 +181,9 @@ func (r *Runtime) Create(ctx context.Context, id string, o CreateOptions) (_ *Pr
 	if err != nil {
 		return nil, fmt.Errorf("start init of %q: %w", id, err)
 	}
+	if err := setKernelTCP(c, spec); err != nil {
+		return nil, err
+	}
 	if o.Start {
 		r.runPoststart(ctx, c, proc.Pid)
 	}
@@ -207,6 +217,45 @@ func absPaths(o *CreateOptions) error {
 			return err
 		}
 		*p = abs
+	}
+	return nil
+}
+
+// dropUngrantable takes out of the process the capabilities that berth
+// itself lacks (outside its bounding set): the runtime spec says not to
+// fail for capabilities that cannot be granted, and libcontainer would.
+func dropUngrantable(p *specs.Process) error {
+	bounding, err := linux.BoundingSet()
+	if err != nil {
+		return fmt.Errorf("read berth's capability bounding set: %w", err)
+	}
+	if dropped := linux.DropUngrantable(p, bounding); len(dropped) > 0 {
+		logrus.WithField("capabilities", dropped).Warn("berth does not hold these capabilities and cannot grant them to the container")
+	}
+	return nil
+}
+
+// setKernelTCP applies linux.resources.memory.kernelTCP, which libcontainer
+// no longer sets, on cgroup v1 (cgroup v2 has no such limit). The init is
+// still waiting for start.
+func setKernelTCP(c *libcontainer.Container, spec *specs.Spec) error {
+	if spec.Linux == nil || spec.Linux.Resources == nil || spec.Linux.Resources.Memory == nil {
+		return nil
+	}
+	limit := spec.Linux.Resources.Memory.KernelTCP //nolint:staticcheck // deprecated in the spec, still honoured on v1
+	if limit == nil || cgroups.IsCgroup2UnifiedMode() {
+		return nil
+	}
+	st, err := c.State()
+	if err != nil {
+		return fmt.Errorf("state of %q: %w", c.ID(), err)
+	}
+	dir, ok := st.CgroupPaths["memory"]
+	if !ok {
+		return nil
+	}
+	if err := cgroups.WriteFile(dir, "memory.kmem.tcp.limit_in_bytes", strconv.FormatInt(*limit, 10)); err != nil {
+		return fmt.Errorf("linux.resources.memory.kernelTCP: %w", err)
 	}
 	return nil
 }

@@ -86,6 +86,9 @@ func (r *Runtime) Exec(ctx context.Context, id string, o ExecOptions) (*Process,
 	if err != nil {
 		return nil, err
 	}
+	if err := dropUngrantable(spec); err != nil {
+		return nil, err
+	}
 	p, err := linux.NewProcess(spec)
 	if err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 
 	"github.com/berth-oci/berth/hooks"
@@ -67,6 +68,10 @@ func (r *Runtime) runPoststart(ctx context.Context, c *libcontainer.Container, p
 		log.WithError(err).Warn("poststart hooks not run")
 		return
 	}
+	// The hooks belong to the moment the process started running; a
+	// process that has finished already does not make them "stopped" hooks.
+	st.Status = specs.StateRunning
+	st.Pid = pid
 	if err := hooks.RunAll(ctx, "poststart", rec.Poststart, *st); err != nil {
 		log.WithError(err).Warn("poststart hook failed")
 	}

@@ -211,6 +211,7 @@ type execOpts struct {
 	extraFiles []*os.File    // fds 3...
 	timeout    time.Duration // 0: cmdTimeout
 	noRoot     bool          // do not pass --root (args carry their own)
+	wrap       []string      // run the runtime through this command (e.g. setpriv ...)
 }
 
 // command builds an *exec.Cmd for the runtime with `--root <private root>`
@@ -221,6 +222,9 @@ func (e *env) command(ctx context.Context, o execOpts, args ...string) *exec.Cmd
 		full = append([]string{"--root", e.root}, args...)
 	}
 	cmd := exec.CommandContext(ctx, binary, full...)
+	if len(o.wrap) > 0 {
+		cmd = exec.CommandContext(ctx, o.wrap[0], append(append(o.wrap[1:], binary), full...)...)
+	}
 	cmd.Dir = o.dir
 	cmd.ExtraFiles = o.extraFiles
 	cmd.Stdin = o.stdin
