@@ -10,6 +10,7 @@ import (
 	"strconv"
 
 	"github.com/opencontainers/cgroups"
+	"github.com/opencontainers/cgroups/systemd"
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
@@ -49,6 +50,9 @@ type CreateOptions struct {
 	Start bool
 	// Stdio is the caller's stdin, stdout and stderr.
 	Stdio Stdio
+	// Restore, when set, restores the container from a CRIU checkpoint
+	// (runc's restore) instead of starting a new init.
+	Restore *CriuOptions
 }
 
 // Stdio is a caller's standard streams.
@@ -115,6 +119,10 @@ func (r *Runtime) Create(ctx context.Context, id string, o CreateOptions) (_ *Pr
 	if err := dropUngrantable(spec.Process); err != nil {
 		return nil, err
 	}
+	if r.systemd && !systemd.IsRunningSystemd() {
+		return nil, errors.New("--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); " +
+			"leave out --systemd-cgroup to use the cgroupfs driver")
+	}
 
 	lock, err := r.lock(id)
 	if err != nil {
@@ -174,7 +182,10 @@ func (r *Runtime) Create(ctx context.Context, id string, o CreateOptions) (_ *Pr
 	}
 	p.Init = true
 	run := c.Start
-	if o.Start {
+	switch {
+	case o.Restore != nil:
+		run = func(p *libcontainer.Process) error { return c.Restore(p, o.Restore) }
+	case o.Start:
 		run = c.Run
 	}
 	proc, err := launch(c, p, spec.Process.Terminal, o.launchOptions(), run)
@@ -184,7 +195,7 @@ func (r *Runtime) Create(ctx context.Context, id string, o CreateOptions) (_ *Pr
 	if err := setKernelTCP(c, spec); err != nil {
 		return nil, err
 	}
-	if o.Start {
+	if o.Start && o.Restore == nil {
 		r.runPoststart(ctx, c, proc.Pid)
 	}
 	return proc, nil

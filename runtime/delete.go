@@ -28,54 +28,64 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 	if err != nil {
 		return err
 	}
+	gone, err := r.deleteLocked(ctx, id, force)
+	if !gone {
+		lock.Unlock()
+		return err
+	}
+	return errors.Join(err, lock.Remove())
+}
+
+// deleteLocked does Delete's work and reports whether the container is gone
+// (so that its lock file goes too). Preconditions: the caller holds id's
+// lock.
+func (r *Runtime) deleteLocked(ctx context.Context, id string, force bool) (gone bool, _ error) {
 	c, err := r.load(id)
 	if errors.Is(err, libcontainer.ErrNotExist) {
 		stale := r.root.Exists(id)
 		if stale {
 			if err := r.root.RemoveStale(id); err != nil {
-				lock.Unlock()
-				return err
+				return false, err
 			}
 		}
-		if err := lock.Remove(); err != nil {
-			return err
-		}
 		if force || stale {
-			return nil
+			return true, nil
 		}
-		return errNotExist(id)
+		return true, errNotExist(id)
 	}
 	if err != nil {
-		lock.Unlock()
-		return err
+		return false, err
 	}
 	status, err := c.Status()
 	if err != nil {
-		lock.Unlock()
-		return fmt.Errorf("status of %q: %w", id, err)
+		return false, fmt.Errorf("status of %q: %w", id, err)
 	}
 	switch status {
 	case libcontainer.Stopped, libcontainer.Created:
 	default:
 		if !force {
-			lock.Unlock()
-			return fmt.Errorf("cannot delete container %q that is %s: stop it first (berth kill), or use delete --force", id, status)
+			return false, fmt.Errorf("cannot delete container %q that is %s: stop it first (berth kill), or use delete --force", id, status)
 		}
 		if err := killAndWait(ctx, c); err != nil {
-			lock.Unlock()
-			return err
+			return false, err
 		}
 	}
-	rec, recErr := r.root.ReadRecord(id)
+	if err := r.destroyLocked(ctx, c); err != nil {
+		return false, err
+	}
+	return true, nil
+}
+
+// destroyLocked removes a container whose processes are gone (or, when
+// created, only its waiting init): cgroups and state, then runs its poststop
+// hooks. Preconditions: the caller holds the container's lock.
+func (r *Runtime) destroyLocked(ctx context.Context, c *libcontainer.Container) error {
+	rec, recErr := r.root.ReadRecord(c.ID())
 	st, stErr := c.OCIState()
 	if err := c.Destroy(); err != nil {
-		lock.Unlock()
-		return fmt.Errorf("delete %q: %w", id, err)
+		return fmt.Errorf("delete %q: %w", c.ID(), err)
 	}
-	if err := lock.Remove(); err != nil {
-		return err
-	}
-	r.runPoststop(ctx, id, rec, recErr, st, stErr)
+	r.runPoststop(ctx, c.ID(), rec, recErr, st, stErr)
 	return nil
 }
 

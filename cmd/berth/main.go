@@ -66,6 +66,7 @@ containerd, podman and CRI-O can use it in runc's place.
 		},
 		Before: configureLogging,
 		Commands: []*cli.Command{
+			checkpointCommand(),
 			createCommand(),
 			deleteCommand(),
 			eventsCommand(),
@@ -75,6 +76,7 @@ containerd, podman and CRI-O can use it in runc's place.
 			listCommand(),
 			pauseCommand(),
 			psCommand(),
+			restoreCommand(),
 			resumeCommand(),
 			runCommand(),
 			specCommand(),

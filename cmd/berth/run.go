@@ -7,6 +7,8 @@ import (
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-oci/berth/runtime"
 )
 
 func runCommand() *cli.Command {
@@ -23,43 +25,51 @@ func runCommand() *cli.Command {
 			if err := args(c, 1, 1); err != nil {
 				return err
 			}
-			rt, err := newRuntime(c)
-			if err != nil {
-				return err
-			}
-			id := c.Args().First()
 			o := createOptions(c)
 			o.Start = true
-			o.Detach = c.Bool("detach")
-			if o.Detach {
-				ctx, cancel := commandContext()
-				defer cancel()
-				_, err := rt.Create(ctx, id, o)
-				return err
-			}
-
-			// Catch every signal before the container exists, so that
-			// none sent to berth in between is lost: they are forwarded.
-			fwd, err := newForwarder(!c.Bool("no-subreaper"))
-			if err != nil {
-				return err
-			}
-			defer fwd.stop()
-			ctx := context.Background()
-			proc, err := rt.Create(ctx, id, o)
-			if err != nil {
-				return err
-			}
-			io, err := attach(proc)
-			if err != nil {
-				_ = proc.Signal(unix.SIGKILL) // the error below is what matters
-				return errors.Join(err, cleanupRun(ctx, rt, id, c.Bool("keep")))
-			}
-			status, err := fwd.forward(proc, io)
-			io.close()
-			return errors.Join(err, cleanupRun(ctx, rt, id, c.Bool("keep")), exitStatus(status))
+			return runContainer(c, o)
 		},
 	}
+}
+
+// runContainer creates and starts a container (run), or restores one
+// (restore): detached it returns at once; in the foreground it forwards
+// signals and stdio until the container exits, then deletes it unless
+// --keep, and exits with its status.
+func runContainer(c *cli.Context, o runtime.CreateOptions) error {
+	rt, err := newRuntime(c)
+	if err != nil {
+		return err
+	}
+	id := c.Args().First()
+	o.Detach = c.Bool("detach")
+	if o.Detach {
+		ctx, cancel := commandContext()
+		defer cancel()
+		_, err := rt.Create(ctx, id, o)
+		return err
+	}
+
+	// Catch every signal before the container exists, so that none sent
+	// to berth in between is lost: they are forwarded.
+	fwd, err := newForwarder(!c.Bool("no-subreaper"))
+	if err != nil {
+		return err
+	}
+	defer fwd.stop()
+	ctx := context.Background()
+	proc, err := rt.Create(ctx, id, o)
+	if err != nil {
+		return err
+	}
+	io, err := attach(proc)
+	if err != nil {
+		_ = proc.Signal(unix.SIGKILL) // the error below is what matters
+		return errors.Join(err, cleanupRun(ctx, rt, id, c.Bool("keep")))
+	}
+	status, err := fwd.forward(proc, io)
+	io.close()
+	return errors.Join(err, cleanupRun(ctx, rt, id, c.Bool("keep")), exitStatus(status))
 }
 
 type deleter interface {

@@ -238,3 +238,13 @@ func TestConcurrentCreateDistinctIDs(t *testing.T) {
 		t.Errorf("list -q = %v, want %v", got, want)
 	}
 }
+
+func TestSystemdCgroupWithoutSystemd(t *testing.T) {
+	if _, err := os.Stat("/run/systemd/system"); err == nil {
+		t.Skip("systemd runs on this host: --systemd-cgroup works here")
+	}
+	e := newEnv(t)
+	b := e.newBundle("true")
+	b.edit(func(s *specs.Spec) { s.Linux.CgroupsPath = "system.slice:berth-test:x" })
+	e.mustFail([]string{"--systemd-cgroup", "run", "--bundle", b.dir, e.newID()}, "systemd is not running", "cgroupfs")
+}
