@@ -2,7 +2,9 @@ package integration
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -247,4 +249,42 @@ func TestSystemdCgroupWithoutSystemd(t *testing.T) {
 	b := e.newBundle("true")
 	b.edit(func(s *specs.Spec) { s.Linux.CgroupsPath = "system.slice:berth-test:x" })
 	e.mustFail([]string{"--systemd-cgroup", "run", "--bundle", b.dir, e.newID()}, "systemd is not running", "cgroupfs")
+}
+
+// TestBashCompletion drives contrib/completions/berth.bash the way bash does.
+func TestBashCompletion(t *testing.T) {
+	if _, err := exec.LookPath("bash"); err != nil {
+		t.Skip("no bash on this machine")
+	}
+	e := newEnv(t)
+	b := e.newBundle("sleep", "100")
+	id := e.newID()
+	e.create(b, id)
+	script, err := filepath.Abs("../../contrib/completions/berth.bash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	complete := func(words ...string) []string {
+		t.Helper()
+		quoted := make([]string, len(words))
+		for i, w := range words {
+			quoted[i] = "'" + w + "'"
+		}
+		prog := fmt.Sprintf(`source %q; COMP_WORDS=(%q --root %q %s); COMP_CWORD=$((${#COMP_WORDS[@]}-1)); _berth; printf '%%s\n' "${COMPREPLY[@]}"`,
+			script, binary, e.root, strings.Join(quoted, " "))
+		out, err := exec.Command("bash", "-c", prog).CombinedOutput()
+		if err != nil {
+			t.Fatalf("bash completion of %v: %v: %s", words, err, out)
+		}
+		return strings.Fields(string(out))
+	}
+	if got := complete("st"); !slices.Equal(got, []string{"start", "state"}) {
+		t.Errorf("completing `st`: got %v, want [start state]", got)
+	}
+	if got := complete("kill", ""); !slices.Contains(got, id) {
+		t.Errorf("completing `kill `: got %v, want the container id %s among them", got, id)
+	}
+	if got := complete("delete", "--fo"); !slices.Equal(got, []string{"--force"}) {
+		t.Errorf("completing `delete --fo`: got %v, want [--force]", got)
+	}
 }
