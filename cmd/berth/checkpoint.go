@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -46,22 +47,13 @@ func checkpointCommand() *cli.Command {
 			&cli.StringFlag{Name: "page-server", Usage: "ADDRESS:PORT of a CRIU page server"},
 			&cli.BoolFlag{Name: "pre-dump", Usage: "dump the memory only, leaving the container running"},
 		),
-		Action: func(c *cli.Context) error {
-			if err := args(c, 1, 1); err != nil {
-				return err
-			}
+		Action: withRuntime(1, 1, func(ctx context.Context, c *cli.Context, rt *runtime.Runtime) error {
 			o, err := criuOptions(c)
 			if err != nil {
 				return err
 			}
-			rt, err := newRuntime(c)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := commandContext()
-			defer cancel()
 			return rt.Checkpoint(ctx, c.Args().First(), o)
-		},
+		}),
 	}
 }
 

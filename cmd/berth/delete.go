@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+
+	"github.com/berth-oci/berth/runtime"
 	"github.com/urfave/cli/v2"
 )
 
@@ -12,17 +15,8 @@ func deleteCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill a running or paused container (SIGKILL) and delete it"},
 		},
-		Action: func(c *cli.Context) error {
-			if err := args(c, 1, 1); err != nil {
-				return err
-			}
-			rt, err := newRuntime(c)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := commandContext()
-			defer cancel()
+		Action: withRuntime(1, 1, func(ctx context.Context, c *cli.Context, rt *runtime.Runtime) error {
 			return rt.Delete(ctx, c.Args().First(), c.Bool("force"))
-		},
+		}),
 	}
 }

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"time"
 
+	"github.com/berth-oci/berth/runtime"
 	"github.com/opencontainers/runc/types"
 	"github.com/urfave/cli/v2"
 )
@@ -18,16 +20,7 @@ func eventsCommand() *cli.Command {
 			&cli.DurationFlag{Name: "interval", Value: 5 * time.Second, Usage: "time between stats"},
 			&cli.BoolFlag{Name: "stats", Usage: "print the stats once and exit"},
 		},
-		Action: func(c *cli.Context) error {
-			if err := args(c, 1, 1); err != nil {
-				return err
-			}
-			rt, err := newRuntime(c)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := commandContext()
-			defer cancel()
+		Action: withRuntime(1, 1, func(ctx context.Context, c *cli.Context, rt *runtime.Runtime) error {
 			id := c.Args().First()
 			enc := json.NewEncoder(os.Stdout)
 			if c.Bool("stats") {
@@ -40,6 +33,6 @@ func eventsCommand() *cli.Command {
 			return rt.Events(ctx, id, c.Duration("interval"), func(e types.Event) error {
 				return enc.Encode(e)
 			})
-		},
+		}),
 	}
 }

@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
 
+	"github.com/berth-oci/berth/runtime"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 )
@@ -17,22 +19,13 @@ func killCommand() *cli.Command {
 		Flags: []cli.Flag{
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "send the signal to every process of the container"},
 		},
-		Action: func(c *cli.Context) error {
-			if err := args(c, 1, 2); err != nil {
-				return err
-			}
+		Action: withRuntime(1, 2, func(ctx context.Context, c *cli.Context, rt *runtime.Runtime) error {
 			sig, err := parseSignal(c.Args().Get(1))
 			if err != nil {
 				return err
 			}
-			rt, err := newRuntime(c)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := commandContext()
-			defer cancel()
 			return rt.Kill(ctx, c.Args().First(), sig, c.Bool("all"))
-		},
+		}),
 	}
 }
 

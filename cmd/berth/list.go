@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"text/tabwriter"
@@ -21,20 +22,11 @@ func listCommand() *cli.Command {
 			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table or json"},
 			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the container ids"},
 		},
-		Action: func(c *cli.Context) error {
-			if err := args(c, 0, 0); err != nil {
-				return err
-			}
+		Action: withRuntime(0, 0, func(ctx context.Context, c *cli.Context, rt *runtime.Runtime) error {
 			format := c.String("format")
 			if format != "table" && format != "json" {
 				return fmt.Errorf("list: unknown --format %q (want table or json)", format)
 			}
-			rt, err := newRuntime(c)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := commandContext()
-			defer cancel()
 			states, listErr := rt.List(ctx)
 			if states == nil && listErr != nil {
 				return listErr
@@ -62,6 +54,6 @@ func listCommand() *cli.Command {
 				fmt.Fprintf(w, "%s\t%d\t%s\t%s\t%s\t%s\n", s.ID, s.Pid, s.Status, s.Bundle, s.Created.Format(time.RFC3339Nano), s.Owner)
 			}
 			return w.Flush()
-		},
+		}),
 	}
 }

@@ -213,3 +213,21 @@ func argCount(min, max int) string {
 	}
 	return fmt.Sprintf("%d to %d arguments", min, max)
 }
+
+// withRuntime is the Action of a command that works on containers: it
+// checks the number of arguments, builds the runtime from the global flags
+// and runs do with a context cancelled by SIGINT or SIGTERM.
+func withRuntime(min, max int, do func(ctx context.Context, c *cli.Context, rt *runtime.Runtime) error) cli.ActionFunc {
+	return func(c *cli.Context) error {
+		if err := args(c, min, max); err != nil {
+			return err
+		}
+		rt, err := newRuntime(c)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := commandContext()
+		defer cancel()
+		return do(ctx, c, rt)
+	}
+}

@@ -21,17 +21,8 @@ func freezeCommand(name, usage string, op func(*runtime.Runtime, context.Context
 		Name:      name,
 		Usage:     usage,
 		ArgsUsage: "<container-id>",
-		Action: func(c *cli.Context) error {
-			if err := args(c, 1, 1); err != nil {
-				return err
-			}
-			rt, err := newRuntime(c)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := commandContext()
-			defer cancel()
+		Action: withRuntime(1, 1, func(ctx context.Context, c *cli.Context, rt *runtime.Runtime) error {
 			return op(rt, ctx, c.Args().First())
-		},
+		}),
 	}
 }

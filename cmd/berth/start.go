@@ -1,6 +1,9 @@
 package main
 
 import (
+	"context"
+
+	"github.com/berth-oci/berth/runtime"
 	"github.com/urfave/cli/v2"
 )
 
@@ -9,17 +12,8 @@ func startCommand() *cli.Command {
 		Name:      "start",
 		Usage:     "start the user process of a created container",
 		ArgsUsage: "<container-id>",
-		Action: func(c *cli.Context) error {
-			if err := args(c, 1, 1); err != nil {
-				return err
-			}
-			rt, err := newRuntime(c)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := commandContext()
-			defer cancel()
+		Action: withRuntime(1, 1, func(ctx context.Context, c *cli.Context, rt *runtime.Runtime) error {
 			return rt.Start(ctx, c.Args().First())
-		},
+		}),
 	}
 }

@@ -1,9 +1,11 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 
+	"github.com/berth-oci/berth/runtime"
 	"github.com/urfave/cli/v2"
 )
 
@@ -12,22 +14,13 @@ func stateCommand() *cli.Command {
 		Name:      "state",
 		Usage:     "print the state of a container as JSON",
 		ArgsUsage: "<container-id>",
-		Action: func(c *cli.Context) error {
-			if err := args(c, 1, 1); err != nil {
-				return err
-			}
-			rt, err := newRuntime(c)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := commandContext()
-			defer cancel()
+		Action: withRuntime(1, 1, func(ctx context.Context, c *cli.Context, rt *runtime.Runtime) error {
 			st, err := rt.State(ctx, c.Args().First())
 			if err != nil {
 				return err
 			}
 			return printJSON(st)
-		},
+		}),
 	}
 }
 

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"strconv"
 
+	"github.com/berth-oci/berth/runtime"
 	"github.com/docker/go-units"
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/urfave/cli/v2"
@@ -38,22 +40,13 @@ func updateCommand() *cli.Command {
 			&cli.Int64Flag{Name: "pids-limit", Usage: "maximum number of processes (-1: none)"},
 			&cli.UintFlag{Name: "blkio-weight", Usage: "block IO weight, 10 to 1000"},
 		},
-		Action: func(c *cli.Context) error {
-			if err := args(c, 1, 1); err != nil {
-				return err
-			}
+		Action: withRuntime(1, 1, func(ctx context.Context, c *cli.Context, rt *runtime.Runtime) error {
 			res, err := updateResources(c)
 			if err != nil {
 				return err
 			}
-			rt, err := newRuntime(c)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := commandContext()
-			defer cancel()
 			return rt.Update(ctx, c.Args().First(), res)
-		},
+		}),
 	}
 }
 
