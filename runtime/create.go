@@ -170,12 +170,6 @@ func (r *Runtime) Create(ctx context.Context, id string, o CreateOptions) (_ *Pr
 			}
 		}
 	}()
-	if h := spec.Hooks; h != nil {
-		if err := r.root.WriteRecord(id, state.Record{Poststart: h.Poststart, Poststop: h.Poststop}); err != nil {
-			return nil, err
-		}
-	}
-
 	p, err := linux.NewProcess(spec.Process)
 	if err != nil {
 		return nil, err
@@ -191,6 +185,9 @@ func (r *Runtime) Create(ctx context.Context, id string, o CreateOptions) (_ *Pr
 	proc, err := launch(c, p, spec.Process.Terminal, o.launchOptions(), run)
 	if err != nil {
 		return nil, fmt.Errorf("start init of %q: %w", id, err)
+	}
+	if err := r.writeRecord(c, spec.Hooks); err != nil {
+		return nil, err
 	}
 	if err := setKernelTCP(c, spec); err != nil {
 		return nil, err
@@ -269,4 +266,19 @@ func setKernelTCP(c *libcontainer.Container, spec *specs.Spec) error {
 		return fmt.Errorf("linux.resources.memory.kernelTCP: %w", err)
 	}
 	return nil
+}
+
+// writeRecord stores berth's record of a started container: its hooks and
+// where its init and cgroups are, for a delete that cannot read
+// libcontainer's state.
+func (r *Runtime) writeRecord(c *libcontainer.Container, h *specs.Hooks) error {
+	st, err := c.State()
+	if err != nil {
+		return fmt.Errorf("state of %q: %w", c.ID(), err)
+	}
+	rec := state.Record{Pid: st.InitProcessPid, PidStart: st.InitProcessStartTime, CgroupPaths: st.CgroupPaths}
+	if h != nil {
+		rec.Poststart, rec.Poststop = h.Poststart, h.Poststop
+	}
+	return r.root.WriteRecord(c.ID(), rec)
 }

@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
+	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/system"
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
@@ -54,7 +57,15 @@ func (r *Runtime) deleteLocked(ctx context.Context, id string, force bool) (gone
 		return true, errNotExist(id)
 	}
 	if err != nil {
-		return false, err
+		if !force {
+			return false, err
+		}
+		// libcontainer cannot read the state: find the container's
+		// processes and cgroups from berth's own record instead.
+		if err := r.removeUnreadable(ctx, id); err != nil {
+			return false, err
+		}
+		return true, nil
 	}
 	status, err := c.Status()
 	if err != nil {
@@ -144,4 +155,63 @@ func killAndWait(ctx context.Context, c *libcontainer.Container) error {
 		}
 	}
 	return fmt.Errorf("container %q: init pid %d still running %s after SIGKILL", c.ID(), pid, killTimeout)
+}
+
+// removeUnreadable removes a container whose libcontainer state cannot be
+// read (a truncated or garbled state.json): it kills the init recorded by
+// berth (if it is still that process), every process left in the recorded
+// cgroups, removes those cgroups and the state directory, then runs the
+// poststop hooks. Preconditions: the caller holds id's lock.
+func (r *Runtime) removeUnreadable(ctx context.Context, id string) error {
+	rec, err := r.root.ReadRecord(id)
+	if err != nil {
+		return fmt.Errorf("delete --force %q: neither libcontainer's state nor berth's record is readable; "+
+			"remove %s by hand: %w", id, r.root.ContainerDir(id), err)
+	}
+	log := logrus.WithField("id", id)
+	if rec.Pid > 0 {
+		if st, err := system.Stat(rec.Pid); err == nil && st.StartTime == rec.PidStart {
+			if err := unix.Kill(rec.Pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
+				return fmt.Errorf("delete --force %q: kill init %d: %w", id, rec.Pid, err)
+			}
+		}
+	}
+	if err := killCgroups(ctx, rec.CgroupPaths); err != nil {
+		return fmt.Errorf("delete --force %q: %w", id, err)
+	}
+	if err := cgroups.RemovePaths(rec.CgroupPaths); err != nil {
+		return fmt.Errorf("delete --force %q: remove cgroups: %w", id, err)
+	}
+	if err := r.root.RemoveStale(id); err != nil {
+		return err
+	}
+	log.Warn("deleted a container whose state was unreadable")
+	st := specs.State{Version: specs.Version, ID: id, Status: specs.StateStopped}
+	r.runPoststop(ctx, id, rec, nil, &st, nil)
+	return nil
+}
+
+// killCgroups SIGKILLs every process in the cgroups until they are empty.
+func killCgroups(ctx context.Context, paths map[string]string) error {
+	deadline := time.Now().Add(killTimeout)
+	for {
+		left := 0
+		for _, dir := range paths {
+			pids, err := cgroups.GetAllPids(dir)
+			if err != nil && !errors.Is(err, os.ErrNotExist) {
+				return fmt.Errorf("list processes of %s: %w", dir, err)
+			}
+			for _, pid := range pids {
+				_ = unix.Kill(pid, unix.SIGKILL) // ESRCH: gone already, which is the point
+			}
+			left += len(pids)
+		}
+		if left == 0 {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return fmt.Errorf("%d process(es) still in the container's cgroups after SIGKILL", left)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }

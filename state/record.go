@@ -14,8 +14,18 @@ const recordFile = "berth.json"
 
 // Record is what berth keeps about a container beside libcontainer's state:
 // the hooks that berth runs itself, at the moments the runtime spec names,
-// rather than leaving them to libcontainer.
+// rather than leaving them to libcontainer, and what `delete --force` needs
+// to find the container's processes and cgroups when libcontainer's
+// state.json is unreadable.
 type Record struct {
+	// Pid and PidStart (clock ticks after boot, from /proc/<pid>/stat)
+	// identify the init process, safe from pid reuse.
+	Pid      int    `json:"pid,omitempty"`
+	PidStart uint64 `json:"pidStart,omitempty"`
+	// CgroupPaths maps cgroup controllers ("" for the v2 hierarchy) to
+	// the container's cgroup directories.
+	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
+
 	// Poststart hooks run after the user process has started, before
 	// start returns.
 	Poststart []specs.Hook `json:"poststart,omitempty"`
