@@ -170,6 +170,11 @@ func (r *Runtime) Create(ctx context.Context, id string, o CreateOptions) (_ *Pr
 			}
 		}
 	}()
+	// Recorded before the init exists, so that a berth killed from here
+	// on leaves a container that delete can find the cgroups of.
+	if err := r.writeRecord(c, spec.Hooks); err != nil {
+		return nil, err
+	}
 	p, err := linux.NewProcess(spec.Process)
 	if err != nil {
 		return nil, err
@@ -268,15 +273,18 @@ func setKernelTCP(c *libcontainer.Container, spec *specs.Spec) error {
 	return nil
 }
 
-// writeRecord stores berth's record of a started container: its hooks and
-// where its init and cgroups are, for a delete that cannot read
+// writeRecord stores berth's record of a container: its hooks and where its
+// init (once started) and cgroups are, for a delete that cannot read
 // libcontainer's state.
 func (r *Runtime) writeRecord(c *libcontainer.Container, h *specs.Hooks) error {
 	st, err := c.State()
 	if err != nil {
 		return fmt.Errorf("state of %q: %w", c.ID(), err)
 	}
-	rec := state.Record{Pid: st.InitProcessPid, PidStart: st.InitProcessStartTime, CgroupPaths: st.CgroupPaths}
+	rec := state.Record{CgroupPaths: st.CgroupPaths}
+	if st.InitProcessPid > 0 {
+		rec.Pid, rec.PidStart = st.InitProcessPid, st.InitProcessStartTime
+	}
 	if h != nil {
 		rec.Poststart, rec.Poststop = h.Poststart, h.Poststop
 	}

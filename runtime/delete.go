@@ -45,16 +45,15 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 func (r *Runtime) deleteLocked(ctx context.Context, id string, force bool) (gone bool, _ error) {
 	c, err := r.load(id)
 	if errors.Is(err, libcontainer.ErrNotExist) {
-		stale := r.root.Exists(id)
-		if stale {
-			if err := r.root.RemoveStale(id); err != nil {
-				return false, err
+		if !r.root.Exists(id) {
+			if force {
+				return true, nil
 			}
+			return true, errNotExist(id)
 		}
-		if force || stale {
-			return true, nil
-		}
-		return true, errNotExist(id)
+		// A directory without state.json: a create killed half-way.
+		// Whatever it made is removed, force or not.
+		return true, r.removeUnreadable(ctx, id)
 	}
 	if err != nil {
 		if !force {
@@ -158,10 +157,11 @@ func killAndWait(ctx context.Context, c *libcontainer.Container) error {
 }
 
 // removeUnreadable removes a container whose libcontainer state cannot be
-// read (a truncated or garbled state.json): it kills the init recorded by
-// berth (if it is still that process), every process left in the recorded
-// cgroups, removes those cgroups and the state directory, then runs the
-// poststop hooks. Preconditions: the caller holds id's lock.
+// read (a truncated or garbled state.json, or none: a create killed
+// half-way): it kills the init recorded by berth (if it is still that
+// process), every process left in the recorded cgroups, removes those
+// cgroups and the state directory, then runs the poststop hooks.
+// Preconditions: the caller holds id's lock.
 func (r *Runtime) removeUnreadable(ctx context.Context, id string) error {
 	rec, err := r.root.ReadRecord(id)
 	if err != nil {
@@ -185,7 +185,7 @@ func (r *Runtime) removeUnreadable(ctx context.Context, id string) error {
 	if err := r.root.RemoveStale(id); err != nil {
 		return err
 	}
-	log.Warn("deleted a container whose state was unreadable")
+	log.Warn("deleted a container whose state was unreadable or incomplete")
 	st := specs.State{Version: specs.Version, ID: id, Status: specs.StateStopped}
 	r.runPoststop(ctx, id, rec, nil, &st, nil)
 	return nil
