@@ -23,7 +23,7 @@ export CGO_ENABLED := 1
 BUILD_DEPS := gcc libc6-dev libseccomp-dev pkg-config jq busybox-static
 TEST_DEPS  := $(BUILD_DEPS)
 
-.PHONY: all build deps test-deps test unit integration e2e conformance conformance-check demo install clean
+.PHONY: all build deps test-deps test test-cgroup2 unit integration e2e conformance conformance-check demo install clean
 
 all: build
 
@@ -43,6 +43,13 @@ test: test-deps build
 	$(GO) vet -tags "$(TAGS)" ./...
 	$(GO) test -tags "$(TAGS)" -count=1 -timeout $(TEST_TIMEOUT) ./...
 	tests/conformance/conformance.sh check
+	CG2VM_TIMEOUT=$(CG2VM_TIMEOUT) tests/cgroup2/run.sh
+
+# Pure cgroup v2: tests/cgroup2 and tests/integration inside a throw-away
+# cgroup v2 VM (../shared/cg2vm; it installs qemu on first use).
+CG2VM_TIMEOUT ?= 900
+test-cgroup2: deps
+	CG2VM_TIMEOUT=$(CG2VM_TIMEOUT) tests/cgroup2/run.sh
 
 unit:
 	$(GO) test -tags "$(TAGS)" -count=1 ./linux/ ./state/ ./hooks/ ./runtime/ ./cmd/...

@@ -3,6 +3,8 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/opencontainers/cgroups"
@@ -34,6 +36,7 @@ func (r *Runtime) Events(ctx context.Context, id string, interval time.Duration,
 	if err != nil {
 		return fmt.Errorf("watch OOM events of %q: %w", id, err)
 	}
+	kills, counted := oomKills(c)
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
@@ -42,8 +45,16 @@ func (r *Runtime) Events(ctx context.Context, id string, interval time.Duration,
 			return nil
 		case _, ok := <-ooms:
 			if !ok {
-				return nil // the cgroup is gone: so is the container
+				// The cgroup emptied: the container has stopped. The
+				// kernel rate-limits memory.events notifications, so the
+				// OOM kill of its last process can arrive after the
+				// watcher has seen it empty; the counter still tells.
+				if n, ok := oomKills(c); ok && counted && n > kills {
+					return emit(types.Event{Type: "oom", ID: id})
+				}
+				return nil
 			}
+			kills, counted = oomKills(c)
 			if err := emit(types.Event{Type: "oom", ID: id}); err != nil {
 				return err
 			}
@@ -149,4 +160,32 @@ func blkioEntries(in []cgroups.BlkioStatEntry) []types.BlkioEntry {
 		out[i] = types.BlkioEntry(e)
 	}
 	return out
+}
+
+// oomKills reads how many processes of the container the kernel has
+// OOM-killed (oom_kill in memory.events on cgroup v2, in memory.oom_control
+// on v1), and whether it could.
+func oomKills(c *libcontainer.Container) (uint64, bool) {
+	st, err := c.State()
+	if err != nil {
+		return 0, false
+	}
+	file, dir := "memory.events", st.CgroupPaths[""]
+	if !cgroups.IsCgroup2UnifiedMode() {
+		file, dir = "memory.oom_control", st.CgroupPaths["memory"]
+	}
+	if dir == "" {
+		return 0, false
+	}
+	data, err := cgroups.ReadFile(dir, file)
+	if err != nil {
+		return 0, false
+	}
+	for _, line := range strings.Split(data, "\n") {
+		if v, ok := strings.CutPrefix(line, "oom_kill "); ok {
+			n, err := strconv.ParseUint(strings.TrimSpace(v), 10, 64)
+			return n, err == nil
+		}
+	}
+	return 0, false
 }

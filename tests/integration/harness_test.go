@@ -756,12 +756,10 @@ func findCgroups(ids map[string]bool) []string {
 			}
 		}
 	}
-	hiers, _ := os.ReadDir("/sys/fs/cgroup")
-	for _, h := range hiers {
-		if h.IsDir() { // skips the cpu,cpuacct style symlinks
-			walk(filepath.Join("/sys/fs/cgroup", h.Name()), 1)
-		}
-	}
+	// From the top: on cgroup v2 a container's cgroup sits right under
+	// /sys/fs/cgroup; on v1 under each hierarchy. ReadDir's IsDir skips
+	// the cpu,cpuacct style symlinks.
+	walk("/sys/fs/cgroup", 0)
 	return found
 }
 

@@ -1,0 +1,82 @@
+#!/bin/bash
+# tests/cgroup2/run.sh: prove berth on a pure cgroup v2 hierarchy.
+#
+# Builds berth and the test binaries of tests/cgroup2 and tests/integration
+# on this host, then boots ONE throw-away cgroup v2 VM
+# (/work/shared/cg2vm/run-in-cgroup2-vm.sh) that runs both suites with
+# -test.v. Exits 0 only if both pass; otherwise with the first failing
+# suite's status (124: the VM timed out, 125: the VM failed to boot).
+#
+# Environment:
+#   CG2VM_TIMEOUT   seconds before the VM is killed (default 900)
+#   CG2VM_SCRIPT    the VM runner (default ../shared/cg2vm/run-in-cgroup2-vm.sh
+#                   beside the checkout, else /work/shared/cg2vm/...)
+#   CG2_OUT         where the binaries go; must be on the host's disk, shared
+#                   with the VM (default <repo>/.cache/cg2)
+#   CG2_TEST_ARGS   extra flags for both test binaries, e.g. "-test.run TestOOM"
+#   GO              the go command (default go)
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
+# The runner lives in shared/ beside the checkout (CI lays a copy there).
+vm=${CG2VM_SCRIPT:-}
+if [ -z "$vm" ]; then
+	for cand in "$repo/../shared/cg2vm/run-in-cgroup2-vm.sh" /work/shared/cg2vm/run-in-cgroup2-vm.sh; do
+		[ -e "$cand" ] && { vm=$cand; break; }
+	done
+fi
+out=${CG2_OUT:-$repo/.cache/cg2}
+export PATH=$PATH:/usr/local/go/bin
+GO=${GO:-go}
+export CG2VM_TIMEOUT=${CG2VM_TIMEOUT:-900}
+
+start=$(date +%s)
+log() { echo "cg2: $*" >&2; }
+
+[ -n "$vm" ] && [ -e "$vm" ] || { log "VM runner not found: no ../shared/cg2vm/run-in-cgroup2-vm.sh beside the checkout (set CG2VM_SCRIPT)"; exit 125; }
+
+log "building berth"
+make -C "$repo" --no-print-directory build
+
+# The binaries live in a directory of their own, shared with the VM. The
+# tests keep their --root state dirs in the VM's /tmp, a sibling tree: a
+# runtime binary in a directory above its state dirs would make
+# libcontainer's exe sealing fall back to a slow memfd copy.
+log "compiling the test binaries into $out"
+rm -rf "$out"
+mkdir -p "$out"
+(cd "$repo" &&
+	"$GO" test -c -tags seccomp -o "$out/cgroup2.test" ./tests/cgroup2/ &&
+	"$GO" test -c -tags seccomp -o "$out/integration.test" ./tests/integration/)
+cp "$repo/bin/berth" "$out/berth"
+
+# The guest command. Each suite runs in its package dir (the integration
+# suite finds contrib/mkbundle.sh from there; the host's / is the guest's
+# read-only root, so the checkout is visible at the same path).
+q() { printf '%q' "$1"; }
+extra=${CG2_TEST_ARGS:-}
+guest="set -u
+echo \"cg2: kernel \$(uname -r), \$(stat -fc %T /sys/fs/cgroup) at /sys/fs/cgroup, controllers: \$(cat /sys/fs/cgroup/cgroup.controllers)\"
+status=0
+for suite in cgroup2 integration; do
+  echo \"cg2: === suite \$suite\"
+  t0=\$(date +%s)
+  ( cd $(q "$repo")/tests/\$suite && $(q "$out")/\$suite.test -test.v -test.timeout 12m $extra )
+  rc=\$?
+  echo \"cg2: === suite \$suite: exit \$rc after \$((\$(date +%s) - t0))s\"
+  [ \$status -ne 0 ] || status=\$rc
+done
+exit \$status"
+
+log "booting the cgroup v2 VM (timeout ${CG2VM_TIMEOUT}s)"
+rc=0
+BERTH_BINARY=$out/berth CG2VM_PASSENV="BERTH_BINARY${CG2VM_PASSENV:+ $CG2VM_PASSENV}" \
+	bash "$vm" "$guest" "$out" || rc=$?
+
+case $rc in
+	0) log "PASS: both suites passed on cgroup v2 ($(($(date +%s) - start))s in all)" ;;
+	124) log "FAIL: the VM timed out after ${CG2VM_TIMEOUT}s" ;;
+	125) log "FAIL: the VM did not boot or report a status" ;;
+	*) log "FAIL: exit $rc ($(($(date +%s) - start))s in all)" ;;
+esac
+exit $rc
