@@ -23,7 +23,7 @@ export CGO_ENABLED := 1
 BUILD_DEPS := gcc libc6-dev libseccomp-dev pkg-config jq busybox-static
 TEST_DEPS  := $(BUILD_DEPS)
 
-.PHONY: all build deps test-deps test test-cgroup2 unit integration e2e conformance conformance-check demo install clean
+.PHONY: all build deps test-deps test test-cgroup2 fuzz robustness unit integration e2e conformance conformance-check demo install clean
 
 all: build
 
@@ -42,8 +42,25 @@ test-deps:
 test: test-deps build
 	$(GO) vet -tags "$(TAGS)" ./...
 	$(GO) test -tags "$(TAGS)" -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
 	tests/conformance/conformance.sh check
 	CG2VM_TIMEOUT=$(CG2VM_TIMEOUT) tests/cgroup2/run.sh
+
+# Go fuzz targets for everything berth parses from its callers: config.json,
+# process.json, state files, signals, ids, sizes, --cgroup values.
+FUZZTIME ?= 10s
+FUZZ_TARGETS := linux:FuzzLoadAndValidate linux:FuzzValidateProcess linux:FuzzValidateID \
+	cmd/berth:FuzzParseSignal cmd/berth:FuzzSubCgroups cmd/berth:FuzzParseBytes \
+	runtime:FuzzExecProcessFile runtime:FuzzLoadState state:FuzzReadRecord
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "fuzz $${t#*:} for $(FUZZTIME)"; \
+		$(GO) test -tags "$(TAGS)" -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*}/; \
+	done
+
+# Crashes, races, corrupt state, escapes, limits, rootless (also in `test`).
+robustness: build
+	$(GO) test -tags "$(TAGS)" -count=1 -timeout 10m -v ./tests/robustness/
 
 # Pure cgroup v2: tests/cgroup2 and tests/integration inside a throw-away
 # cgroup v2 VM (../shared/cg2vm; it installs qemu on first use).

@@ -52,4 +52,3 @@ func (r *Runtime) Checkpoint(ctx context.Context, id string, o *CriuOptions) err
 	}
 	return lock.Remove()
 }
-

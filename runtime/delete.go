@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"time"
 
@@ -71,7 +72,16 @@ func (r *Runtime) deleteLocked(ctx context.Context, id string, force bool) (gone
 		return false, fmt.Errorf("status of %q: %w", id, err)
 	}
 	switch status {
-	case libcontainer.Stopped, libcontainer.Created:
+	case libcontainer.Stopped:
+		if force {
+			// A state.json that lost its init pid says stopped while
+			// the container's processes live on: kill what is left in
+			// its cgroups, or Destroy could not remove them.
+			if err := killCgroups(ctx, r.cgroupPaths(c)); err != nil {
+				return false, fmt.Errorf("delete --force %q: %w", id, err)
+			}
+		}
+	case libcontainer.Created:
 	default:
 		if !force {
 			return false, fmt.Errorf("cannot delete container %q that is %s: stop it first (berth kill), or use delete --force", id, status)
@@ -214,4 +224,17 @@ func killCgroups(ctx context.Context, paths map[string]string) error {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// cgroupPaths are the container's cgroups as libcontainer's state and
+// berth's record know them.
+func (r *Runtime) cgroupPaths(c *libcontainer.Container) map[string]string {
+	paths := map[string]string{}
+	if rec, err := r.root.ReadRecord(c.ID()); err == nil {
+		maps.Copy(paths, rec.CgroupPaths)
+	}
+	if st, err := c.State(); err == nil {
+		maps.Copy(paths, st.CgroupPaths)
+	}
+	return paths
 }

@@ -96,7 +96,16 @@ func (r *Runtime) load(id string) (*libcontainer.Container, error) {
 	if err := linux.ValidateID(id); err != nil {
 		return nil, err
 	}
-	c, err := libcontainer.Load(r.root.Dir(), id)
+	c, err := func() (c *libcontainer.Container, err error) {
+		// libcontainer.Load dereferences nil on a state.json such as
+		// "null" or "{}": that is an unreadable state too, not a crash.
+		defer func() {
+			if p := recover(); p != nil {
+				c, err = nil, fmt.Errorf("invalid state.json: %v", p)
+			}
+		}()
+		return libcontainer.Load(r.root.Dir(), id)
+	}()
 	if errors.Is(err, libcontainer.ErrNotExist) {
 		return nil, errNotExist(id)
 	}

@@ -1,11 +1,13 @@
 package runtime
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
@@ -30,6 +32,14 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	status, err := c.Status()
 	if err != nil {
 		return fmt.Errorf("status of %q: %w", id, err)
+	}
+	if status == libcontainer.Created && initReleased(c) {
+		// A start killed after the init read exec.fifo and before the
+		// fifo was removed: the user process runs. Finish the removal.
+		if err := os.Remove(filepath.Join(r.root.ContainerDir(id), "exec.fifo")); err != nil && !os.IsNotExist(err) {
+			return fmt.Errorf("start %q: remove the stale exec.fifo: %w", id, err)
+		}
+		status = libcontainer.Running
 	}
 	switch status {
 	case libcontainer.Created:
@@ -77,19 +87,35 @@ func (r *Runtime) runPoststart(ctx context.Context, c *libcontainer.Container, p
 	}
 }
 
+// initReleased reports whether a container libcontainer calls created (its
+// exec.fifo exists) has in fact started its user process: the init no longer
+// waits, yet is alive.
+func initReleased(c *libcontainer.Container) bool {
+	st, err := c.State()
+	if err != nil || st.InitProcessPid <= 0 {
+		return false
+	}
+	return !initWaiting(st.InitProcessPid) && syscall.Kill(st.InitProcessPid, 0) == nil
+}
+
+// initComm is the name nsexec gives the container's init (prctl
+// PR_SET_NAME); execve of the user process replaces it.
+const initComm = "runc:[2:INIT]"
+
+// initWaiting reports whether pid is still berth's init, waiting for start
+// or setting up, rather than the user process it becomes.
+func initWaiting(pid int) bool {
+	comm, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
+	return err == nil && strings.TrimSpace(string(comm)) == initComm
+}
+
 // waitExecuted waits until the container init pid has replaced berth's
-// "init" with the user process (after the startContainer hooks), or exited.
+// init with the user process (after the startContainer hooks), or exited.
 // libcontainer returns from Exec once the init is released, a moment before
 // it calls execve.
 func waitExecuted(ctx context.Context, pid int) {
-	initCmdline := []byte(os.Args[0] + "\x00init\x00")
-	path := "/proc/" + strconv.Itoa(pid) + "/cmdline"
 	delay := 100 * time.Microsecond
-	for {
-		b, err := os.ReadFile(path)
-		if err != nil || !bytes.Equal(b, initCmdline) {
-			return // executed, or gone
-		}
+	for initWaiting(pid) {
 		select {
 		case <-ctx.Done():
 			return

@@ -86,6 +86,9 @@ func describe(c *libcontainer.Container) (*ContainerState, error) {
 	if status == libcontainer.Stopped {
 		pid = 0
 	}
+	if status == libcontainer.Created && initReleased(c) {
+		status = libcontainer.Running // a start was killed before it removed exec.fifo
+	}
 	bundle, annotations := utils.Annotations(st.Config.Labels)
 	return &ContainerState{
 		OCIVersion:  st.Config.Version,

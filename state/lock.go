@@ -3,6 +3,7 @@ package state
 import (
 	"fmt"
 	"os"
+	"strings"
 
 	"golang.org/x/sys/unix"
 )
@@ -60,8 +61,13 @@ func sameFile(f *os.File, path string) bool {
 	return a.Dev == b.Dev && a.Ino == b.Ino
 }
 
-// Unlock releases the lock and keeps the lock file.
+// Unlock releases the lock and keeps the lock file, unless there is no
+// container of that id (an operation on a missing id, or one that lost a
+// race with delete): then the file goes too, as with Remove.
 func (l *Lock) Unlock() {
+	if _, err := os.Lstat(strings.TrimSuffix(l.path, "~lock")); os.IsNotExist(err) {
+		_ = os.Remove(l.path) // waiters notice the unlink and retry
+	}
 	l.f.Close()
 }
 

@@ -1,3 +1,11 @@
+// The Go runtime must not open the host's cgroup CPU files to size
+// GOMAXPROCS: in "berth init" they would stay open inside the container, and
+// a process exec'd into it could raise its own CPU limit through
+// /proc/1/fd.
+
+//go:debug containermaxprocs=0
+//go:debug updatemaxprocs=0
+
 // Command berth is an OCI runtime: it runs OCI bundles through the runtime
 // spec's lifecycle with runc's command line, on runc's libcontainer.
 package main

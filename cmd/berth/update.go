@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -133,5 +134,10 @@ func parseBytes(v string) (int64, error) {
 	if v == "-1" {
 		return -1, nil
 	}
-	return units.RAMInBytes(v)
+	n, err := units.RAMInBytes(v)
+	if err == nil && n < 0 {
+		// RAMInBytes wraps a size beyond int64 around to a negative one.
+		return 0, errors.New("size too large (the most is 8 EiB)")
+	}
+	return n, err
 }
