@@ -9,7 +9,9 @@ PREFIX  ?= /usr/local
 GO      ?= go
 VERSION ?= $(shell cat VERSION 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null)
-TAGS    := seccomp
+# urfave_cli_no_docs drops urfave/cli's man-page generator (and its markdown
+# parser), whose package init would run in every berth and every "berth init".
+TAGS    := seccomp urfave_cli_no_docs
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
 # Integration tests run real containers and take a few minutes at most.
 TEST_TIMEOUT ?= 20m
