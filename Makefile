@@ -11,8 +11,10 @@ VERSION ?= $(shell cat VERSION 2>/dev/null || echo dev)
 COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 # urfave_cli_no_docs drops urfave/cli's man-page generator (and its markdown
 # parser), whose package init would run in every berth and every "berth init".
-TAGS    := seccomp urfave_cli_no_docs
-LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT)
+# berth is linked statically (libseccomp and libc included, pure-Go user and
+# network lookups): no dynamic loader work in every berth and "berth init".
+TAGS    := seccomp urfave_cli_no_docs netgo osusergo
+LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -extldflags -static
 # Integration tests run real containers and take a few minutes at most.
 TEST_TIMEOUT ?= 20m
 
@@ -25,7 +27,7 @@ export CGO_ENABLED := 1
 BUILD_DEPS := gcc libc6-dev libseccomp-dev pkg-config jq busybox-static
 TEST_DEPS  := $(BUILD_DEPS)
 
-.PHONY: all build deps test-deps test test-cgroup2 fuzz robustness unit integration e2e conformance conformance-check demo install clean
+.PHONY: all build deps test-deps test test-cgroup2 fuzz robustness bench bench-quick bench-profile unit integration e2e conformance conformance-check demo install clean
 
 all: build
 
@@ -87,6 +89,17 @@ conformance: deps build
 
 conformance-check: deps build
 	tests/conformance/conformance.sh check
+
+# Benchmarks (as root): berth against runc 1.5.2, Debian's runc and crun,
+# interleaved A/B in both orders; results in BENCHMARKS.md and bench/results.
+bench: deps build
+	$(GO) run ./bench
+
+bench-quick: deps build
+	$(GO) run ./bench -quick
+
+bench-profile: build
+	bench/profile.sh bin/berth
 
 demo: deps build
 	@contrib/demo.sh bin/berth

@@ -1,0 +1,300 @@
+// Command bench measures berth side by side with runc and crun: the
+// container lifecycle commands, peak memory, parallel throughput and the cost
+// of bind mounts, each berth/anchor pair run alternately in both orders.
+//
+//	go run ./bench            full run (about 3 minutes); writes BENCHMARKS.md
+//	                          and bench/results/
+//	go run ./bench -quick     smoke check (about 1 minute); writes to a
+//	                          temporary directory and prints the tables
+//	go run ./bench -report bench/results/results.json
+//	                          re-render BENCHMARKS.md and the chart from raw results
+//
+// It must run as root on Linux. It installs what it compares against
+// (Debian's runc and crun, runc v1.5.2 built with go install into the cache
+// directory), builds berth with make, and runs every runtime inside one
+// private mount namespace in which /sys/fs/cgroup/unified is hidden (crun
+// refuses hybrid cgroup hierarchies) and the state roots are on a tmpfs.
+// Containers, cgroups and mounts are removed at the end, also after ^C.
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// innerEnv marks the re-executed benchmark inside the private mount
+// namespace; its value is the path of the configuration file.
+const innerEnv = "BERTH_BENCH_INNER"
+
+// idPrefix starts every container id (and so every cgroup directory) the
+// benchmark makes; leftovers with it are removed before and after a run.
+const idPrefix = "bbench-"
+
+// config is what the outer process hands to the inner one.
+type config struct {
+	Quick      bool           `json:"quick"`
+	Runtimes   []runtimeInfo  `json:"runtimes"` // [0] is berth
+	Bundles    map[int]string `json:"bundles"`  // bind-mount count -> bundle dir
+	StateRoot  string         `json:"state_root"`
+	TmpDir     string         `json:"tmp_dir"`
+	RawOut     string         `json:"raw_out"`
+	Iterations iterations     `json:"iterations"`
+	Scenarios  []string       `json:"scenarios,omitempty"` // empty: all
+}
+
+// iterations are the numbers of measured pairs per scenario (each pair is
+// one berth and one anchor operation; orders alternate AB, BA).
+type iterations struct {
+	Warmup   int `json:"warmup"`
+	Run      int `json:"run"`
+	Cycle    int `json:"cycle"`
+	DelForce int `json:"delete_force"`
+	State    int `json:"state"`
+	List     int `json:"list"`
+	ListN    int `json:"list_containers"`
+	Bind     int `json:"bind"`
+	RSS      int `json:"rss"`
+	Tput     int `json:"throughput"`
+	TputN    int `json:"throughput_containers"`
+	TputPar  int `json:"throughput_parallel"`
+}
+
+// scale multiplies the numbers of pairs (not the sizes: list and throughput
+// containers), keeping at least one pair where there was one.
+func (it *iterations) scale(f float64) {
+	if f <= 0 || f == 1 {
+		return
+	}
+	for _, n := range []*int{&it.Run, &it.Cycle, &it.DelForce, &it.State, &it.List, &it.Bind, &it.RSS, &it.Tput} {
+		if *n > 0 {
+			*n = max(1, int(float64(*n)*f+0.5))
+		}
+	}
+}
+
+func fullIterations() iterations {
+	return iterations{Warmup: 3, Run: 120, Cycle: 80, DelForce: 40, State: 120, List: 30, ListN: 200, Bind: 60, RSS: 10, Tput: 12, TputN: 50, TputPar: 8}
+}
+
+func quickIterations() iterations {
+	return iterations{Warmup: 1, Run: 60, Cycle: 40, DelForce: 16, State: 60, List: 16, ListN: 50, Bind: 30, RSS: 4, Tput: 4, TputN: 50, TputPar: 8}
+}
+
+// runtimeInfo names one runtime under test.
+type runtimeInfo struct {
+	Key     string `json:"key"`     // short, used in container ids
+	Label   string `json:"label"`   // for tables
+	Bin     string `json:"bin"`     // absolute path
+	Version string `json:"version"` // first line of --version
+	// Env is added to the runtime's environment (-berth-env).
+	Env []string `json:"env,omitempty"`
+}
+
+func main() {
+	if path := os.Getenv(innerEnv); path != "" {
+		if err := inner(path); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	var (
+		quick     = flag.Bool("quick", false, "short smoke run (fewer pairs, 50 containers for list); results go to a temporary directory")
+		repo      = flag.String("repo", ".", "berth's source tree (built with make build)")
+		cache     = flag.String("cache", "/var/cache/berth-bench", "where runc v1.5.2 is installed (bin/runc)")
+		work      = flag.String("work", "/var/tmp/berth-bench", "bundles and scratch files")
+		stateDir  = flag.String("state", "/run/berth-bench", "mount point of the tmpfs that holds the runtimes' --root directories")
+		out       = flag.String("out", "", "results directory (default: REPO/bench/results, or a temporary directory with -quick)")
+		report    = flag.String("report", "", "only render the report (BENCHMARKS.md, chart, CSV) from this results.json")
+		setupOnly = flag.Bool("setup-only", false, "install the anchors, build berth, write the bundles to -work, and stop")
+		noSetup   = flag.Bool("no-setup", false, "do not install anchors or build berth (use what is there)")
+		anchors   = flag.String("anchors", "runc152,runcdeb,crun", "anchors to compare with: runc152 (runc v1.5.2), runcdeb (Debian's runc), crun")
+		extra     = flag.String("anchor", "", "extra anchors, LABEL=BINARY[,LABEL=BINARY...]: e.g. another berth build to A/B a change")
+		berthBin  = flag.String("berth", "", "the berth binary to measure (default: REPO/bin/berth, built with make build)")
+		berthEnv  = flag.String("berth-env", "", "environment for berth only, K=V[,K=V...] (e.g. GOGC=off,GOMAXPROCS=1)")
+		scale     = flag.Float64("scale", 1, "multiply the numbers of pairs by this")
+		only      = flag.String("scenarios", "", "run only these scenarios: run,cycle,delforce,state,bind,tput,rss,list (default: all)")
+	)
+	flag.Parse()
+	repoAbs, err := filepath.Abs(*repo)
+	if err != nil {
+		fatal(err)
+	}
+	if *report != "" {
+		raw, err := loadRaw(*report)
+		if err != nil {
+			fatal(err)
+		}
+		dir := *out
+		if dir == "" {
+			dir = filepath.Dir(*report)
+		}
+		if err := writeReport(raw, repoAbs, dir, false); err != nil {
+			fatal(err)
+		}
+		return
+	}
+	outDir := *out
+	if outDir == "" {
+		if *quick {
+			outDir = filepath.Join(os.TempDir(), "berth-bench-quick")
+		} else {
+			outDir = filepath.Join(repoAbs, "bench", "results")
+		}
+	}
+	o := options{quick: *quick, repo: repoAbs, cache: *cache, work: *work, state: *stateDir, out: outDir, noSetup: *noSetup,
+		anchors: splitList(*anchors), extra: splitList(*extra), berthBin: *berthBin, berthEnv: splitList(*berthEnv), scenarios: splitList(*only), scale: *scale, setupOnly: *setupOnly}
+	if err := outer(o); err != nil {
+		fatal(err)
+	}
+}
+
+func fatal(err error) {
+	fmt.Fprintln(os.Stderr, "bench:", err)
+	os.Exit(1)
+}
+
+type options struct {
+	quick     bool
+	repo      string
+	cache     string
+	work      string
+	state     string
+	out       string
+	noSetup   bool
+	anchors   []string
+	extra     []string
+	berthBin  string
+	berthEnv  []string
+	scenarios []string
+	scale     float64
+	setupOnly bool
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// outer prepares everything on the host, runs the measurements in a private
+// mount namespace, cleans up after them and writes the report.
+func outer(o options) error {
+	if os.Geteuid() != 0 {
+		return fmt.Errorf("must run as root (containers, cgroups, mounts)")
+	}
+	began := time.Now()
+	sweep() // leftovers of an earlier, killed run
+	rts, err := setup(o)
+	if err != nil {
+		return err
+	}
+	// The bundle is what `runc spec` of the distribution writes (Debian runc;
+	// crun 1.8 refuses the ociVersion 1.3.0 of runc 1.5.2's spec).
+	bundles, err := makeBundles(o.work, debianRunc)
+	if err != nil {
+		return err
+	}
+	if o.setupOnly {
+		for _, rt := range rts {
+			logf("%-12s %s (%s)", rt.Label, rt.Bin, rt.Version)
+		}
+		logf("bundles: %s/bundle-{0,20,100}", o.work)
+		return nil
+	}
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "berth-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if err := os.MkdirAll(o.state, 0o700); err != nil {
+		return err
+	}
+	defer os.Remove(o.state) // an empty mount point; its tmpfs lived in the namespace
+
+	cfg := config{
+		Quick:      o.quick,
+		Runtimes:   rts,
+		Bundles:    bundles,
+		StateRoot:  o.state,
+		TmpDir:     tmp,
+		RawOut:     filepath.Join(tmp, "raw.json"),
+		Iterations: fullIterations(),
+		Scenarios:  o.scenarios,
+	}
+	if o.quick {
+		cfg.Iterations = quickIterations()
+	}
+	cfg.Iterations.scale(o.scale)
+	cfgPath := filepath.Join(tmp, "config.json")
+	data, err := json.MarshalIndent(cfg, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(cfgPath, data, 0o600); err != nil {
+		return err
+	}
+
+	// The inner process gets its own mount namespace; Go makes every mount
+	// in it private (MS_REC|MS_PRIVATE on /) before exec, so nothing it
+	// mounts propagates back to the host.
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	cmd := exec.Command(self)
+	cmd.Env = append(os.Environ(), innerEnv+"="+cfgPath)
+	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Unshareflags: syscall.CLONE_NEWNS}
+	sigs := make(chan os.Signal, 4)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP)
+	defer signal.Stop(sigs)
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("start the measuring process: %w", err)
+	}
+	var interrupted atomic.Bool
+	go func() {
+		for sig := range sigs {
+			interrupted.Store(true)
+			fmt.Fprintf(os.Stderr, "bench: %v: stopping and cleaning up\n", sig)
+			_ = cmd.Process.Signal(sig)
+		}
+	}()
+	runErr := cmd.Wait()
+	sweep() // whatever the inner process could not remove
+	if runErr != nil {
+		return fmt.Errorf("measurements: %w", runErr)
+	}
+	if interrupted.Load() {
+		return fmt.Errorf("interrupted")
+	}
+	raw, err := loadRaw(cfg.RawOut)
+	if err != nil {
+		return err
+	}
+	raw.DurationS = time.Since(began).Seconds()
+	if err := writeReport(raw, o.repo, o.out, o.quick); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "bench: done in %s\n", time.Since(began).Round(time.Second))
+	if len(raw.Errors) > 0 {
+		return fmt.Errorf("%d measurement errors (see the report)", len(raw.Errors))
+	}
+	return nil
+}
