@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 
 	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/cgroups/systemd"
@@ -119,6 +120,7 @@ func (r *Runtime) Create(ctx context.Context, id string, o CreateOptions) (_ *Pr
 	if err := dropUngrantable(spec.Process); err != nil {
 		return nil, err
 	}
+	warnNestedRoot(r.root.Dir())
 	if r.systemd && !systemd.IsRunningSystemd() {
 		return nil, errors.New("--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); " +
 			"leave out --systemd-cgroup to use the cgroupfs driver")
@@ -289,4 +291,19 @@ func (r *Runtime) writeRecord(c *libcontainer.Container, h *specs.Hooks) error {
 		rec.Poststart, rec.Poststop = h.Poststart, h.Poststop
 	}
 	return r.root.WriteRecord(c.ID(), rec)
+}
+
+// warnNestedRoot warns when the state root lies inside the directory of the
+// berth binary: libcontainer's overlayfs seal of the binary for "berth init"
+// then fails and it copies the whole binary into memory for every container
+// (about +10 ms of CPU each, measured).
+func warnNestedRoot(root string) {
+	exe, err := os.Executable()
+	if err != nil {
+		return
+	}
+	if dir := filepath.Dir(exe); root == dir || strings.HasPrefix(root, dir+"/") {
+		logrus.WithFields(logrus.Fields{"root": root, "binary": exe}).
+			Warn("--root is inside the berth binary's directory: every container start copies the binary; keep them in separate trees")
+	}
 }

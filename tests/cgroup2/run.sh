@@ -50,9 +50,16 @@ mkdir -p "$out"
 	"$GO" test -c -tags seccomp -o "$out/integration.test" ./tests/integration/)
 cp "$repo/bin/berth" "$out/berth"
 
-# The guest command. Each suite runs in its package dir (the integration
-# suite finds contrib/mkbundle.sh from there; the host's / is the guest's
-# read-only root, so the checkout is visible at the same path).
+# The guest sees the host's / read-only but gets a tmpfs of its own on /tmp,
+# so a checkout under /tmp is not there: the suites run in a copy of the
+# few repository files they use, inside the shared directory.
+tree=$out/tree
+mkdir -p "$tree/tests/cgroup2" "$tree/tests/integration" "$tree/contrib/completions"
+cp "$repo/contrib/mkbundle.sh" "$tree/contrib/"
+cp "$repo/contrib/completions/berth.bash" "$tree/contrib/completions/"
+
+# The guest command. Each suite runs in its package dir of that copy (the
+# integration suite finds contrib/mkbundle.sh from there).
 q() { printf '%q' "$1"; }
 extra=${CG2_TEST_ARGS:-}
 guest="set -u
@@ -61,7 +68,7 @@ status=0
 for suite in cgroup2 integration; do
   echo \"cg2: === suite \$suite\"
   t0=\$(date +%s)
-  ( cd $(q "$repo")/tests/\$suite && $(q "$out")/\$suite.test -test.v -test.timeout 12m $extra )
+  ( cd $(q "$tree")/tests/\$suite && $(q "$out")/\$suite.test -test.v -test.timeout 12m $extra )
   rc=\$?
   echo \"cg2: === suite \$suite: exit \$rc after \$((\$(date +%s) - t0))s\"
   [ \$status -ne 0 ] || status=\$rc

@@ -288,3 +288,30 @@ func TestBashCompletion(t *testing.T) {
 		t.Errorf("completing `delete --fo`: got %v, want [--force]", got)
 	}
 }
+
+// TestNestedRootWarns: a --root inside the binary's directory makes
+// libcontainer copy the binary for every container; berth says so.
+func TestNestedRootWarns(t *testing.T) {
+	e := newEnv(t)
+	dir := e.mkdir("nested")
+	data, err := os.ReadFile(binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copyBin := filepath.Join(dir, "berth")
+	if err := os.WriteFile(copyBin, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b := e.newBundle("true")
+	root := filepath.Join(dir, "state")
+	out, err := exec.Command(copyBin, "--root", root, "run", "--bundle", b.dir, e.newID()).CombinedOutput()
+	if err != nil {
+		t.Fatalf("run with a nested root: %v: %s", err, out)
+	}
+	if !strings.Contains(string(out), "inside the berth binary's directory") {
+		t.Errorf("want a warning about the nested --root, got: %s", out)
+	}
+	if ents, _ := os.ReadDir(root); len(ents) != 0 {
+		t.Errorf("run left %d entries in its --root", len(ents))
+	}
+}
