@@ -7,12 +7,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
 
 	"github.com/berth-oci/berth/hooks"
 )
@@ -95,7 +95,7 @@ func initReleased(c *libcontainer.Container) bool {
 	if err != nil || st.InitProcessPid <= 0 {
 		return false
 	}
-	return !initWaiting(st.InitProcessPid) && syscall.Kill(st.InitProcessPid, 0) == nil
+	return !initWaiting(st.InitProcessPid) && unix.Kill(st.InitProcessPid, 0) == nil
 }
 
 // initComm is the name nsexec gives the container's init (prctl
