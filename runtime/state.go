@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"os"
 	"os/user"
+	goruntime "runtime"
 	"strconv"
+	"sync"
 	"syscall"
 	"time"
 
@@ -54,23 +56,44 @@ func (r *Runtime) List(ctx context.Context) ([]ContainerState, error) {
 	if err != nil {
 		return nil, err
 	}
-	var (
-		out  []ContainerState
-		errs []error
-	)
-	for _, id := range ids {
-		s, err := r.State(ctx, id)
-		if errors.Is(err, libcontainer.ErrNotExist) {
-			continue // deleted while we listed
-		}
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		s.Owner = r.owner(id)
-		out = append(out, *s)
+	// Each container is loaded on its own (state.json decoded, status read
+	// from /proc and the cgroup): spread them over the CPUs.
+	states := make([]*ContainerState, len(ids))
+	errs := make([]error, len(ids))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range min(len(ids), goruntime.GOMAXPROCS(0)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				states[i], errs[i] = r.State(ctx, ids[i])
+				if errs[i] == nil {
+					states[i].Owner = r.owner(ids[i])
+				}
+			}
+		}()
 	}
-	return out, errors.Join(errs...)
+	for i := range ids {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	var (
+		out    []ContainerState
+		failed []error
+	)
+	for i, s := range states {
+		switch {
+		case errors.Is(errs[i], libcontainer.ErrNotExist):
+			// deleted while we listed
+		case errs[i] != nil:
+			failed = append(failed, errs[i])
+		default:
+			out = append(out, *s)
+		}
+	}
+	return out, errors.Join(failed...)
 }
 
 func describe(c *libcontainer.Container) (*ContainerState, error) {
