@@ -101,7 +101,13 @@ func (r *Runtime) deleteLocked(ctx context.Context, id string, force bool) (gone
 // hooks. Preconditions: the caller holds the container's lock.
 func (r *Runtime) destroyLocked(ctx context.Context, c *libcontainer.Container) error {
 	rec, recErr := r.root.ReadRecord(c.ID())
-	st, stErr := c.OCIState()
+	var (
+		st    *specs.State
+		stErr error
+	)
+	if len(rec.Poststop) > 0 {
+		st, stErr = c.OCIState() // while libcontainer still has it
+	}
 	if err := c.Destroy(); err != nil {
 		return fmt.Errorf("delete %q: %w", c.ID(), err)
 	}

@@ -33,7 +33,11 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	if err != nil {
 		return fmt.Errorf("status of %q: %w", id, err)
 	}
-	if status == libcontainer.Created && initReleased(c) {
+	st, err := c.State()
+	if err != nil {
+		return fmt.Errorf("state of %q: %w", id, err)
+	}
+	if status == libcontainer.Created && initReleased(st.InitProcessPid) {
 		// A start killed after the init read exec.fifo and before the
 		// fifo was removed: the user process runs. Finish the removal.
 		if err := os.Remove(filepath.Join(r.root.ContainerDir(id), "exec.fifo")); err != nil && !os.IsNotExist(err) {
@@ -50,10 +54,6 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	}
 	if err := c.Exec(); err != nil {
 		return fmt.Errorf("start %q: %w", id, err)
-	}
-	st, err := c.State()
-	if err != nil {
-		return fmt.Errorf("state of %q: %w", id, err)
 	}
 	r.runPoststart(ctx, c, st.InitProcessPid)
 	return nil
@@ -87,15 +87,11 @@ func (r *Runtime) runPoststart(ctx context.Context, c *libcontainer.Container, p
 	}
 }
 
-// initReleased reports whether a container libcontainer calls created (its
-// exec.fifo exists) has in fact started its user process: the init no longer
-// waits, yet is alive.
-func initReleased(c *libcontainer.Container) bool {
-	st, err := c.State()
-	if err != nil || st.InitProcessPid <= 0 {
-		return false
-	}
-	return !initWaiting(st.InitProcessPid) && unix.Kill(st.InitProcessPid, 0) == nil
+// initReleased reports whether the init pid of a container libcontainer
+// calls created (its exec.fifo exists) has in fact started the user process:
+// it no longer waits, yet is alive.
+func initReleased(pid int) bool {
+	return pid > 0 && !initWaiting(pid) && unix.Kill(pid, 0) == nil
 }
 
 // initComm is the name nsexec gives the container's init (prctl

@@ -109,7 +109,7 @@ func describe(c *libcontainer.Container) (*ContainerState, error) {
 	if status == libcontainer.Stopped {
 		pid = 0
 	}
-	if status == libcontainer.Created && initReleased(c) {
+	if status == libcontainer.Created && initReleased(st.InitProcessPid) {
 		status = libcontainer.Running // a start was killed before it removed exec.fifo
 	}
 	bundle, annotations := utils.Annotations(st.Config.Labels)
