@@ -49,6 +49,7 @@ test: test-deps build
 	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
 	tests/conformance/conformance.sh check
 	CG2VM_TIMEOUT=$(CG2VM_TIMEOUT) tests/cgroup2/run.sh
+	$(MAKE) --no-print-directory bench-quick
 
 # Go fuzz targets for everything berth parses from its callers: config.json,
 # process.json, state files, signals, ids, sizes, --cgroup values.
