@@ -58,10 +58,7 @@ FUZZ_TARGETS := linux:FuzzLoadAndValidate linux:FuzzValidateProcess linux:FuzzVa
 	cmd/berth:FuzzParseSignal cmd/berth:FuzzSubCgroups cmd/berth:FuzzParseBytes \
 	runtime:FuzzExecProcessFile runtime:FuzzLoadState state:FuzzReadRecord
 fuzz:
-	@set -e; for t in $(FUZZ_TARGETS); do \
-		echo "fuzz $${t#*:} for $(FUZZTIME)"; \
-		$(GO) test -tags "$(TAGS)" -run '^$$' -fuzz "^$${t#*:}$$" -fuzztime $(FUZZTIME) ./$${t%%:*}/; \
-	done
+	GO=$(GO) TAGS="$(TAGS)" tests/fuzz.sh $(FUZZTIME) $(FUZZ_TARGETS)
 
 # Crashes, races, corrupt state, escapes, limits, rootless (also in `test`).
 robustness: build
