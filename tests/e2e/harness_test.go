@@ -124,12 +124,6 @@ func shellQuote(s string) string {
 // in returns the suite for a subtest: failures go to t.
 func (s *suite) in(t *testing.T) *suite { return &suite{t: t, world: s.world} }
 
-func (s *suite) addID(ids ...string) {
-	s.mu.Lock()
-	s.ids = append(s.ids, ids...)
-	s.mu.Unlock()
-}
-
 // result is one finished client command.
 type result struct {
 	argv   []string
@@ -198,26 +192,6 @@ func (s *suite) runOpts(o cmdOpts, name string, args ...string) result {
 
 func (s *suite) run(name string, args ...string) result {
 	return s.runOpts(cmdOpts{}, name, args...)
-}
-
-// must runs a command that must exit 0 and returns its stdout.
-func (s *suite) must(name string, args ...string) string {
-	s.t.Helper()
-	r := s.run(name, args...)
-	if r.code != 0 {
-		s.t.Fatalf("command failed:\n%s", r)
-	}
-	return r.stdout
-}
-
-// expectCode runs a command that must exit with code.
-func (s *suite) expectCode(code int, name string, args ...string) result {
-	s.t.Helper()
-	r := s.run(name, args...)
-	if r.code != code {
-		s.t.Fatalf("want exit code %d, got:\n%s", code, r)
-	}
-	return r
 }
 
 // bg is a client command left running in the background.

@@ -313,16 +313,6 @@ func (p *proc) wait() result {
 	return p.res
 }
 
-// exited reports whether the process has exited.
-func (p *proc) exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
-
 // exec runs the runtime to completion with options.
 func (e *env) exec(o execOpts, args ...string) result {
 	e.t.Helper()
@@ -427,15 +417,6 @@ func (e *env) waitStatus(id, want string, timeout time.Duration) *containerState
 		return last.Status == want, "status " + last.Status
 	})
 	return last
-}
-
-// waitGone polls `state id` until it fails with "does not exist".
-func (e *env) waitGone(id string, timeout time.Duration) {
-	e.t.Helper()
-	waitFor(e.t, timeout, "container "+id+" to not exist", func() (bool, string) {
-		_, r := e.state(id)
-		return r.code != 0 && strings.Contains(r.output(), "does not exist"), r.String()
-	})
 }
 
 // ---------------------------------------------------------------------------
