@@ -13,7 +13,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,6 +23,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-oci/berth/tests/internal/cgclean"
 )
 
 const (
@@ -796,36 +797,8 @@ func (e *env) cleanLeaks(l leaks, ids []string) {
 			_ = unix.Unmount(f[4], unix.MNT_DETACH)
 		}
 	}
-	cgs := append([]string(nil), l.cgroups...)
-	// Children first: longest paths first, and any sub-cgroups below them.
-	var all []string
-	for _, cg := range cgs {
-		_ = filepath.WalkDir(cg, func(p string, d os.DirEntry, err error) error {
-			if err == nil && d.IsDir() {
-				all = append(all, p)
-			}
-			return nil
-		})
-	}
-	sort.Slice(all, func(i, j int) bool { return len(all[i]) > len(all[j]) })
-	for _, cg := range all {
-		deadline := time.Now().Add(2 * time.Second)
-		for {
-			data, _ := os.ReadFile(filepath.Join(cg, "cgroup.procs"))
-			for _, f := range strings.Fields(string(data)) {
-				if pid, err := strconv.Atoi(f); err == nil {
-					_ = syscall.Kill(pid, syscall.SIGKILL)
-				}
-			}
-			err := unix.Rmdir(cg)
-			if err == nil || errors.Is(err, unix.ENOENT) || time.Now().After(deadline) {
-				if err != nil && !errors.Is(err, unix.ENOENT) {
-					e.t.Logf("cleanup: rmdir %s: %v", cg, err)
-				}
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+	for _, err := range cgclean.Remove(l.cgroups, 2*time.Second) {
+		e.t.Logf("cleanup: %v", err)
 	}
 	for _, p := range l.stateEntries {
 		_ = os.RemoveAll(p)

@@ -10,7 +10,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,6 +20,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-oci/berth/tests/internal/cgclean"
 )
 
 const (
@@ -484,10 +485,7 @@ func (w *world) scrub(ids []string) {
 	w.mu.Unlock()
 	cgs := cgroupDirs(set)
 	// Thaw first: a frozen task does not die of SIGKILL.
-	for _, cg := range cgs {
-		_ = os.WriteFile(filepath.Join(cg, "freezer.state"), []byte("THAWED"), 0o644)
-		_ = os.WriteFile(filepath.Join(cg, "cgroup.freeze"), []byte("0"), 0o644)
-	}
+	cgclean.Thaw(cgs)
 	for _, p := range processesOf(set, w.dir, tracked) {
 		_ = syscall.Kill(p.pid, syscall.SIGKILL)
 	}
@@ -497,35 +495,8 @@ func (w *world) scrub(ids []string) {
 			_ = unix.Unmount(unescapeMount(f[4]), unix.MNT_DETACH)
 		}
 	}
-	var all []string
-	for _, cg := range cgs {
-		_ = filepath.WalkDir(cg, func(p string, d os.DirEntry, err error) error {
-			if err == nil && d.IsDir() {
-				all = append(all, p)
-			}
-			return nil
-		})
-	}
-	sort.Slice(all, func(i, j int) bool { return len(all[i]) > len(all[j]) })
-	for _, cg := range all {
-		deadline := time.Now().Add(3 * time.Second)
-		for {
-			data, _ := os.ReadFile(filepath.Join(cg, "cgroup.procs"))
-			for _, f := range strings.Fields(string(data)) {
-				if pid, err := strconv.Atoi(f); err == nil {
-					_ = syscall.Kill(pid, syscall.SIGKILL)
-				}
-			}
-			err := unix.Rmdir(cg)
-			if err == nil || errors.Is(err, unix.ENOENT) {
-				break
-			}
-			if time.Now().After(deadline) {
-				w.t.Logf("scrub: rmdir %s: %v", cg, err)
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
+	for _, err := range cgclean.Remove(cgs, 3*time.Second) {
+		w.t.Logf("scrub: %v", err)
 	}
 	if ents, err := os.ReadDir(w.root); err == nil {
 		for _, e := range ents {
