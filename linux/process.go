@@ -6,6 +6,7 @@ import (
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/configs"
 	"github.com/opencontainers/runtime-spec/specs-go"
+	"golang.org/x/sys/unix"
 )
 
 // NewProcess converts the spec's process into a libcontainer process.
@@ -54,4 +55,36 @@ func NewProcess(p *specs.Process) (*libcontainer.Process, error) {
 	}
 	lp.CPUAffinity = aff
 	return lp, nil
+}
+
+// LateRlimits takes RLIMIT_AS and RLIMIT_DATA out of p.Rlimits and returns
+// them, for the caller to apply to the init once libcontainer's set-up is
+// done and the init only waits for start. libcontainer applies a process's
+// rlimits as soon as the init reports ready, and berth's init is a Go
+// program that has already reserved more than a gigabyte of address space
+// (the Go runtime's heap metadata); an address-space limit below that
+// leaves it unable to map anything more, and it fails loading the seccomp
+// filter or starting a thread. The container's own program is executed
+// under the limits either way.
+func LateRlimits(p *libcontainer.Process) []configs.Rlimit {
+	var late, early []configs.Rlimit
+	for _, rl := range p.Rlimits {
+		if rl.Type == unix.RLIMIT_AS || rl.Type == unix.RLIMIT_DATA {
+			late = append(late, rl)
+		} else {
+			early = append(early, rl)
+		}
+	}
+	p.Rlimits = early
+	return late
+}
+
+// RlimitName is the OCI name of a unix.RLIMIT_* number, for messages.
+func RlimitName(typ int) string {
+	for name, n := range rlimits {
+		if n == typ {
+			return name
+		}
+	}
+	return fmt.Sprintf("rlimit %d", typ)
 }

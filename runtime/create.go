@@ -13,6 +13,7 @@ import (
 	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/cgroups/systemd"
 	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/configs"
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
@@ -182,12 +183,23 @@ func (r *Runtime) Create(ctx context.Context, id string, o CreateOptions) (_ *Pr
 		return nil, err
 	}
 	p.Init = true
-	run := c.Start
-	switch {
-	case o.Restore != nil:
+	// Address-space limits go on only once berth's init has done its
+	// work (see linux.LateRlimits); CRIU restores the checkpoint's own.
+	late := linux.LateRlimits(p)
+	run := func(p *libcontainer.Process) error {
+		if err := c.Start(p); err != nil {
+			return err
+		}
+		if err := setRlimits(p, late); err != nil {
+			return err
+		}
+		if o.Start {
+			return c.Exec()
+		}
+		return nil
+	}
+	if o.Restore != nil {
 		run = func(p *libcontainer.Process) error { return c.Restore(p, o.Restore) }
-	case o.Start:
-		run = c.Run
 	}
 	proc, err := launch(c, p, spec.Process.Terminal, o.launchOptions(), run)
 	if err != nil {
@@ -246,6 +258,23 @@ func dropUngrantable(p *specs.Process) error {
 	}
 	if dropped := linux.DropUngrantable(p, bounding); len(dropped) > 0 {
 		logrus.WithField("capabilities", dropped).Warn("berth does not hold these capabilities and cannot grant them to the container")
+	}
+	return nil
+}
+
+// setRlimits applies limits to the process p, an init waiting for start.
+func setRlimits(p *libcontainer.Process, limits []configs.Rlimit) error {
+	if len(limits) == 0 {
+		return nil
+	}
+	pid, err := p.Pid()
+	if err != nil {
+		return err
+	}
+	for _, rl := range limits {
+		if err := unix.Prlimit(pid, rl.Type, &unix.Rlimit{Cur: rl.Soft, Max: rl.Hard}, nil); err != nil {
+			return fmt.Errorf("process.rlimits: set %s of the init: %w", linux.RlimitName(rl.Type), err)
+		}
 	}
 	return nil
 }
