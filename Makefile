@@ -27,7 +27,7 @@ export CGO_ENABLED := 1
 BUILD_DEPS := gcc libc6-dev libseccomp-dev pkg-config jq busybox-static
 TEST_DEPS  := $(BUILD_DEPS)
 
-.PHONY: all build deps test-deps test test-cgroup2 fuzz robustness bench bench-quick bench-profile unit integration e2e conformance conformance-check demo install clean
+.PHONY: all build deps test-deps test test-cgroup2 fuzz robustness bench bench-quick bench-profile unit integration e2e test-image conformance conformance-check demo install clean
 
 all: build
 
@@ -78,6 +78,12 @@ integration: build
 
 e2e: test-deps build
 	$(GO) test -tags "$(TAGS)" -count=1 -timeout $(TEST_TIMEOUT) -v ./tests/e2e/
+
+# pull, images, rmi, gc, bundle and run --image against two private
+# registries on 127.0.0.1 (Debian's docker-registry, one with token auth)
+# that the tests start, with images they build and push themselves.
+test-image: build
+	BERTH_BINARY=$(CURDIR)/bin/berth $(GO) test -count=1 -v ./tests/image/
 
 # The OCI runtime-tools validation suite against berth, runc and crun;
 # writes docs/conformance.md. conformance-check fails when a program that

@@ -16,7 +16,8 @@ repo=$(cd "$here/../.." && pwd)
 tools="$repo/.cache/tools"
 export PATH="$PATH:/usr/local/go/bin:/usr/local/sbin:/usr/sbin:/sbin"
 
-pkgs="containerd podman conmon crun uidmap slirp4netns fuse-overlayfs jq busybox-static"
+# docker-registry: the private registries of tests/image (make test-image).
+pkgs="containerd podman conmon crun uidmap slirp4netns fuse-overlayfs jq busybox-static docker-registry"
 missing=""
 for pkg in $pkgs; do
 	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"
