@@ -18,6 +18,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-oci/berth/image/bundle"
 	"github.com/berth-oci/berth/linux"
 	"github.com/berth-oci/berth/state"
 )
@@ -175,7 +176,7 @@ func (r *Runtime) Create(ctx context.Context, id string, o CreateOptions) (_ *Pr
 	}()
 	// Recorded before the init exists, so that a berth killed from here
 	// on leaves a container that delete can find the cgroups of.
-	if err := r.writeRecord(c, spec.Hooks); err != nil {
+	if err := r.writeRecord(c, spec); err != nil {
 		return nil, err
 	}
 	p, err := linux.NewProcess(spec.Process)
@@ -205,7 +206,7 @@ func (r *Runtime) Create(ctx context.Context, id string, o CreateOptions) (_ *Pr
 	if err != nil {
 		return nil, fmt.Errorf("start init of %q: %w", id, err)
 	}
-	if err := r.writeRecord(c, spec.Hooks); err != nil {
+	if err := r.writeRecord(c, spec); err != nil {
 		return nil, err
 	}
 	if err := setKernelTCP(c, spec); err != nil {
@@ -304,19 +305,19 @@ func setKernelTCP(c *libcontainer.Container, spec *specs.Spec) error {
 	return nil
 }
 
-// writeRecord stores berth's record of a container: its hooks and where its
+// writeRecord stores berth's record of a container: its hooks, where its
 // init (once started) and cgroups are, for a delete that cannot read
-// libcontainer's state.
-func (r *Runtime) writeRecord(c *libcontainer.Container, h *specs.Hooks) error {
+// libcontainer's state, and the bundle to remove with it (run --image).
+func (r *Runtime) writeRecord(c *libcontainer.Container, spec *specs.Spec) error {
 	st, err := c.State()
 	if err != nil {
 		return fmt.Errorf("state of %q: %w", c.ID(), err)
 	}
-	rec := state.Record{CgroupPaths: st.CgroupPaths}
+	rec := state.Record{CgroupPaths: st.CgroupPaths, ImageBundle: spec.Annotations[bundle.AnnotationBundle]}
 	if st.InitProcessPid > 0 {
 		rec.Pid, rec.PidStart = st.InitProcessPid, st.InitProcessStartTime
 	}
-	if h != nil {
+	if h := spec.Hooks; h != nil {
 		rec.Poststart, rec.Poststop = h.Poststart, h.Poststop
 	}
 	return r.root.WriteRecord(c.ID(), rec)

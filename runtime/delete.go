@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-oci/berth/hooks"
+	"github.com/berth-oci/berth/image/bundle"
 	"github.com/berth-oci/berth/state"
 )
 
@@ -112,6 +113,15 @@ func (r *Runtime) destroyLocked(ctx context.Context, c *libcontainer.Container) 
 		return fmt.Errorf("delete %q: %w", c.ID(), err)
 	}
 	r.runPoststop(ctx, c.ID(), rec, recErr, st, stErr)
+	return removeImageBundle(c.ID(), rec)
+}
+
+// removeImageBundle removes the bundle berth made for a container run from
+// an image (run --image), once the container is gone.
+func removeImageBundle(id string, rec state.Record) error {
+	if err := bundle.RemoveOwned(rec.ImageBundle); err != nil {
+		return fmt.Errorf("container %q is deleted, but not its image bundle: %w", id, err)
+	}
 	return nil
 }
 
@@ -204,7 +214,7 @@ func (r *Runtime) removeUnreadable(ctx context.Context, id string) error {
 	log.Warn("deleted a container whose state was unreadable or incomplete")
 	st := specs.State{Version: specs.Version, ID: id, Status: specs.StateStopped}
 	r.runPoststop(ctx, id, rec, nil, &st, nil)
-	return nil
+	return removeImageBundle(id, rec)
 }
 
 // killCgroups SIGKILLs every process in the cgroups until they are empty.

@@ -31,6 +31,10 @@ type Record struct {
 	Poststart []specs.Hook `json:"poststart,omitempty"`
 	// Poststop hooks run after the container is deleted.
 	Poststop []specs.Hook `json:"poststop,omitempty"`
+
+	// ImageBundle is the bundle berth made for run --image, removed
+	// with the container.
+	ImageBundle string `json:"imageBundle,omitempty"`
 }
 
 // WriteRecord stores rec in the directory of container id, atomically.

@@ -6,9 +6,11 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/berth-oci/berth/runtime"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-oci/berth/image/bundle"
+	"github.com/berth-oci/berth/runtime"
 )
 
 func killCommand() *cli.Command {
@@ -20,13 +22,28 @@ func killCommand() *cli.Command {
 			&cli.BoolFlag{Name: "all", Aliases: []string{"a"}, Usage: "send the signal to every process of the container"},
 		},
 		Action: withRuntime(1, 2, func(ctx context.Context, c *cli.Context, rt *runtime.Runtime) error {
-			sig, err := parseSignal(c.Args().Get(1))
+			name := c.Args().Get(1)
+			if name == "" {
+				name = stopSignal(ctx, rt, c.Args().First())
+			}
+			sig, err := parseSignal(name)
 			if err != nil {
 				return err
 			}
 			return rt.Kill(ctx, c.Args().First(), sig, c.Bool("all"))
 		}),
 	}
+}
+
+// stopSignal is the signal kill sends when none is named: the StopSignal of
+// the image the container was made from (bundle annotation
+// org.opencontainers.image.stopSignal), or SIGTERM.
+func stopSignal(ctx context.Context, rt *runtime.Runtime, id string) string {
+	st, err := rt.State(ctx, id)
+	if err != nil {
+		return "" // Kill reports the error
+	}
+	return st.Annotations[bundle.AnnotationStopSignal]
 }
 
 // parseSignal reads a signal as a number ("9"), or a name with or without

@@ -27,6 +27,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-oci/berth/image/store"
 	"github.com/berth-oci/berth/runtime"
 )
 
@@ -71,21 +72,27 @@ containerd, podman and CRI-O can use it in runc's place.
 			&cli.StringFlag{Name: "root", Value: defaultRoot(), Usage: "directory for container state (best on tmpfs)"},
 			&cli.BoolFlag{Name: "systemd-cgroup", Usage: `use the systemd cgroup driver; linux.cgroupsPath is then "slice:prefix:name", e.g. "system.slice:berth:1234"`},
 			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "ignore cgroup permission errors: true, false or auto"},
+			&cli.StringFlag{Name: "image-store", Value: store.DefaultDir, EnvVars: []string{"BERTH_IMAGE_STORE"}, Usage: "directory of the image store (pull, images, bundle, run --image)"},
 		},
 		Before: configureLogging,
 		Commands: []*cli.Command{
+			bundleCommand(),
 			checkpointCommand(),
 			createCommand(),
 			deleteCommand(),
 			eventsCommand(),
 			execCommand(),
 			featuresCommand(),
+			gcCommand(),
+			imagesCommand(),
 			killCommand(),
 			listCommand(),
 			pauseCommand(),
 			psCommand(),
+			pullCommand(),
 			restoreCommand(),
 			resumeCommand(),
+			rmiCommand(),
 			runCommand(),
 			specCommand(),
 			startCommand(),

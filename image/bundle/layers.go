@@ -1,0 +1,122 @@
+package bundle
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"golang.org/x/sys/unix"
+
+	"github.com/berth-oci/berth/image/store"
+	"github.com/berth-oci/berth/image/unpack"
+)
+
+const (
+	unpackFlat    = unpack.Flat
+	unpackOverlay = unpack.Overlay
+)
+
+// applyBlob applies the layer blob l to dir, checking it against diffID.
+func applyBlob(st *store.Store, l v1.Descriptor, diffID digest.Digest, dir string, mode unpack.Mode) error {
+	f, err := st.OpenBlob(l.Digest)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	if err := unpack.ApplyLayer(dir, l.MediaType, f, diffID, mode); err != nil {
+		return fmt.Errorf("layer %s: %w", l.Digest, err)
+	}
+	return nil
+}
+
+// cacheLayer makes sure layer l is unpacked in the store (for overlay
+// lower directories). It unpacks into a temporary directory and renames
+// it into place, so a half-unpacked layer is never used, and two
+// processes unpacking the same layer both succeed.
+func cacheLayer(st *store.Store, l v1.Descriptor, diffID digest.Digest) (string, error) {
+	dst := layerDir(st, diffID)
+	if exists(dst) {
+		return dst, nil
+	}
+	tmp, err := os.MkdirTemp(filepath.Dir(dst), ".unpack-"+diffID.Encoded()[:12]+"-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(tmp)
+	if err := os.Chmod(tmp, 0o755); err != nil {
+		return "", err
+	}
+	if err := applyBlob(st, l, diffID, tmp, unpackOverlay); err != nil {
+		return "", err
+	}
+	if err := os.Rename(tmp, dst); err != nil && !exists(dst) {
+		return "", err
+	}
+	return dst, nil
+}
+
+// mountLayers mounts the image's layers as an overlay at dir/rootfs, with
+// dir/upper and dir/work for the container's writes.
+func mountLayers(st *store.Store, m *v1.Manifest, cfg *v1.Image, dir string) error {
+	var lower []string
+	for i, l := range m.Layers {
+		d, err := cacheLayer(st, l, cfg.RootFS.DiffIDs[i])
+		if err != nil {
+			return err
+		}
+		lower = append(lower, d)
+	}
+	if len(lower) == 0 {
+		// overlayfs needs a lower directory: an image without layers gets
+		// an empty one.
+		empty := filepath.Join(dir, "empty")
+		if err := os.Mkdir(empty, 0o755); err != nil {
+			return err
+		}
+		lower = append(lower, empty)
+	}
+	slices.Reverse(lower) // overlayfs lists the topmost layer first
+	for _, d := range []string{"upper", "work", "rootfs"} {
+		if err := os.Mkdir(filepath.Join(dir, d), 0o755); err != nil {
+			return err
+		}
+	}
+	for _, d := range lower {
+		if strings.ContainsAny(d, ":,") {
+			return fmt.Errorf("layer directory %s: overlayfs cannot take a path with ':' or ','; use an image store path without them", d)
+		}
+	}
+	opts := fmt.Sprintf("lowerdir=%s,upperdir=%s,workdir=%s", strings.Join(lower, ":"),
+		filepath.Join(dir, "upper"), filepath.Join(dir, "work"))
+	if len(opts) > unix.Getpagesize()-1 {
+		return fmt.Errorf("%d layers are too many for one overlay mount with these paths; use berth bundle for a plain directory", len(lower))
+	}
+	if err := unix.Mount("overlay", filepath.Join(dir, "rootfs"), "overlay", 0, opts); err != nil {
+		return fmt.Errorf("mount the image's layers (overlay): %w", err)
+	}
+	return nil
+}
+
+// unmount unmounts target if something is mounted there.
+func unmount(target string) error {
+	for {
+		err := unix.Unmount(target, unix.UMOUNT_NOFOLLOW)
+		switch {
+		case err == nil:
+			continue // a mount may hide another
+		case errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOENT):
+			return nil // not a mount point (any more)
+		case errors.Is(err, unix.EBUSY):
+			if err := unix.Unmount(target, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW); err != nil {
+				return err
+			}
+		default:
+			return fmt.Errorf("unmount %s: %w", target, err)
+		}
+	}
+}

@@ -1,0 +1,125 @@
+// Package pull fetches images into the store (package store): from a
+// registry that speaks the OCI distribution spec, from an OCI image layout
+// directory (oci:DIR[:TAG]) or from an OCI layout archive
+// (oci-archive:FILE[:TAG]). Every blob is verified before it is kept, the
+// layers' uncompressed digests are checked against the image config's
+// diff_ids, and from an index only the manifest of the wanted platform is
+// taken.
+package pull
+
+import (
+	"fmt"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// Ref is a parsed image reference.
+type Ref struct {
+	// Name is the normalised reference, the name of the image in the
+	// store: "registry/repo:tag", "registry/repo@sha256:...",
+	// "oci:/abs/dir:tag" or "oci-archive:/abs/file:tag".
+	Name string
+	// Registry is set for a registry reference.
+	Registry name.Reference
+	// Layout is the directory or archive of an oci: or oci-archive:
+	// reference, Tag the tag inside it ("" when the layout has one image).
+	Layout  string
+	Archive bool
+	Tag     string
+}
+
+// ParseRef parses REF as berth pull takes it. insecure allows plain HTTP
+// to a registry that is not on the loopback interface.
+func ParseRef(ref string, insecure bool) (Ref, error) {
+	for _, prefix := range []string{"oci:", "oci-archive:"} {
+		rest, ok := strings.CutPrefix(ref, prefix)
+		if !ok {
+			continue
+		}
+		path, tag := rest, ""
+		if i := strings.LastIndex(rest, ":"); i > strings.LastIndex(rest, "/") {
+			path, tag = rest[:i], rest[i+1:]
+		}
+		if path == "" {
+			return Ref{}, fmt.Errorf("image reference %q: no path after %q", ref, prefix)
+		}
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return Ref{}, err
+		}
+		r := Ref{Layout: abs, Archive: prefix == "oci-archive:", Tag: tag}
+		r.Name = prefix + abs
+		if tag != "" {
+			r.Name += ":" + tag
+		}
+		return r, nil
+	}
+	var opts []name.Option
+	if insecure {
+		opts = append(opts, name.Insecure)
+	}
+	parsed, err := name.ParseReference(ref, opts...)
+	if err != nil {
+		return Ref{}, fmt.Errorf("image reference %q: %w (want [REGISTRY/]NAME[:TAG|@DIGEST], oci:DIR[:TAG] or oci-archive:FILE[:TAG])", ref, err)
+	}
+	return Ref{Name: parsed.Name(), Registry: parsed}, nil
+}
+
+// Platform is the platform an image is wanted for.
+type Platform struct {
+	OS, Architecture, Variant string
+}
+
+// HostPlatform is the platform berth runs on.
+func HostPlatform() Platform {
+	p := Platform{OS: runtime.GOOS, Architecture: runtime.GOARCH}
+	if p.Architecture == "arm64" {
+		p.Variant = "v8"
+	}
+	return p
+}
+
+// ParsePlatform parses OS/ARCH[/VARIANT].
+func ParsePlatform(s string) (Platform, error) {
+	parts := strings.Split(s, "/")
+	if len(parts) < 2 || len(parts) > 3 || parts[0] == "" || parts[1] == "" {
+		return Platform{}, fmt.Errorf("--platform %q: want OS/ARCH[/VARIANT], e.g. linux/amd64 or linux/arm/v7", s)
+	}
+	p := Platform{OS: parts[0], Architecture: parts[1]}
+	if len(parts) == 3 {
+		p.Variant = parts[2]
+	}
+	return p, nil
+}
+
+func (p Platform) String() string {
+	s := p.OS + "/" + p.Architecture
+	if p.Variant != "" {
+		s += "/" + p.Variant
+	}
+	return s
+}
+
+// matches reports whether an index entry's platform is p. An entry
+// without a variant matches any wanted variant of its architecture only
+// when that variant is the architecture's default (arm64's v8).
+func (p Platform) matches(q *v1.Platform) bool {
+	if q == nil || q.OS != p.OS || q.Architecture != p.Architecture {
+		return false
+	}
+	if q.Variant == p.Variant {
+		return true
+	}
+	return p.Architecture == "arm64" && (q.Variant == "" || q.Variant == "v8") && (p.Variant == "" || p.Variant == "v8")
+}
+
+func describePlatform(q *v1.Platform) string {
+	if q == nil {
+		return "(no platform)"
+	}
+	return Platform{OS: q.OS, Architecture: q.Architecture, Variant: q.Variant}.String()
+}

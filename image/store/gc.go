@@ -1,0 +1,154 @@
+package store
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/opencontainers/go-digest"
+	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+)
+
+// GCResult says what a garbage collection removed.
+type GCResult struct {
+	Blobs  int
+	Layers int
+	Bytes  int64
+}
+
+// GC removes the blobs and unpacked layers no tag refers to, and partial
+// downloads nobody is working on. It holds the index lock, so no tag can
+// be added while it decides what is unreferenced; a pull that has fetched
+// blobs but not yet tagged them takes the same lock before it tags, and
+// checks its blobs are still there (Pull does).
+func (s *Store) GC() (GCResult, error) {
+	var res GCResult
+	unlock, err := lockFile(filepath.Join(s.dir, "index.lock"))
+	if err != nil {
+		return res, err
+	}
+	defer unlock()
+	keepBlobs, keepLayers, err := s.referenced()
+	if err != nil {
+		return res, err
+	}
+	blobDir := filepath.Join(s.dir, "blobs", "sha256")
+	entries, err := os.ReadDir(blobDir)
+	if err != nil {
+		return res, err
+	}
+	for _, e := range entries {
+		if keepBlobs[e.Name()] {
+			continue
+		}
+		if fi, err := e.Info(); err == nil {
+			res.Bytes += fi.Size()
+		}
+		if err := os.Remove(filepath.Join(blobDir, e.Name())); err != nil {
+			return res, err
+		}
+		res.Blobs++
+	}
+	layerDir := filepath.Join(s.dir, "layers")
+	entries, err = os.ReadDir(layerDir)
+	if err != nil {
+		return res, err
+	}
+	for _, e := range entries {
+		if keepLayers[e.Name()] {
+			continue
+		}
+		if err := os.RemoveAll(filepath.Join(layerDir, e.Name())); err != nil {
+			return res, err
+		}
+		res.Layers++
+	}
+	return res, s.removeIdlePartials()
+}
+
+// referenced walks every tag: its manifest, config and layers (blobs by
+// hex digest), and the layers' diff_ids (unpacked layer directories).
+func (s *Store) referenced() (blobs, layers map[string]bool, err error) {
+	blobs, layers = map[string]bool{}, map[string]bool{}
+	idx, err := s.readIndex()
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, m := range idx.Manifests {
+		if err := s.walk(m, blobs, layers); err != nil {
+			return nil, nil, fmt.Errorf("image %q: %w", m.Annotations[RefNameAnnotation], err)
+		}
+	}
+	return blobs, layers, nil
+}
+
+func (s *Store) walk(desc v1.Descriptor, blobs, layers map[string]bool) error {
+	blobs[desc.Digest.Encoded()] = true
+	data, err := s.ReadBlob(desc.Digest)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil // a broken tag keeps nothing else
+	}
+	if err != nil {
+		return err
+	}
+	var m struct {
+		Manifests []v1.Descriptor `json:"manifests"`
+		Config    v1.Descriptor   `json:"config"`
+		Layers    []v1.Descriptor `json:"layers"`
+	}
+	if err := json.Unmarshal(data, &m); err != nil {
+		return fmt.Errorf("manifest %s: %w", desc.Digest, err)
+	}
+	for _, sub := range m.Manifests {
+		if err := s.walk(sub, blobs, layers); err != nil {
+			return err
+		}
+	}
+	for _, l := range m.Layers {
+		blobs[l.Digest.Encoded()] = true
+	}
+	if m.Config.Digest == "" {
+		return nil
+	}
+	blobs[m.Config.Digest.Encoded()] = true
+	cfg, err := s.ReadBlob(m.Config.Digest)
+	if err != nil {
+		return nil // no config yet: no unpacked layers to keep
+	}
+	var c v1.Image
+	if err := json.Unmarshal(cfg, &c); err == nil {
+		for _, d := range c.RootFS.DiffIDs {
+			layers[d.Encoded()] = true
+		}
+	}
+	return nil
+}
+
+// removeIdlePartials removes partial downloads whose lock nobody holds.
+func (s *Store) removeIdlePartials() error {
+	dir := filepath.Join(s.dir, "ingest")
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if filepath.Ext(name) != ".partial" {
+			continue
+		}
+		hexd := name[:len(name)-len(".partial")]
+		if digest.NewDigestFromEncoded(digest.SHA256, hexd).Validate() != nil {
+			continue
+		}
+		release, ok, err := tryLockFile(filepath.Join(dir, hexd+".lock"))
+		if err != nil || !ok {
+			continue
+		}
+		_ = os.Remove(filepath.Join(dir, name))
+		_ = os.Remove(filepath.Join(dir, hexd+".lock"))
+		release()
+	}
+	return nil
+}
