@@ -1,7 +1,9 @@
 package runtime
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
@@ -55,7 +57,8 @@ func FuzzExecProcessFile(f *testing.F) {
 
 // FuzzLoadState puts arbitrary bytes in a container's state.json and asks
 // for its state and the list: berth must not panic (libcontainer's loader
-// dereferences nil for some inputs), and an error must name the container.
+// dereferences nil for some inputs), an error must name the container, and
+// the light read (lightState) must say what libcontainer.Load says.
 // Only read-only operations are fuzzed: a fuzzed state names arbitrary
 // pids and cgroups, which delete or kill would act on.
 func FuzzLoadState(f *testing.F) {
@@ -65,6 +68,10 @@ func FuzzLoadState(f *testing.F) {
 		`{"init_process_pid": "x", "config": 7}`, `{"config": {"cgroups": {"systemd": true}}}`,
 		`{"config": {"cgroups": {}}, "cgroup_paths": {"freezer": "/nonexistent"}, "init_process_pid": 1, "init_process_start": 1}`,
 		`{"config": {"rootfs": "/", "labels": ["bundle=/x", "nolabel"], "cgroups": {"path": "/"}}}`,
+		`{"init_process_pid": 1, "init_process_start": 0, "created": "2026-01-02T03:04:05Z", "cgroup_paths": {"freezer": "/nonexistent"},
+		  "config": {"version": "1.3.0", "rootfs": "/r", "labels": ["bundle=/b", "a=b"], "cgroups": {"name": "x"}}}`,
+		`{"init_process_pid": 1, "init_process_start": 0, "created": "2026-01-02T03:04:05Z", "cgroup_paths": {"": "/sys/fs/cgroup/x"},
+		  "config": {"cgroups": {"systemd": true, "resources": {"unified": {"a": "b"}}}}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -80,6 +87,17 @@ func FuzzLoadState(f *testing.F) {
 		}
 		if err := os.WriteFile(filepath.Join(dir, "state.json"), data, 0o600); err != nil {
 			t.Fatal(err)
+		}
+		// The light read must agree with libcontainer.Load wherever both
+		// answer (the light read leaves the rest to Load).
+		if light, err := r.lightState(id); err == nil {
+			if full, err := r.loadState(id); err == nil {
+				a, _ := json.Marshal(light)
+				b, _ := json.Marshal(full)
+				if !bytes.Equal(a, b) {
+					t.Fatalf("light read differs from Load:\nlight %s\nload  %s", a, b)
+				}
+			}
 		}
 		if _, err := r.State(context.Background(), id); err != nil && !strings.Contains(err.Error(), id) {
 			t.Fatalf("State: error does not name the container: %v", err)

@@ -1,10 +1,11 @@
 #!/bin/bash
 # tests/cgroup2/run.sh: prove berth on a pure cgroup v2 hierarchy.
 #
-# Builds berth and the test binaries of tests/cgroup2 and tests/integration
-# on this host, then boots ONE throw-away cgroup v2 VM
-# (/work/shared/cg2vm/run-in-cgroup2-vm.sh) that runs both suites with
-# -test.v. Exits 0 only if both pass; otherwise with the first failing
+# Builds berth and the test binaries of tests/cgroup2, tests/integration and
+# package runtime (its state/list equivalence test runs real containers) on
+# this host, then boots ONE throw-away cgroup v2 VM
+# (/work/shared/cg2vm/run-in-cgroup2-vm.sh) that runs the three suites with
+# -test.v. Exits 0 only if all pass; otherwise with the first failing
 # suite's status (124: the VM timed out, 125: the VM failed to boot).
 #
 # Environment:
@@ -13,7 +14,7 @@
 #                   beside the checkout, else /work/shared/cg2vm/...)
 #   CG2_OUT         where the binaries go; must be on the host's disk, shared
 #                   with the VM (default <repo>/.cache/cg2)
-#   CG2_TEST_ARGS   extra flags for both test binaries, e.g. "-test.run TestOOM"
+#   CG2_TEST_ARGS   extra flags for every test binary, e.g. "-test.run TestOOM"
 #   GO              the go command (default go)
 set -euo pipefail
 
@@ -47,28 +48,32 @@ rm -rf "$out"
 mkdir -p "$out"
 (cd "$repo" &&
 	"$GO" test -c -tags seccomp -o "$out/cgroup2.test" ./tests/cgroup2/ &&
-	"$GO" test -c -tags seccomp -o "$out/integration.test" ./tests/integration/)
+	"$GO" test -c -tags seccomp -o "$out/integration.test" ./tests/integration/ &&
+	"$GO" test -c -tags seccomp -o "$out/runtime.test" ./runtime/)
 cp "$repo/bin/berth" "$out/berth"
 
 # The guest sees the host's / read-only but gets a tmpfs of its own on /tmp,
 # so a checkout under /tmp is not there: the suites run in a copy of the
 # few repository files they use, inside the shared directory.
 tree=$out/tree
-mkdir -p "$tree/tests/cgroup2" "$tree/tests/integration" "$tree/contrib/completions"
+mkdir -p "$tree/tests/cgroup2" "$tree/tests/integration" "$tree/runtime" "$tree/contrib/completions"
 cp "$repo/contrib/mkbundle.sh" "$tree/contrib/"
 cp "$repo/contrib/completions/berth.bash" "$tree/contrib/completions/"
 
 # The guest command. Each suite runs in its package dir of that copy (the
-# integration suite finds contrib/mkbundle.sh from there).
+# integration suite finds contrib/mkbundle.sh from there; runtime's tests
+# need only BERTH_BINARY and the host's /bin/busybox).
 q() { printf '%q' "$1"; }
 extra=${CG2_TEST_ARGS:-}
 guest="set -u
 echo \"cg2: kernel \$(uname -r), \$(stat -fc %T /sys/fs/cgroup) at /sys/fs/cgroup, controllers: \$(cat /sys/fs/cgroup/cgroup.controllers)\"
 status=0
-for suite in cgroup2 integration; do
+for suite in cgroup2 integration runtime; do
   echo \"cg2: === suite \$suite\"
   t0=\$(date +%s)
-  ( cd $(q "$tree")/tests/\$suite && $(q "$out")/\$suite.test -test.v -test.timeout 12m $extra )
+  dir=$(q "$tree")/tests/\$suite
+  [ \$suite != runtime ] || dir=$(q "$tree")/runtime
+  ( cd \"\$dir\" && $(q "$out")/\$suite.test -test.v -test.timeout 12m $extra )
   rc=\$?
   echo \"cg2: === suite \$suite: exit \$rc after \$((\$(date +%s) - t0))s\"
   [ \$status -ne 0 ] || status=\$rc
@@ -81,7 +86,7 @@ BERTH_BINARY=$out/berth CG2VM_PASSENV="BERTH_BINARY${CG2VM_PASSENV:+ $CG2VM_PASS
 	bash "$vm" "$guest" "$out" || rc=$?
 
 case $rc in
-	0) log "PASS: both suites passed on cgroup v2 ($(($(date +%s) - start))s in all)" ;;
+	0) log "PASS: every suite passed on cgroup v2 ($(($(date +%s) - start))s in all)" ;;
 	124) log "FAIL: the VM timed out after ${CG2VM_TIMEOUT}s" ;;
 	125) log "FAIL: the VM did not boot or report a status" ;;
 	*) log "FAIL: exit $rc ($(($(date +%s) - start))s in all)" ;;
