@@ -58,14 +58,14 @@ func NewProcess(p *specs.Process) (*libcontainer.Process, error) {
 }
 
 // LateRlimits takes RLIMIT_AS and RLIMIT_DATA out of p.Rlimits and returns
-// them, for the caller to apply to the init once libcontainer's set-up is
-// done and the init only waits for start. libcontainer applies a process's
-// rlimits as soon as the init reports ready, and berth's init is a Go
-// program that has already reserved more than a gigabyte of address space
-// (the Go runtime's heap metadata); an address-space limit below that
-// leaves it unable to map anything more, and it fails loading the seccomp
-// filter or starting a thread. The container's own program is executed
-// under the limits either way.
+// them, for the caller to apply when the init executes the container's
+// program. libcontainer applies a process's rlimits as soon as the init
+// reports ready, and berth's init is a Go program that has already
+// reserved more than a gigabyte of address space (the Go runtime's heap
+// metadata): under a lower address-space limit it cannot map anything
+// more, and it fails loading the seccomp filter, growing its heap or
+// starting a thread. The container's own program is executed under the
+// limits either way.
 func LateRlimits(p *libcontainer.Process) []configs.Rlimit {
 	var late, early []configs.Rlimit
 	for _, rl := range p.Rlimits {

@@ -174,30 +174,31 @@ func (r *Runtime) Create(ctx context.Context, id string, o CreateOptions) (_ *Pr
 			}
 		}
 	}()
-	// Recorded before the init exists, so that a berth killed from here
-	// on leaves a container that delete can find the cgroups of.
-	if err := r.writeRecord(c, spec); err != nil {
-		return nil, err
-	}
 	p, err := linux.NewProcess(spec.Process)
 	if err != nil {
 		return nil, err
 	}
 	p.Init = true
-	// Address-space limits go on only once berth's init has done its
-	// work (see linux.LateRlimits); CRIU restores the checkpoint's own.
+	// Address-space limits go on when the init executes the container's
+	// program (see linux.LateRlimits and releaseWithLimits).
 	late := linux.LateRlimits(p)
+	// Recorded before the init exists, so that a berth killed from here
+	// on leaves a container that delete can find the cgroups of.
+	if err := r.writeRecord(c, spec, late); err != nil {
+		return nil, err
+	}
 	run := func(p *libcontainer.Process) error {
 		if err := c.Start(p); err != nil {
 			return err
 		}
-		if err := setRlimits(p, late); err != nil {
+		if !o.Start {
+			return nil // start applies them (berth's record carries them)
+		}
+		pid, err := p.Pid()
+		if err != nil {
 			return err
 		}
-		if o.Start {
-			return c.Exec()
-		}
-		return nil
+		return releaseWithLimits(pid, late, c.Exec)
 	}
 	if o.Restore != nil {
 		run = func(p *libcontainer.Process) error { return c.Restore(p, o.Restore) }
@@ -206,7 +207,7 @@ func (r *Runtime) Create(ctx context.Context, id string, o CreateOptions) (_ *Pr
 	if err != nil {
 		return nil, fmt.Errorf("start init of %q: %w", id, err)
 	}
-	if err := r.writeRecord(c, spec); err != nil {
+	if err := r.writeRecord(c, spec, late); err != nil {
 		return nil, err
 	}
 	if err := setKernelTCP(c, spec); err != nil {
@@ -263,23 +264,6 @@ func dropUngrantable(p *specs.Process) error {
 	return nil
 }
 
-// setRlimits applies limits to the process p, an init waiting for start.
-func setRlimits(p *libcontainer.Process, limits []configs.Rlimit) error {
-	if len(limits) == 0 {
-		return nil
-	}
-	pid, err := p.Pid()
-	if err != nil {
-		return err
-	}
-	for _, rl := range limits {
-		if err := unix.Prlimit(pid, rl.Type, &unix.Rlimit{Cur: rl.Soft, Max: rl.Hard}, nil); err != nil {
-			return fmt.Errorf("process.rlimits: set %s of the init: %w", linux.RlimitName(rl.Type), err)
-		}
-	}
-	return nil
-}
-
 // setKernelTCP applies linux.resources.memory.kernelTCP, which libcontainer
 // no longer sets, on cgroup v1 (cgroup v2 has no such limit). The init is
 // still waiting for start.
@@ -308,7 +292,7 @@ func setKernelTCP(c *libcontainer.Container, spec *specs.Spec) error {
 // writeRecord stores berth's record of a container: its hooks, where its
 // init (once started) and cgroups are, for a delete that cannot read
 // libcontainer's state, and the bundle to remove with it (run --image).
-func (r *Runtime) writeRecord(c *libcontainer.Container, spec *specs.Spec) error {
+func (r *Runtime) writeRecord(c *libcontainer.Container, spec *specs.Spec, late []configs.Rlimit) error {
 	st, err := c.State()
 	if err != nil {
 		return fmt.Errorf("state of %q: %w", c.ID(), err)
@@ -319,6 +303,9 @@ func (r *Runtime) writeRecord(c *libcontainer.Container, spec *specs.Spec) error
 	}
 	if h := spec.Hooks; h != nil {
 		rec.Poststart, rec.Poststop = h.Poststart, h.Poststop
+	}
+	for _, rl := range late {
+		rec.LateRlimits = append(rec.LateRlimits, specs.POSIXRlimit{Type: linux.RlimitName(rl.Type), Hard: rl.Hard, Soft: rl.Soft})
 	}
 	return r.root.WriteRecord(c.ID(), rec)
 }

@@ -10,11 +10,13 @@ import (
 	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/configs"
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-oci/berth/hooks"
+	"github.com/berth-oci/berth/linux"
 )
 
 // Start starts the user process of a created container, then runs the
@@ -52,11 +54,32 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	default:
 		return fmt.Errorf("cannot start container %q: it is already %s (only a created container can be started)", id, status)
 	}
-	if err := c.Exec(); err != nil {
+	late, err := r.lateRlimits(id)
+	if err != nil {
+		return err
+	}
+	if err := releaseWithLimits(st.InitProcessPid, late, c.Exec); err != nil {
 		return fmt.Errorf("start %q: %w", id, err)
 	}
 	r.runPoststart(ctx, c, st.InitProcessPid)
 	return nil
+}
+
+// lateRlimits reads the limits create left for start to apply.
+func (r *Runtime) lateRlimits(id string) ([]configs.Rlimit, error) {
+	rec, err := r.root.ReadRecord(id)
+	if err != nil {
+		return nil, fmt.Errorf("start %q: %w", id, err)
+	}
+	var out []configs.Rlimit
+	for _, rl := range rec.LateRlimits {
+		typ, ok := linux.RlimitType(rl.Type)
+		if !ok {
+			return nil, fmt.Errorf("start %q: berth's record has an unknown rlimit %q", id, rl.Type)
+		}
+		out = append(out, configs.Rlimit{Type: typ, Hard: rl.Hard, Soft: rl.Soft})
+	}
+	return out, nil
 }
 
 // runPoststart runs the container's poststart hooks after its init has
