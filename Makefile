@@ -71,7 +71,7 @@ test-cgroup2: deps
 	CG2VM_TIMEOUT=$(CG2VM_TIMEOUT) tests/cgroup2/run.sh
 
 unit:
-	$(GO) test -tags "$(TAGS)" -count=1 ./linux/ ./state/ ./hooks/ ./runtime/ ./cmd/...
+	$(GO) test -tags "$(TAGS)" -count=1 ./linux/ ./state/ ./hooks/ ./runtime/ ./image/... ./cmd/...
 
 integration: build
 	$(GO) test -tags "$(TAGS)" -count=1 -timeout $(TEST_TIMEOUT) -v ./tests/integration/

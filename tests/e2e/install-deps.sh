@@ -34,6 +34,14 @@ if [ -n "$missing" ]; then
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
 fi
 
+# Debian's docker-registry package enables a service listening on :5000 on
+# every interface; the tests start their own on 127.0.0.1 and leave no
+# registry reachable from outside, so the system one is turned off where
+# systemd runs it.
+if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+	systemctl disable --now docker-registry.service >/dev/null 2>&1 || true
+fi
+
 have_crictl() {
 	for c in "${CRICTL:-}" "$tools/crictl" "$(command -v crictl 2>/dev/null || true)"; do
 		[ -n "$c" ] && [ -x "$c" ] || continue
