@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/urfave/cli/v2"
@@ -66,7 +65,7 @@ func runImage(c *cli.Context, o runtime.CreateOptions) error {
 	if err != nil {
 		return err
 	}
-	dir, err := os.MkdirTemp(filepath.Join(st.Dir(), "bundles"), id+"-")
+	dir, err := os.MkdirTemp(st.BundlesDir(), id+"-")
 	if err != nil {
 		return err
 	}
@@ -74,8 +73,10 @@ func runImage(c *cli.Context, o runtime.CreateOptions) error {
 		Args:     commandArgs(c.Args().Slice()[1:]),
 		Terminal: c.Bool("tty"),
 		Rootless: os.Geteuid() != 0,
-		Overlay:  true,
-		Owned:    true,
+		// An unprivileged user cannot mount overlayfs here: the layers are
+		// applied into the bundle instead.
+		Overlay: os.Geteuid() == 0,
+		Owned:   true,
 	})
 	if err != nil {
 		return err

@@ -42,8 +42,9 @@ const (
 )
 
 // marker is written into bundles berth made for run --image, so that
-// delete removes only directories it made.
-const marker = ".berth-image-bundle"
+// delete removes only directories it made and the store's gc keeps the
+// image they use; it holds the image's manifest digest.
+const marker = store.BundleMarker
 
 // Options change the bundle.
 type Options struct {
@@ -89,7 +90,7 @@ func Make(st *store.Store, img Image, dir string, o Options) (retErr error) {
 		}
 	}()
 	if o.Owned {
-		if err := os.WriteFile(filepath.Join(dir, marker), []byte(img.Name+"\n"), 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, marker), []byte(img.Manifest.Digest.String()+"\n"), 0o600); err != nil {
 			return err
 		}
 	}

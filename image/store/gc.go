@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
@@ -81,7 +82,46 @@ func (s *Store) referenced() (blobs, layers map[string]bool, err error) {
 			return nil, nil, fmt.Errorf("image %q: %w", m.Annotations[RefNameAnnotation], err)
 		}
 	}
+	// Bundles of containers run from images mount unpacked layers: what
+	// they use stays, tagged or not, until the container is deleted.
+	inUse, err := s.bundleImages()
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, d := range inUse {
+		if err := s.walk(v1.Descriptor{Digest: d}, blobs, layers); err != nil {
+			return nil, nil, err
+		}
+	}
 	return blobs, layers, nil
+}
+
+// BundleMarker is the file in a bundle under BundlesDir that holds the
+// manifest digest of the image the bundle was made from.
+const BundleMarker = ".berth-image-bundle"
+
+// BundlesDir is where bundles of containers run from images are made.
+func (s *Store) BundlesDir() string { return filepath.Join(s.dir, "bundles") }
+
+// bundleImages lists the manifest digests the bundles under BundlesDir
+// were made from.
+func (s *Store) bundleImages() ([]digest.Digest, error) {
+	entries, err := os.ReadDir(s.BundlesDir())
+	if err != nil {
+		return nil, err
+	}
+	var out []digest.Digest
+	for _, e := range entries {
+		data, err := os.ReadFile(filepath.Join(s.BundlesDir(), e.Name(), BundleMarker))
+		if err != nil {
+			continue // not (yet) a bundle of an image
+		}
+		d := digest.Digest(strings.TrimSpace(string(data)))
+		if d.Validate() == nil {
+			out = append(out, d)
+		}
+	}
+	return out, nil
 }
 
 func (s *Store) walk(desc v1.Descriptor, blobs, layers map[string]bool) error {
