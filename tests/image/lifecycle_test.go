@@ -1,6 +1,7 @@
 package image
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -95,5 +96,42 @@ func TestRunImageDetachedStopSignalAndGC(t *testing.T) {
 	}
 	if left, _ := readDirNamesErr(filepath.Join(e.store, "layers")); len(left) != 0 {
 		t.Errorf("gc after delete left unpacked layers: %v", left)
+	}
+}
+
+// A layer download broken half-way is resumed from where it stopped, with
+// a Range request, and the pull succeeds with the right content.
+func TestPullResumesBrokenDownload(t *testing.T) {
+	e := newEnv(t)
+	p := pushImage(t, openReg, uniqueRepo(t, "resume"), "latest", markedBusyboxImage(t.Name()))
+	layerPath := "/v2/" + p.Repo + "/blobs/" + p.Layers[0]
+	const cut = 200_000
+	openReg.cutNextGET(layerPath, cut)
+	e.pull(p.Ref, p.Digest)
+
+	var gets []request
+	for _, q := range openReg.requestsFor(p.Repo) {
+		if q.Method == "GET" && q.Path == layerPath {
+			gets = append(gets, q)
+		}
+	}
+	if len(gets) != 2 {
+		t.Fatalf("GETs of the layer: %+v; want the cut one and one resumed", gets)
+	}
+	if gets[0].Range != "" || gets[0].Bytes != cut {
+		t.Errorf("first GET: %+v; want no Range and %d bytes sent", gets[0], cut)
+	}
+	var from int64
+	if n, err := fmt.Sscanf(gets[1].Range, "bytes=%d-", &from); n != 1 || err != nil || from <= 0 || from > cut {
+		t.Errorf("second GET: Range %q; want bytes=N- with 0 < N <= %d", gets[1].Range, cut)
+	}
+	if gets[1].Status != 206 {
+		t.Errorf("second GET: status %d, want 206 Partial Content", gets[1].Status)
+	}
+	// The resumed blob is whole: a bundle of it has the marker.
+	dir := e.path("bundle")
+	e.mustBerth("bundle", p.Ref, dir)
+	if got := readFile(t, filepath.Join(dir, "rootfs", "marker")); got != t.Name()+"\n" {
+		t.Errorf("marker after a resumed pull = %q", got)
 	}
 }

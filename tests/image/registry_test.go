@@ -49,6 +49,50 @@ type registry struct {
 
 	mu   sync.Mutex
 	reqs []request
+	// cuts maps a request path to how many body bytes its next GET gets
+	// before the proxy breaks the connection (once).
+	cuts map[string]int64
+}
+
+// cutNextGET makes the next GET of path stop after n body bytes, with the
+// connection broken: a download that fails half-way.
+func (r *registry) cutNextGET(path string, n int64) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cuts == nil {
+		r.cuts = map[string]int64{}
+	}
+	r.cuts[path] = n
+}
+
+func (r *registry) takeCut(req *http.Request) (int64, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n, ok := r.cuts[req.URL.Path]
+	if ok && req.Method == http.MethodGet {
+		delete(r.cuts, req.URL.Path)
+		return n, true
+	}
+	return 0, false
+}
+
+// cuttingWriter passes n body bytes on, then aborts the response, which
+// makes the server drop the connection.
+type cuttingWriter struct {
+	*statusWriter
+	left int64
+}
+
+func (w *cuttingWriter) Write(p []byte) (int, error) {
+	if int64(len(p)) > w.left {
+		if w.left > 0 {
+			_, _ = w.statusWriter.Write(p[:w.left])
+			w.statusWriter.Flush()
+		}
+		panic(http.ErrAbortHandler)
+	}
+	w.left -= int64(len(p))
+	return w.statusWriter.Write(p)
 }
 
 // request is one request the proxy forwarded.
@@ -281,18 +325,24 @@ func (r *registry) startProxy(l net.Listener) {
 	r.proxy = &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 			sw := &statusWriter{ResponseWriter: w}
-			if r.auth != nil && req.URL.Path == "/token" {
+			defer func() {
+				// Recorded even when the response was cut (a panic).
+				scheme, _, _ := strings.Cut(req.Header.Get("Authorization"), " ")
+				r.mu.Lock()
+				r.reqs = append(r.reqs, request{
+					Method: req.Method, Path: req.URL.Path, Range: req.Header.Get("Range"),
+					Auth: scheme, Status: sw.status, Bytes: sw.n,
+				})
+				r.mu.Unlock()
+			}()
+			switch n, cut := r.takeCut(req); {
+			case r.auth != nil && req.URL.Path == "/token":
 				r.auth.serveToken(sw, req)
-			} else {
+			case cut:
+				rp.ServeHTTP(&cuttingWriter{statusWriter: sw, left: n}, req)
+			default:
 				rp.ServeHTTP(sw, req)
 			}
-			scheme, _, _ := strings.Cut(req.Header.Get("Authorization"), " ")
-			r.mu.Lock()
-			r.reqs = append(r.reqs, request{
-				Method: req.Method, Path: req.URL.Path, Range: req.Header.Get("Range"),
-				Auth: scheme, Status: sw.status, Bytes: sw.n,
-			})
-			r.mu.Unlock()
 		}),
 		ReadHeaderTimeout: 10 * time.Second,
 	}
