@@ -89,6 +89,25 @@ func TestIngestResumes(t *testing.T) {
 	}
 }
 
+func TestIngestCompletePartial(t *testing.T) {
+	s, err := Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob := []byte("downloaded by a process that died before the rename")
+	desc := descOf(blob)
+	if err := os.WriteFile(s.Dir()+"/ingest/"+desc.Digest.Encoded()+".partial", blob, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fetched, err := s.Ingest(desc, func(int64) (io.ReadCloser, int64, error) {
+		t.Error("fetched a blob whose partial file was complete")
+		return nil, 0, errors.New("no")
+	}, nil)
+	if err != nil || !fetched || !s.Has(desc.Digest, desc.Size) {
+		t.Fatalf("Ingest: %v, %v", fetched, err)
+	}
+}
+
 type errReader struct{}
 
 func (errReader) Read([]byte) (int, error) { return 0, errors.New("connection reset") }
