@@ -14,6 +14,14 @@ COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 # berth is linked statically (libseccomp and libc included, pure-Go user and
 # network lookups): no dynamic loader work in every berth and "berth init".
 TAGS    := seccomp urfave_cli_no_docs netgo osusergo
+# IMAGE=0 builds the runtime alone (build tag berth_noimage): no pull,
+# images, rmi, gc, bundle or run --image, and none of their registry client
+# and decompressors, whose package inits and pages every berth process and
+# container init otherwise pay for (see BENCHMARKS.md).
+IMAGE   ?= 1
+ifeq ($(IMAGE),0)
+TAGS    += berth_noimage
+endif
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -extldflags -static
 # Integration tests run real containers and take a few minutes at most.
 TEST_TIMEOUT ?= 20m

@@ -18,7 +18,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
-	"github.com/berth-oci/berth/image/bundle"
+	"github.com/berth-oci/berth/image/owned"
 	"github.com/berth-oci/berth/linux"
 	"github.com/berth-oci/berth/state"
 )
@@ -297,7 +297,7 @@ func (r *Runtime) writeRecord(c *libcontainer.Container, spec *specs.Spec, late 
 	if err != nil {
 		return fmt.Errorf("state of %q: %w", c.ID(), err)
 	}
-	rec := state.Record{CgroupPaths: st.CgroupPaths, ImageBundle: spec.Annotations[bundle.AnnotationBundle]}
+	rec := state.Record{CgroupPaths: st.CgroupPaths, ImageBundle: spec.Annotations[owned.AnnotationBundle]}
 	if st.InitProcessPid > 0 {
 		rec.Pid, rec.PidStart = st.InitProcessPid, st.InitProcessStartTime
 	}

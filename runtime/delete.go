@@ -16,7 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-oci/berth/hooks"
-	"github.com/berth-oci/berth/image/bundle"
+	"github.com/berth-oci/berth/image/owned"
 	"github.com/berth-oci/berth/state"
 )
 
@@ -119,7 +119,7 @@ func (r *Runtime) destroyLocked(ctx context.Context, c *libcontainer.Container) 
 // removeImageBundle removes the bundle berth made for a container run from
 // an image (run --image), once the container is gone.
 func removeImageBundle(id string, rec state.Record) error {
-	if err := bundle.RemoveOwned(rec.ImageBundle); err != nil {
+	if err := owned.RemoveIfOwned(rec.ImageBundle); err != nil {
 		return fmt.Errorf("container %q is deleted, but not its image bundle: %w", id, err)
 	}
 	return nil

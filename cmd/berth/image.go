@@ -1,3 +1,5 @@
+//go:build !berth_noimage
+
 package main
 
 import (
@@ -8,6 +10,7 @@ import (
 	"path/filepath"
 	"text/tabwriter"
 
+	"github.com/opencontainers/runc/libcontainer"
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
@@ -15,7 +18,89 @@ import (
 	"github.com/berth-oci/berth/image/bundle"
 	"github.com/berth-oci/berth/image/pull"
 	"github.com/berth-oci/berth/image/store"
+	"github.com/berth-oci/berth/linux"
+	"github.com/berth-oci/berth/runtime"
 )
+
+// imageCommands are the commands of the image store.
+func imageCommands() []*cli.Command {
+	return []*cli.Command{bundleCommand(), gcCommand(), imagesCommand(), pullCommand(), rmiCommand()}
+}
+
+// imageGlobalFlags are the global flags of the image commands.
+func imageGlobalFlags() []cli.Flag {
+	return []cli.Flag{
+		&cli.StringFlag{Name: "image-store", Value: store.DefaultDir, EnvVars: []string{"BERTH_IMAGE_STORE"}, Usage: "directory of the image store (pull, images, bundle, run --image)"},
+	}
+}
+
+// imageRunFlags are run's flags for --image.
+func imageRunFlags() []cli.Flag {
+	return append([]cli.Flag{
+		&cli.StringFlag{Name: "image", Usage: "run this image (pulled if missing) instead of a bundle: berth run --image REF ID [-- command args...]"},
+		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "with --image: give the container a terminal"},
+	}, pullFlags()...)
+}
+
+// runImage is run --image: the image's bundle is made in the image store
+// (its layers' overlay and a generated config.json), marked as berth's so
+// that deleting the container removes it, and run.
+func runImage(c *cli.Context, o runtime.CreateOptions) error {
+	if c.NArg() < 1 {
+		return fmt.Errorf("run: missing container id (usage: berth run --image REF ID [-- command args...])")
+	}
+	if c.String("bundle") != "" {
+		return errors.New("run: --image and --bundle exclude each other")
+	}
+	id := c.Args().First()
+	if err := linux.ValidateID(id); err != nil {
+		return err
+	}
+	st, err := openStore(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := commandContext()
+	img, err := ensureImage(ctx, c, st, c.String("image"))
+	cancel()
+	if err != nil {
+		return err
+	}
+	dir, err := os.MkdirTemp(st.BundlesDir(), id+"-")
+	if err != nil {
+		return err
+	}
+	err = bundle.Make(st, img, dir, bundle.Options{
+		Args:     commandArgs(c.Args().Slice()[1:]),
+		Terminal: c.Bool("tty"),
+		Rootless: os.Geteuid() != 0,
+		// An unprivileged user cannot mount overlayfs here: the layers are
+		// applied into the bundle instead.
+		Overlay: os.Geteuid() == 0,
+		Owned:   true,
+	})
+	if err != nil {
+		return err
+	}
+	o.Bundle = dir
+	err = runContainer(c, o)
+	if !bundleInUse(c, id) {
+		// The container was never made (or is gone): its bundle goes now.
+		err = errors.Join(err, bundle.Remove(dir))
+	}
+	return err
+}
+
+// bundleInUse reports whether container id still exists, so that its
+// bundle stays until delete removes both.
+func bundleInUse(c *cli.Context, id string) bool {
+	rt, err := newRuntime(c)
+	if err != nil {
+		return true // cannot tell: leave the bundle to delete
+	}
+	_, err = rt.State(context.Background(), id)
+	return !errors.Is(err, libcontainer.ErrNotExist)
+}
 
 // pullFlags are shared by the commands that may pull.
 func pullFlags() []cli.Flag {

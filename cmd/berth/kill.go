@@ -9,7 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
-	"github.com/berth-oci/berth/image/bundle"
+	"github.com/berth-oci/berth/image/owned"
 	"github.com/berth-oci/berth/runtime"
 )
 
@@ -43,7 +43,7 @@ func stopSignal(ctx context.Context, rt *runtime.Runtime, id string) string {
 	if err != nil {
 		return "" // Kill reports the error
 	}
-	return st.Annotations[bundle.AnnotationStopSignal]
+	return st.Annotations[owned.AnnotationStopSignal]
 }
 
 // parseSignal reads a signal as a number ("9"), or a name with or without

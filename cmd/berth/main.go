@@ -17,6 +17,8 @@ import (
 	"os"
 	"os/signal"
 	goruntime "runtime"
+	"slices"
+	"strings"
 
 	_ "github.com/opencontainers/cgroups/devices" // device rules for the cgroup managers
 	"github.com/opencontainers/runc/libcontainer"
@@ -27,7 +29,6 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
-	"github.com/berth-oci/berth/image/store"
 	"github.com/berth-oci/berth/runtime"
 )
 
@@ -65,45 +66,45 @@ containerd, podman and CRI-O can use it in runc's place.
    berth create -b BUNDLE ID   create it, then: berth start ID`,
 		Version:              versionString(),
 		EnableBashCompletion: true,
-		Flags: []cli.Flag{
+		Flags: append([]cli.Flag{
 			&cli.BoolFlag{Name: "debug", Usage: "enable debug logging"},
 			&cli.StringFlag{Name: "log", Usage: "write berth's logs to this file (default: stderr)"},
 			&cli.StringFlag{Name: "log-format", Value: "text", Usage: "log format: text or json"},
 			&cli.StringFlag{Name: "root", Value: defaultRoot(), Usage: "directory for container state (best on tmpfs)"},
 			&cli.BoolFlag{Name: "systemd-cgroup", Usage: `use the systemd cgroup driver; linux.cgroupsPath is then "slice:prefix:name", e.g. "system.slice:berth:1234"`},
 			&cli.StringFlag{Name: "rootless", Value: "auto", Usage: "ignore cgroup permission errors: true, false or auto"},
-			&cli.StringFlag{Name: "image-store", Value: store.DefaultDir, EnvVars: []string{"BERTH_IMAGE_STORE"}, Usage: "directory of the image store (pull, images, bundle, run --image)"},
-		},
+		}, imageGlobalFlags()...),
 		Before: configureLogging,
-		Commands: []*cli.Command{
-			bundleCommand(),
+		Commands: sortCommands(append(imageCommands(),
 			checkpointCommand(),
 			createCommand(),
 			deleteCommand(),
 			eventsCommand(),
 			execCommand(),
 			featuresCommand(),
-			gcCommand(),
-			imagesCommand(),
 			killCommand(),
 			listCommand(),
 			pauseCommand(),
 			psCommand(),
-			pullCommand(),
 			restoreCommand(),
 			resumeCommand(),
-			rmiCommand(),
 			runCommand(),
 			specCommand(),
 			startCommand(),
 			stateCommand(),
 			updateCommand(),
-		},
+		)),
 		ErrWriter: os.Stderr,
 		// Usage errors are returned (and logged once by exitCode) rather
 		// than printed and exited inside urfave/cli.
 		ExitErrHandler: func(*cli.Context, error) {},
 	}
+}
+
+// sortCommands orders commands by name, as help lists them.
+func sortCommands(cmds []*cli.Command) []*cli.Command {
+	slices.SortFunc(cmds, func(a, b *cli.Command) int { return strings.Compare(a.Name, b.Name) })
+	return cmds
 }
 
 func defaultRoot() string {

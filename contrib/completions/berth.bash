@@ -3,7 +3,8 @@
 # Install: copy to /usr/share/bash-completion/completions/berth (or source it
 # from ~/.bashrc). Commands and flags come from berth itself
 # (--generate-bash-completion), so they always match the installed binary;
-# container ids come from `berth list -q` under the --root given on the line.
+# container ids come from `berth list -q` under the --root given on the line,
+# image names from `berth images -q`.
 
 _berth() {
 	local cur=${COMP_WORDS[COMP_CWORD]}
@@ -29,6 +30,11 @@ _berth() {
 	checkpoint | delete | events | exec | kill | pause | ps | resume | start | state | update)
 		if [[ $cur != -* ]]; then
 			words="$words $("${COMP_WORDS[0]}" ${root:+--root "$root"} list -q 2>/dev/null)"
+		fi
+		;;
+	rmi | bundle)
+		if [[ $cur != -* ]]; then
+			words="$words $("${COMP_WORDS[0]}" images -q 2>/dev/null)"
 		fi
 		;;
 	esac

@@ -22,29 +22,20 @@ import (
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/opencontainers/runtime-spec/specs-go"
 
+	"github.com/berth-oci/berth/image/owned"
 	"github.com/berth-oci/berth/image/store"
 	"github.com/berth-oci/berth/linux"
 	"github.com/berth-oci/berth/state"
 )
 
-// Annotations berth adds to a bundle made from an image.
+// Annotations berth adds to a bundle made from an image (defined in
+// package owned, which the runtime reads them with).
 const (
-	// AnnotationImage is the image's name in the store.
-	AnnotationImage = "dev.berth.image.name"
-	// AnnotationDigest is the image's manifest digest.
-	AnnotationDigest = "dev.berth.image.digest"
-	// AnnotationBundle is the bundle directory berth made for run --image
-	// and removes when the container is deleted.
-	AnnotationBundle = "dev.berth.image.bundle"
-	// AnnotationStopSignal is the image's StopSignal (image spec
-	// conversion); berth kill sends it when no signal is named.
-	AnnotationStopSignal = "org.opencontainers.image.stopSignal"
+	AnnotationImage      = owned.AnnotationImage
+	AnnotationDigest     = owned.AnnotationDigest
+	AnnotationBundle     = owned.AnnotationBundle
+	AnnotationStopSignal = owned.AnnotationStopSignal
 )
-
-// marker is written into bundles berth made for run --image, so that
-// delete removes only directories it made and the store's gc keeps the
-// image they use; it holds the image's manifest digest.
-const marker = store.BundleMarker
 
 // Options change the bundle.
 type Options struct {
@@ -90,7 +81,7 @@ func Make(st *store.Store, img Image, dir string, o Options) (retErr error) {
 		}
 	}()
 	if o.Owned {
-		if err := os.WriteFile(filepath.Join(dir, marker), []byte(img.Manifest.Digest.String()+"\n"), 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, owned.Marker), []byte(img.Manifest.Digest.String()+"\n"), 0o600); err != nil {
 			return err
 		}
 	}
@@ -118,29 +109,8 @@ func Make(st *store.Store, img Image, dir string, o Options) (retErr error) {
 	return state.WriteFileAtomic(filepath.Join(dir, "config.json"), append(data, '\n'), 0o644)
 }
 
-// Remove takes a bundle apart: the overlay root filesystem is unmounted if
-// it is mounted, then the directory is removed.
-func Remove(dir string) error {
-	if err := unmount(filepath.Join(dir, "rootfs")); err != nil {
-		return fmt.Errorf("bundle %s: %w", dir, err)
-	}
-	if err := os.RemoveAll(dir); err != nil {
-		return fmt.Errorf("bundle %s: %w", dir, err)
-	}
-	return nil
-}
-
-// RemoveOwned removes dir if it is a bundle berth made for run --image
-// (it has berth's marker), and does nothing otherwise.
-func RemoveOwned(dir string) error {
-	if dir == "" || !filepath.IsAbs(dir) {
-		return nil
-	}
-	if _, err := os.Lstat(filepath.Join(dir, marker)); err != nil {
-		return nil
-	}
-	return Remove(dir)
-}
+// Remove takes a bundle apart (unmounting an overlay rootfs).
+func Remove(dir string) error { return owned.Remove(dir) }
 
 func load(st *store.Store, img Image) (*v1.Manifest, *v1.Image, error) {
 	data, err := st.ReadBlob(img.Manifest.Digest)

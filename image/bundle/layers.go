@@ -1,7 +1,6 @@
 package bundle
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -100,23 +99,4 @@ func mountLayers(st *store.Store, m *v1.Manifest, cfg *v1.Image, dir string) err
 		return fmt.Errorf("mount the image's layers (overlay): %w", err)
 	}
 	return nil
-}
-
-// unmount unmounts target if something is mounted there.
-func unmount(target string) error {
-	for {
-		err := unix.Unmount(target, unix.UMOUNT_NOFOLLOW)
-		switch {
-		case err == nil:
-			continue // a mount may hide another
-		case errors.Is(err, unix.EINVAL), errors.Is(err, unix.ENOENT):
-			return nil // not a mount point (any more)
-		case errors.Is(err, unix.EBUSY):
-			if err := unix.Unmount(target, unix.MNT_DETACH|unix.UMOUNT_NOFOLLOW); err != nil {
-				return err
-			}
-		default:
-			return fmt.Errorf("unmount %s: %w", target, err)
-		}
-	}
 }

@@ -10,6 +10,8 @@ import (
 
 	"github.com/opencontainers/go-digest"
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+
+	"github.com/berth-oci/berth/image/owned"
 )
 
 // GCResult says what a garbage collection removed.
@@ -98,7 +100,7 @@ func (s *Store) referenced() (blobs, layers map[string]bool, err error) {
 
 // BundleMarker is the file in a bundle under BundlesDir that holds the
 // manifest digest of the image the bundle was made from.
-const BundleMarker = ".berth-image-bundle"
+const BundleMarker = owned.Marker
 
 // BundlesDir is where bundles of containers run from images are made.
 func (s *Store) BundlesDir() string { return filepath.Join(s.dir, "bundles") }
