@@ -57,6 +57,24 @@ func NewProcess(p *specs.Process) (*libcontainer.Process, error) {
 	return lp, nil
 }
 
+// PlaceholderProcess is the init of a container created from a config
+// without process (the runtime spec makes it optional for create; start
+// then fails): it waits for a start that never comes, with no
+// capabilities, no new privileges, and as its program the init's own
+// binary (/proc/self/exe), which libcontainer's create-time lookup finds
+// in any root filesystem that has /proc mounted.
+func PlaceholderProcess() *libcontainer.Process {
+	nnp := true
+	return &libcontainer.Process{
+		Args:            []string{"/proc/self/exe"},
+		Env:             []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"},
+		Cwd:             "/",
+		Capabilities:    &configs.Capabilities{},
+		NoNewPrivileges: &nnp,
+		Init:            true,
+	}
+}
+
 // LateRlimits takes RLIMIT_AS and RLIMIT_DATA out of p.Rlimits and returns
 // them, for the caller to apply when the init executes the container's
 // program. libcontainer applies a process's rlimits as soon as the init

@@ -148,6 +148,9 @@ type ValidateOptions struct {
 	// SystemdCgroup means cgroups are managed through systemd, so
 	// linux.cgroupsPath must be empty or "slice:prefix:name".
 	SystemdCgroup bool
+	// NeedProcess makes process required (run starts it at once). For
+	// create it is optional, as the runtime spec says; start then fails.
+	NeedProcess bool
 }
 
 // Validate checks spec before anything touches the host and reports all
@@ -168,7 +171,7 @@ func Validate(spec *specs.Spec, opts ValidateOptions) error {
 	c := &checker{opts: opts}
 	c.version(spec)
 	c.root(spec.Root)
-	c.process(spec.Process)
+	c.process(spec.Process, opts.NeedProcess)
 	c.mounts(spec.Mounts)
 	c.hooks(spec.Hooks)
 	c.linux(spec)
@@ -291,9 +294,11 @@ func (c *checker) root(root *specs.Root) {
 	}
 }
 
-func (c *checker) process(p *specs.Process) {
+func (c *checker) process(p *specs.Process, need bool) {
 	if p == nil {
-		c.add("process", "must be set (berth needs a process to start)")
+		if need {
+			c.add("process", "must be set to run a container (create accepts a config without one, but such a container cannot be started)")
+		}
 		return
 	}
 	if len(p.Args) == 0 {

@@ -7,7 +7,7 @@ import "github.com/opencontainers/runtime-spec/specs-go"
 // ("process.args", ...) as Validate.
 func ValidateProcess(p *specs.Process) error {
 	c := &checker{}
-	c.process(p)
+	c.process(p, true)
 	if len(c.errs) == 0 {
 		return nil
 	}

@@ -144,7 +144,6 @@ func TestValidateRejects(t *testing.T) {
 		{"empty root path", false, func(s *specs.Spec) { s.Root.Path = "" }, "root.path", "must be set"},
 		{"missing rootfs", false, func(s *specs.Spec) { s.Root.Path = "nope" }, "root.path", "does not exist (create the rootfs or fix root.path)"},
 		{"rootfs not a dir", false, func(s *specs.Spec) { s.Root.Path = "notadir" }, "root.path", "is not a directory"},
-		{"no process", false, func(s *specs.Spec) { s.Process = nil }, "process", "must be set"},
 		{"no args", false, func(s *specs.Spec) { s.Process.Args = nil }, "process.args", "must not be empty"},
 		{"no cwd", false, func(s *specs.Spec) { s.Process.Cwd = "" }, "process.cwd", "must be set"},
 		{"relative cwd", false, func(s *specs.Spec) { s.Process.Cwd = "home" }, "process.cwd", "must be absolute"},
@@ -497,7 +496,7 @@ func TestValidateSingleProblemText(t *testing.T) {
 
 func TestValidateNilAndEmpty(t *testing.T) {
 	for _, spec := range []*specs.Spec{nil, {}} {
-		err := Validate(spec, ValidateOptions{})
+		err := Validate(spec, ValidateOptions{NeedProcess: true})
 		if !errors.Is(err, ErrInvalidSpec) {
 			t.Fatalf("Validate(%v): got %v, want ErrInvalidSpec", spec, err)
 		}
@@ -596,5 +595,21 @@ func TestCheckList(t *testing.T) {
 		if err := checkList(s); err == nil {
 			t.Errorf("checkList(%q) = nil, want error", s)
 		}
+	}
+}
+
+// The runtime spec makes process optional for create (start then fails);
+// run needs it.
+func TestValidateProcessOptional(t *testing.T) {
+	bundle := newBundle(t)
+	spec := newBaseSpec()
+	spec.Process = nil
+	if err := Validate(spec, ValidateOptions{Bundle: bundle}); err != nil {
+		t.Errorf("create without process: %v", err)
+	}
+	err := Validate(spec, ValidateOptions{Bundle: bundle, NeedProcess: true})
+	var fe *FieldError
+	if !errors.As(err, &fe) || fe.Field != "process" || !strings.Contains(fe.Msg, "must be set") {
+		t.Errorf("run without process: %v; want a process field error", err)
 	}
 }

@@ -113,14 +113,17 @@ func (r *Runtime) Create(ctx context.Context, id string, o CreateOptions) (_ *Pr
 	if err != nil {
 		return nil, err
 	}
-	if err := linux.Validate(spec, linux.ValidateOptions{Bundle: o.Bundle, SystemdCgroup: r.systemd}); err != nil {
+	if err := linux.Validate(spec, linux.ValidateOptions{Bundle: o.Bundle, SystemdCgroup: r.systemd, NeedProcess: o.Start}); err != nil {
 		return nil, err
 	}
-	if err := checkTerminal(spec.Process.Terminal, o.Detach, o.ConsoleSocket); err != nil {
+	terminal := spec.Process != nil && spec.Process.Terminal
+	if err := checkTerminal(terminal, o.Detach, o.ConsoleSocket); err != nil {
 		return nil, err
 	}
-	if err := dropUngrantable(spec.Process); err != nil {
-		return nil, err
+	if spec.Process != nil {
+		if err := dropUngrantable(spec.Process); err != nil {
+			return nil, err
+		}
 	}
 	warnNestedRoot(r.root.Dir())
 	if r.systemd && !systemd.IsRunningSystemd() {
@@ -174,11 +177,13 @@ func (r *Runtime) Create(ctx context.Context, id string, o CreateOptions) (_ *Pr
 			}
 		}
 	}()
-	p, err := linux.NewProcess(spec.Process)
-	if err != nil {
-		return nil, err
+	p := linux.PlaceholderProcess() // no process: start will refuse
+	if spec.Process != nil {
+		if p, err = linux.NewProcess(spec.Process); err != nil {
+			return nil, err
+		}
+		p.Init = true
 	}
-	p.Init = true
 	// Address-space limits go on when the init executes the container's
 	// program (see linux.LateRlimits and releaseWithLimits).
 	late := linux.LateRlimits(p)
@@ -203,7 +208,7 @@ func (r *Runtime) Create(ctx context.Context, id string, o CreateOptions) (_ *Pr
 	if o.Restore != nil {
 		run = func(p *libcontainer.Process) error { return c.Restore(p, o.Restore) }
 	}
-	proc, err := launch(c, p, spec.Process.Terminal, o.launchOptions(), run)
+	proc, err := launch(c, p, terminal, o.launchOptions(), run)
 	if err != nil {
 		return nil, fmt.Errorf("start init of %q: %w", id, err)
 	}
@@ -297,7 +302,11 @@ func (r *Runtime) writeRecord(c *libcontainer.Container, spec *specs.Spec, late 
 	if err != nil {
 		return fmt.Errorf("state of %q: %w", c.ID(), err)
 	}
-	rec := state.Record{CgroupPaths: st.CgroupPaths, ImageBundle: spec.Annotations[owned.AnnotationBundle]}
+	rec := state.Record{
+		CgroupPaths: st.CgroupPaths,
+		NoProcess:   spec.Process == nil,
+		ImageBundle: spec.Annotations[owned.AnnotationBundle],
+	}
 	if st.InitProcessPid > 0 {
 		rec.Pid, rec.PidStart = st.InitProcessPid, st.InitProcessStartTime
 	}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/berth-oci/berth/hooks"
 	"github.com/berth-oci/berth/linux"
+	"github.com/berth-oci/berth/state"
 )
 
 // Start starts the user process of a created container, then runs the
@@ -54,7 +55,14 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	default:
 		return fmt.Errorf("cannot start container %q: it is already %s (only a created container can be started)", id, status)
 	}
-	late, err := r.lateRlimits(id)
+	rec, err := r.root.ReadRecord(id)
+	if err != nil {
+		return fmt.Errorf("start %q: %w", id, err)
+	}
+	if rec.NoProcess {
+		return fmt.Errorf("cannot start container %q: its config.json has no process (the runtime spec requires one for start); delete it and create it again with a process", id)
+	}
+	late, err := lateRlimits(id, rec)
 	if err != nil {
 		return err
 	}
@@ -65,12 +73,8 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	return nil
 }
 
-// lateRlimits reads the limits create left for start to apply.
-func (r *Runtime) lateRlimits(id string) ([]configs.Rlimit, error) {
-	rec, err := r.root.ReadRecord(id)
-	if err != nil {
-		return nil, fmt.Errorf("start %q: %w", id, err)
-	}
+// lateRlimits are the limits create left in the record for start to apply.
+func lateRlimits(id string, rec state.Record) ([]configs.Rlimit, error) {
 	var out []configs.Rlimit
 	for _, rl := range rec.LateRlimits {
 		typ, ok := linux.RlimitType(rl.Type)

@@ -32,6 +32,10 @@ type Record struct {
 	// Poststop hooks run after the container is deleted.
 	Poststop []specs.Hook `json:"poststop,omitempty"`
 
+	// NoProcess marks a container created from a config without process:
+	// it cannot be started.
+	NoProcess bool `json:"noProcess,omitempty"`
+
 	// LateRlimits are the process.rlimits that start applies when the
 	// init executes the container's program (RLIMIT_AS, RLIMIT_DATA).
 	LateRlimits []specs.POSIXRlimit `json:"lateRlimits,omitempty"`

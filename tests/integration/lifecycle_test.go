@@ -370,3 +370,24 @@ func TestPidFile(t *testing.T) {
 		})
 	}
 }
+
+// The runtime spec makes process optional for create and requires start to
+// fail without one; run needs it at once.
+func TestCreateWithoutProcess(t *testing.T) {
+	e := newEnv(t)
+	b := e.newBundle("true")
+	b.edit(func(s *specs.Spec) { s.Process = nil })
+	id := e.newID()
+	e.create(b, id)
+	if st := e.mustState(id); st.Status != "created" || st.Pid <= 0 || !pidAlive(st.Pid) {
+		t.Fatalf("state of a container without process: %+v", st)
+	}
+	e.mustFail([]string{"start", id}, id, "no process")
+	if st := e.mustState(id); st.Status != "created" {
+		t.Errorf("start without process changed the container: status %s", st.Status)
+	}
+	e.mustRun("delete", id)
+	e.mustFail([]string{"state", id}, "does not exist")
+
+	e.mustFail([]string{"run", "--bundle", b.dir, e.newID()}, "process", "must be set")
+}
