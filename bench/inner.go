@@ -37,6 +37,7 @@ type rawResults struct {
 	Samples    []sample      `json:"samples"`
 	Errors     []string      `json:"errors,omitempty"`
 	DurationS  float64       `json:"duration_s"`
+	Image      *imageRunInfo `json:"image,omitempty"` // the image scenarios' set-up
 }
 
 type machine struct {
@@ -71,6 +72,7 @@ type bench struct {
 	live    map[string]*container
 	samples []sample
 	errs    []string
+	image   *imageRunInfo
 }
 
 // inner runs in the private mount namespace: it measures, cleans up and
@@ -122,6 +124,7 @@ func inner(cfgPath string) error {
 	raw.Machine.Finished = time.Now().UTC()
 	raw.Samples = b.samples
 	raw.Errors = b.errs
+	raw.Image = b.image
 	if b.stop.Load() {
 		return errors.New("interrupted; cleaned up")
 	}
@@ -234,6 +237,9 @@ func (b *bench) measure() {
 		if b.stop.Load() {
 			return
 		}
+	}
+	if b.want("image") {
+		b.imageScenarios()
 	}
 	if b.want("list") {
 		b.listScenarios()

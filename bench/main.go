@@ -49,6 +49,9 @@ type config struct {
 	RawOut     string         `json:"raw_out"`
 	Iterations iterations     `json:"iterations"`
 	Scenarios  []string       `json:"scenarios,omitempty"` // empty: all
+	// ImageRunc is the runc of the image scenarios' skopeo+umoci+runc
+	// pipeline.
+	ImageRunc string `json:"image_runc"`
 }
 
 // iterations are the numbers of measured pairs per scenario (each pair is
@@ -66,6 +69,10 @@ type iterations struct {
 	Tput     int `json:"throughput"`
 	TputN    int `json:"throughput_containers"`
 	TputPar  int `json:"throughput_parallel"`
+	// The image scenarios (bench/image.go): pairs of each.
+	ImageCold  int `json:"image_cold"`
+	ImageSteps int `json:"image_steps"`
+	ImageWarm  int `json:"image_warm"`
 }
 
 // scale multiplies the numbers of pairs (not the sizes: list and throughput
@@ -74,7 +81,7 @@ func (it *iterations) scale(f float64) {
 	if f <= 0 || f == 1 {
 		return
 	}
-	for _, n := range []*int{&it.Run, &it.Cycle, &it.DelForce, &it.State, &it.List, &it.Bind, &it.RSS, &it.Tput} {
+	for _, n := range []*int{&it.Run, &it.Cycle, &it.DelForce, &it.State, &it.List, &it.Bind, &it.RSS, &it.Tput, &it.ImageCold, &it.ImageSteps, &it.ImageWarm} {
 		if *n > 0 {
 			*n = max(1, int(float64(*n)*f+0.5))
 		}
@@ -82,11 +89,13 @@ func (it *iterations) scale(f float64) {
 }
 
 func fullIterations() iterations {
-	return iterations{Warmup: 3, Run: 120, Cycle: 80, DelForce: 40, State: 120, List: 30, ListN: 200, Bind: 60, RSS: 10, Tput: 12, TputN: 50, TputPar: 8}
+	return iterations{Warmup: 3, Run: 120, Cycle: 80, DelForce: 40, State: 120, List: 30, ListN: 200, Bind: 60, RSS: 10, Tput: 12, TputN: 50, TputPar: 8,
+		ImageCold: 30, ImageSteps: 16, ImageWarm: 60}
 }
 
 func quickIterations() iterations {
-	return iterations{Warmup: 1, Run: 60, Cycle: 40, DelForce: 16, State: 60, List: 16, ListN: 50, Bind: 30, RSS: 4, Tput: 4, TputN: 50, TputPar: 8}
+	return iterations{Warmup: 1, Run: 60, Cycle: 40, DelForce: 16, State: 60, List: 16, ListN: 50, Bind: 30, RSS: 4, Tput: 4, TputN: 50, TputPar: 8,
+		ImageCold: 4, ImageSteps: 2, ImageWarm: 12}
 }
 
 // runtimeInfo names one runtime under test.
@@ -122,7 +131,7 @@ func main() {
 		berthBin  = flag.String("berth", "", "the berth binary to measure (default: REPO/bin/berth, built with make build)")
 		berthEnv  = flag.String("berth-env", "", "environment for berth only, K=V[,K=V...] (e.g. GOGC=off,GOMAXPROCS=1)")
 		scale     = flag.Float64("scale", 1, "multiply the numbers of pairs by this")
-		only      = flag.String("scenarios", "", "run only these scenarios: run,cycle,delforce,state,bind,tput,rss,list (default: all)")
+		only      = flag.String("scenarios", "", "run only these scenarios: run,cycle,delforce,state,bind,tput,rss,list,image (default: all)")
 	)
 	flag.Parse()
 	repoAbs, err := filepath.Abs(*repo)
@@ -237,6 +246,7 @@ func outer(o options) error {
 		RawOut:     filepath.Join(tmp, "raw.json"),
 		Iterations: fullIterations(),
 		Scenarios:  o.scenarios,
+		ImageRunc:  imagePipelineRunc(o.cache),
 	}
 	if o.quick {
 		cfg.Iterations = quickIterations()

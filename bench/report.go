@@ -212,6 +212,9 @@ func markdown(raw *rawResults, a analysis, chart string) string {
 	}
 	b.WriteString("\n")
 	fmt.Fprintf(&b, "![berth / anchor ratios](%s)\n", chart)
+	if img := imageMarkdown(raw, a.Image); img != "" {
+		b.WriteString("\n" + img)
+	}
 	return b.String()
 }
 

@@ -47,7 +47,7 @@ func setup(o options) ([]runtimeInfo, error) {
 	runc152 := filepath.Join(o.cache, "bin", "runc")
 	berth := o.berthBin
 	if !o.noSetup {
-		if err := installDebian(debianPackages); err != nil {
+		if err := installDebian(append(debianPackages, imagePackages...)); err != nil {
 			return nil, err
 		}
 		if v, _ := version(runc152); !strings.Contains(v, "1.5.2") {

@@ -110,6 +110,8 @@ type analysis struct {
 	Sessions map[string]map[string]map[string]summary `json:"sessions"`
 	// Ratios[anchor][metric] is berth/anchor from that anchor's session.
 	Ratios map[string]map[string]ratio `json:"ratios"`
+	// Image is the image scenarios' table (bench/image.go).
+	Image []imageRow `json:"image,omitempty"`
 }
 
 func analyze(raw *rawResults) analysis {
@@ -195,5 +197,6 @@ func analyze(raw *rawResults) analysis {
 		}
 		a.Ratios[s] = r
 	}
+	a.Image = analyzeImage(raw)
 	return a
 }
