@@ -14,14 +14,13 @@ COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 # berth is linked statically (libseccomp and libc included, pure-Go user and
 # network lookups): no dynamic loader work in every berth and "berth init".
 TAGS    := seccomp urfave_cli_no_docs netgo osusergo
-# IMAGE=0 builds the runtime alone (build tag berth_noimage): no pull,
-# images, rmi, gc, bundle or run --image, and none of their registry client
-# and decompressors, whose package inits and pages every berth process and
-# container init otherwise pay for (see BENCHMARKS.md).
+# bin/berth is the runtime (build tag berth_noimage); the image commands
+# (pull, images, rmi, gc, bundle, run --image) are bin/berth-image, the
+# whole program, which bin/berth executes for them. Their registry client
+# and decompressors would otherwise cost every berth command and every
+# container init about 0.5 ms and 3 MB (see BENCHMARKS.md). IMAGE=0 builds
+# the runtime alone.
 IMAGE   ?= 1
-ifeq ($(IMAGE),0)
-TAGS    += berth_noimage
-endif
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -extldflags -static
 # Integration tests run real containers and take a few minutes at most.
 TEST_TIMEOUT ?= 20m
@@ -40,7 +39,12 @@ TEST_DEPS  := $(BUILD_DEPS)
 all: build
 
 build:
-	$(GO) build -tags "$(TAGS)" -trimpath -ldflags "$(LDFLAGS)" -o bin/berth ./cmd/berth
+	$(GO) build -tags "$(TAGS) berth_noimage" -trimpath -ldflags "$(LDFLAGS)" -o bin/berth ./cmd/berth
+ifneq ($(IMAGE),0)
+	$(GO) build -tags "$(TAGS)" -trimpath -ldflags "$(LDFLAGS)" -o bin/berth-image ./cmd/berth
+else
+	rm -f bin/berth-image
+endif
 
 # Installs only what is missing, so it is quick when nothing is.
 deps:
@@ -53,6 +57,7 @@ test-deps:
 
 test: test-deps build
 	$(GO) vet -tags "$(TAGS)" ./...
+	$(GO) vet -tags "$(TAGS) berth_noimage" ./cmd/...
 	$(GO) test -tags "$(TAGS)" -count=1 -timeout $(TEST_TIMEOUT) ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
 	tests/conformance/conformance.sh check
@@ -118,6 +123,7 @@ demo: deps build
 
 install: build
 	install -D -m 0755 bin/berth $(DESTDIR)$(PREFIX)/bin/berth
+	if [ -f bin/berth-image ]; then install -D -m 0755 bin/berth-image $(DESTDIR)$(PREFIX)/bin/berth-image; fi
 
 clean:
 	rm -rf bin

@@ -24,22 +24,14 @@ import (
 
 // imageCommands are the commands of the image store.
 func imageCommands() []*cli.Command {
-	return []*cli.Command{bundleCommand(), gcCommand(), imagesCommand(), pullCommand(), rmiCommand()}
-}
-
-// imageGlobalFlags are the global flags of the image commands.
-func imageGlobalFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.StringFlag{Name: "image-store", Value: store.DefaultDir, EnvVars: []string{"BERTH_IMAGE_STORE"}, Usage: "directory of the image store (pull, images, bundle, run --image)"},
+	actions := map[string]cli.ActionFunc{
+		"bundle": bundleAction, "gc": gcAction, "images": imagesAction, "pull": pullAction, "rmi": rmiAction,
 	}
-}
-
-// imageRunFlags are run's flags for --image.
-func imageRunFlags() []cli.Flag {
-	return append([]cli.Flag{
-		&cli.StringFlag{Name: "image", Usage: "run this image (pulled if missing) instead of a bundle: berth run --image REF ID [-- command args...]"},
-		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "with --image: give the container a terminal"},
-	}, pullFlags()...)
+	cmds := imageCommandSpecs()
+	for _, c := range cmds {
+		c.Action = actions[c.Name]
+	}
+	return cmds
 }
 
 // runImage is run --image: the image's bundle is made in the image store
@@ -102,15 +94,6 @@ func bundleInUse(c *cli.Context, id string) bool {
 	return !errors.Is(err, libcontainer.ErrNotExist)
 }
 
-// pullFlags are shared by the commands that may pull.
-func pullFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.StringFlag{Name: "platform", Usage: "OS/ARCH[/VARIANT] to take from a multi-platform image (default: this host's)"},
-		&cli.BoolFlag{Name: "insecure", Usage: "allow plain HTTP to a registry that is not on the loopback interface"},
-		&cli.StringFlag{Name: "authfile", Usage: "registry credentials file (docker config.json format), read before $REGISTRY_AUTH_FILE, podman's and docker's"},
-	}
-}
-
 func openStore(c *cli.Context) (*store.Store, error) {
 	return store.Open(c.String("image-store"))
 }
@@ -147,41 +130,31 @@ func ensureImage(ctx context.Context, c *cli.Context, st *store.Store, ref strin
 	return bundle.Image{Name: r.Name, Manifest: desc}, nil
 }
 
-func pullCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "pull",
-		Usage:     "fetch an image into the image store and print its manifest digest",
-		ArgsUsage: "<registry/name[:tag|@digest] | oci:DIR[:TAG] | oci-archive:FILE[:TAG]>",
-		Flags: append(pullFlags(),
-			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress output"},
-		),
-		Action: func(c *cli.Context) error {
-			if err := args(c, 1, 1); err != nil {
-				return err
-			}
-			st, err := openStore(c)
-			if err != nil {
-				return err
-			}
-			ref, err := pull.ParseRef(c.Args().First(), c.Bool("insecure"))
-			if err != nil {
-				return err
-			}
-			o, err := pullOptions(c, c.Bool("quiet"))
-			if err != nil {
-				return err
-			}
-			ctx, cancel := commandContext()
-			defer cancel()
-			res, err := pull.Pull(ctx, st, ref, o)
-			if err != nil {
-				return err
-			}
-			logrus.WithFields(logrus.Fields{"image": res.Name, "fetched": res.Fetched}).Debug("pulled")
-			fmt.Println(res.Manifest.Digest)
-			return nil
-		},
+func pullAction(c *cli.Context) error {
+	if err := args(c, 1, 1); err != nil {
+		return err
 	}
+	st, err := openStore(c)
+	if err != nil {
+		return err
+	}
+	ref, err := pull.ParseRef(c.Args().First(), c.Bool("insecure"))
+	if err != nil {
+		return err
+	}
+	o, err := pullOptions(c, c.Bool("quiet"))
+	if err != nil {
+		return err
+	}
+	ctx, cancel := commandContext()
+	defer cancel()
+	res, err := pull.Pull(ctx, st, ref, o)
+	if err != nil {
+		return err
+	}
+	logrus.WithFields(logrus.Fields{"image": res.Name, "fetched": res.Fetched}).Debug("pulled")
+	fmt.Println(res.Manifest.Digest)
+	return nil
 }
 
 // imageInfo is a line of berth images.
@@ -193,150 +166,116 @@ type imageInfo struct {
 	Size int64 `json:"size"`
 }
 
-func imagesCommand() *cli.Command {
-	return &cli.Command{
-		Name:  "images",
-		Usage: "list the images in the image store",
-		Flags: []cli.Flag{
-			&cli.StringFlag{Name: "format", Aliases: []string{"f"}, Value: "table", Usage: "table or json"},
-			&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "print only the names"},
-		},
-		Action: func(c *cli.Context) error {
-			if err := args(c, 0, 0); err != nil {
-				return err
-			}
-			format := c.String("format")
-			if format != "table" && format != "json" {
-				return fmt.Errorf("images: unknown --format %q (want table or json)", format)
-			}
-			st, err := openStore(c)
-			if err != nil {
-				return err
-			}
-			imgs, err := st.Images()
-			if err != nil {
-				return err
-			}
-			infos := []imageInfo{}
-			for _, img := range imgs {
-				info := imageInfo{Name: img.Name, Digest: img.Manifest.Digest.String()}
-				if p := img.Manifest.Platform; p != nil {
-					info.Platform = pull.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}.String()
-				}
-				info.Size, err = st.ImageSize(img.Manifest)
-				if err != nil {
-					return fmt.Errorf("image %q: %w", img.Name, err)
-				}
-				infos = append(infos, info)
-			}
-			switch {
-			case c.Bool("quiet"):
-				for _, i := range infos {
-					fmt.Println(i.Name)
-				}
-				return nil
-			case format == "json":
-				return printJSON(infos)
-			}
-			w := tabwriter.NewWriter(os.Stdout, 12, 1, 3, ' ', 0)
-			fmt.Fprint(w, "NAME\tDIGEST\tPLATFORM\tSIZE\n")
-			for _, i := range infos {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%.1f MB\n", i.Name, i.Digest, i.Platform, float64(i.Size)/1e6)
-			}
-			return w.Flush()
-		},
+func imagesAction(c *cli.Context) error {
+	if err := args(c, 0, 0); err != nil {
+		return err
 	}
+	format := c.String("format")
+	if format != "table" && format != "json" {
+		return fmt.Errorf("images: unknown --format %q (want table or json)", format)
+	}
+	st, err := openStore(c)
+	if err != nil {
+		return err
+	}
+	imgs, err := st.Images()
+	if err != nil {
+		return err
+	}
+	infos := []imageInfo{}
+	for _, img := range imgs {
+		info := imageInfo{Name: img.Name, Digest: img.Manifest.Digest.String()}
+		if p := img.Manifest.Platform; p != nil {
+			info.Platform = pull.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}.String()
+		}
+		info.Size, err = st.ImageSize(img.Manifest)
+		if err != nil {
+			return fmt.Errorf("image %q: %w", img.Name, err)
+		}
+		infos = append(infos, info)
+	}
+	switch {
+	case c.Bool("quiet"):
+		for _, i := range infos {
+			fmt.Println(i.Name)
+		}
+		return nil
+	case format == "json":
+		return printJSON(infos)
+	}
+	w := tabwriter.NewWriter(os.Stdout, 12, 1, 3, ' ', 0)
+	fmt.Fprint(w, "NAME\tDIGEST\tPLATFORM\tSIZE\n")
+	for _, i := range infos {
+		fmt.Fprintf(w, "%s\t%s\t%s\t%.1f MB\n", i.Name, i.Digest, i.Platform, float64(i.Size)/1e6)
+	}
+	return w.Flush()
 }
 
-func rmiCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "rmi",
-		Usage:     "remove images from the image store, and the blobs no other image uses",
-		ArgsUsage: "<image>...",
-		Action: func(c *cli.Context) error {
-			if c.NArg() == 0 {
-				return errors.New("rmi: name at least one image (see berth images)")
-			}
-			st, err := openStore(c)
-			if err != nil {
-				return err
-			}
-			var errs []error
-			for _, arg := range c.Args().Slice() {
-				ref, err := pull.ParseRef(arg, false)
-				if err == nil {
-					err = st.Untag(ref.Name)
-				}
-				if err != nil {
-					errs = append(errs, err)
-					continue
-				}
-				fmt.Println(ref.Name)
-			}
-			if _, err := st.GC(); err != nil {
-				errs = append(errs, fmt.Errorf("garbage collection: %w", err))
-			}
-			return errors.Join(errs...)
-		},
+func rmiAction(c *cli.Context) error {
+	if c.NArg() == 0 {
+		return errors.New("rmi: name at least one image (see berth images)")
 	}
+	st, err := openStore(c)
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, arg := range c.Args().Slice() {
+		ref, err := pull.ParseRef(arg, false)
+		if err == nil {
+			err = st.Untag(ref.Name)
+		}
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		fmt.Println(ref.Name)
+	}
+	if _, err := st.GC(); err != nil {
+		errs = append(errs, fmt.Errorf("garbage collection: %w", err))
+	}
+	return errors.Join(errs...)
 }
 
-func gcCommand() *cli.Command {
-	return &cli.Command{
-		Name:  "gc",
-		Usage: "remove the blobs and unpacked layers of the image store that no image uses",
-		Action: func(c *cli.Context) error {
-			if err := args(c, 0, 0); err != nil {
-				return err
-			}
-			st, err := openStore(c)
-			if err != nil {
-				return err
-			}
-			res, err := st.GC()
-			if err != nil {
-				return err
-			}
-			fmt.Printf("removed %d blobs (%.1f MB) and %d unpacked layers\n", res.Blobs, float64(res.Bytes)/1e6, res.Layers)
-			return nil
-		},
+func gcAction(c *cli.Context) error {
+	if err := args(c, 0, 0); err != nil {
+		return err
 	}
+	st, err := openStore(c)
+	if err != nil {
+		return err
+	}
+	res, err := st.GC()
+	if err != nil {
+		return err
+	}
+	fmt.Printf("removed %d blobs (%.1f MB) and %d unpacked layers\n", res.Blobs, float64(res.Bytes)/1e6, res.Layers)
+	return nil
 }
 
-func bundleCommand() *cli.Command {
-	return &cli.Command{
-		Name:      "bundle",
-		Usage:     "write an OCI bundle (config.json and rootfs) of an image, pulling it if needed",
-		ArgsUsage: "<image> <dir> [-- command args...]",
-		Flags: append(pullFlags(),
-			&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "set process.terminal"},
-			&cli.BoolFlag{Name: "rootless", Usage: "a config for an unprivileged user (as berth spec --rootless)"},
-		),
-		Action: func(c *cli.Context) error {
-			if c.NArg() < 2 {
-				return fmt.Errorf("bundle: expected an image and a directory (usage: berth bundle %s)", c.Command.ArgsUsage)
-			}
-			st, err := openStore(c)
-			if err != nil {
-				return err
-			}
-			ctx, cancel := commandContext()
-			defer cancel()
-			img, err := ensureImage(ctx, c, st, c.Args().Get(0))
-			if err != nil {
-				return err
-			}
-			dir, err := filepath.Abs(c.Args().Get(1))
-			if err != nil {
-				return err
-			}
-			return bundle.Make(st, img, dir, bundle.Options{
-				Args:     commandArgs(c.Args().Slice()[2:]),
-				Terminal: c.Bool("tty"),
-				Rootless: c.Bool("rootless"),
-			})
-		},
+func bundleAction(c *cli.Context) error {
+	if c.NArg() < 2 {
+		return fmt.Errorf("bundle: expected an image and a directory (usage: berth bundle %s)", c.Command.ArgsUsage)
 	}
+	st, err := openStore(c)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := commandContext()
+	defer cancel()
+	img, err := ensureImage(ctx, c, st, c.Args().Get(0))
+	if err != nil {
+		return err
+	}
+	dir, err := filepath.Abs(c.Args().Get(1))
+	if err != nil {
+		return err
+	}
+	return bundle.Make(st, img, dir, bundle.Options{
+		Args:     commandArgs(c.Args().Slice()[2:]),
+		Terminal: c.Bool("tty"),
+		Rootless: c.Bool("rootless"),
+	})
 }
 
 // commandArgs are the arguments given for the container's command, after

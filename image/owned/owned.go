@@ -15,6 +15,10 @@ import (
 	"golang.org/x/sys/unix"
 )
 
+// DefaultStore is the image store's directory unless --image-store says
+// otherwise.
+const DefaultStore = "/var/lib/berth/images"
+
 // Annotations of bundles made from images.
 const (
 	// AnnotationImage is the image's name in the store.

@@ -33,11 +33,12 @@ import (
 	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-oci/berth/image/owned"
 	"github.com/berth-oci/berth/state"
 )
 
 // DefaultDir is where images are kept unless --image-store says otherwise.
-const DefaultDir = "/var/lib/berth/images"
+const DefaultDir = owned.DefaultStore
 
 // RefNameAnnotation names the reference an index.json entry was pulled as.
 const RefNameAnnotation = v1.AnnotationRefName

@@ -3,6 +3,7 @@ package image
 import (
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -133,5 +134,31 @@ func TestPullResumesBrokenDownload(t *testing.T) {
 	e.mustBerth("bundle", p.Ref, dir)
 	if got := readFile(t, filepath.Join(dir, "rootfs", "marker")); got != t.Name()+"\n" {
 		t.Errorf("marker after a resumed pull = %q", got)
+	}
+}
+
+// berth hands the image commands to berth-image beside it; alone, it says
+// so rather than failing obscurely.
+func TestImageCommandsWithoutCompanion(t *testing.T) {
+	e := newEnv(t)
+	if _, err := os.Stat(filepath.Join(filepath.Dir(binary), "berth-image")); err != nil {
+		t.Skipf("%s has no berth-image beside it (a build with everything in one binary): nothing to check", binary)
+	}
+	data, err := os.ReadFile(binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	solo := filepath.Join(e.base, "solo", "berth")
+	if err := os.MkdirAll(filepath.Dir(solo), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(solo, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{{"pull", "127.0.0.1:1/x"}, {"--root", e.root, "run", "--image", "127.0.0.1:1/x", e.newID()}, {"images"}} {
+		out, err := exec.Command(solo, args...).CombinedOutput()
+		if err == nil || !strings.Contains(string(out), "berth-image") || !strings.Contains(string(out), "not installed") {
+			t.Errorf("berth %v without berth-image: %v\n%s", args, err, out)
+		}
 	}
 }
