@@ -3,8 +3,10 @@
 package main
 
 // Before the Go runtime starts (a C constructor, as libcontainer's nsexec
-// is), berth looks at its arguments and, for an image command, executes
-// berth-image beside it at once: the image commands then pay for one
+// is), berth looks at its arguments and, for an image store command (pull,
+// images, rmi, gc, bundle), executes berth-image beside it at once; run
+// --image stays here, since an image already in the store runs from the
+// runtime itself (companion.go): the image commands then pay for one
 // exec of a program that does nothing else, not for a Go runtime start-up.
 // The look is quick and conservative: it knows the global flags that take
 // a value, and anything it does not recognise falls through to the Go
@@ -52,20 +54,8 @@ static int berth_is_image_command(int argc, char **argv)
 	if (i >= argc)
 		return 0;
 	const char *cmd = argv[i];
-	if (berth_streq(cmd, "pull") || berth_streq(cmd, "images") || berth_streq(cmd, "rmi") ||
-	    berth_streq(cmd, "gc") || berth_streq(cmd, "bundle"))
-		return 1;
-	if (!berth_streq(cmd, "run"))
-		return 0;
-	for (i++; i < argc; i++) {
-		const char *a = argv[i];
-		if (berth_streq(a, "--"))
-			return 0;
-		if (berth_streq(a, "--image") || berth_streq(a, "-image") ||
-		    strncmp(a, "--image=", 8) == 0 || strncmp(a, "-image=", 7) == 0)
-			return 1;
-	}
-	return 0;
+	return berth_streq(cmd, "pull") || berth_streq(cmd, "images") || berth_streq(cmd, "rmi") ||
+	       berth_streq(cmd, "gc") || berth_streq(cmd, "bundle");
 }
 
 __attribute__((constructor)) static void berth_dispatch_image(void)

@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"text/tabwriter"
 
-	"github.com/opencontainers/runc/libcontainer"
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
@@ -18,7 +17,7 @@ import (
 	"github.com/berth-oci/berth/image/bundle"
 	"github.com/berth-oci/berth/image/pull"
 	"github.com/berth-oci/berth/image/store"
-	"github.com/berth-oci/berth/linux"
+	"github.com/berth-oci/berth/image/unpack"
 	"github.com/berth-oci/berth/runtime"
 )
 
@@ -34,68 +33,14 @@ func imageCommands() []*cli.Command {
 	return cmds
 }
 
-// runImage is run --image: the image's bundle is made in the image store
-// (its layers' overlay and a generated config.json), marked as berth's so
-// that deleting the container removes it, and run.
+// runImage is run --image: the image is pulled if the store lacks it, and
+// its layers are unpacked if they are not yet.
 func runImage(c *cli.Context, o runtime.CreateOptions) error {
-	if c.NArg() < 1 {
-		return fmt.Errorf("run: missing container id (usage: berth run --image REF ID [-- command args...])")
-	}
-	if c.String("bundle") != "" {
-		return errors.New("run: --image and --bundle exclude each other")
-	}
-	id := c.Args().First()
-	if err := linux.ValidateID(id); err != nil {
-		return err
-	}
-	st, err := openStore(c)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := commandContext()
-	img, err := ensureImage(ctx, c, st, c.String("image"))
-	cancel()
-	if err != nil {
-		return err
-	}
-	dir, err := os.MkdirTemp(st.BundlesDir(), id+"-")
-	if err != nil {
-		return err
-	}
-	err = bundle.Make(st, img, dir, bundle.Options{
-		Args:     commandArgs(c.Args().Slice()[1:]),
-		Terminal: c.Bool("tty"),
-		Rootless: os.Geteuid() != 0,
-		// An unprivileged user cannot mount overlayfs here: the layers are
-		// applied into the bundle instead.
-		Overlay: os.Geteuid() == 0,
-		Owned:   true,
-	})
-	if err != nil {
-		return err
-	}
-	o.Bundle = dir
-	err = runContainer(c, o)
-	if !bundleInUse(c, id) {
-		// The container was never made (or is gone): its bundle goes now.
-		err = errors.Join(err, bundle.Remove(dir))
-	}
-	return err
-}
-
-// bundleInUse reports whether container id still exists, so that its
-// bundle stays until delete removes both.
-func bundleInUse(c *cli.Context, id string) bool {
-	rt, err := newRuntime(c)
-	if err != nil {
-		return true // cannot tell: leave the bundle to delete
-	}
-	_, err = rt.State(context.Background(), id)
-	return !errors.Is(err, libcontainer.ErrNotExist)
-}
-
-func openStore(c *cli.Context) (*store.Store, error) {
-	return store.Open(c.String("image-store"))
+	return runImageWith(c, o, func(st *store.Store) (bundle.Image, error) {
+		ctx, cancel := commandContext()
+		defer cancel()
+		return ensureImage(ctx, c, st, c.String("image"))
+	}, unpack.Applier)
 }
 
 func pullOptions(c *cli.Context, quiet bool) (pull.Options, error) {
@@ -272,19 +217,11 @@ func bundleAction(c *cli.Context) error {
 		return err
 	}
 	return bundle.Make(st, img, dir, bundle.Options{
+		Apply:    unpack.Applier,
 		Args:     commandArgs(c.Args().Slice()[2:]),
 		Terminal: c.Bool("tty"),
 		Rootless: c.Bool("rootless"),
 	})
-}
-
-// commandArgs are the arguments given for the container's command, after
-// an optional "--".
-func commandArgs(args []string) []string {
-	if len(args) > 0 && args[0] == "--" {
-		return args[1:]
-	}
-	return args
 }
 
 func isTerminal(f *os.File) bool {

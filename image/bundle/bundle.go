@@ -16,10 +16,9 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/berth-oci/berth/image/oci"
 	securejoin "github.com/cyphar/filepath-securejoin"
 	"github.com/moby/sys/user"
-	"github.com/opencontainers/go-digest"
-	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/berth-oci/berth/image/owned"
@@ -51,12 +50,15 @@ type Options struct {
 	Overlay bool
 	// Owned marks the bundle as berth's: deleting the container removes it.
 	Owned bool
+	// Apply applies layers that are not unpacked yet (nil: Make fails
+	// with ErrNotUnpacked for them).
+	Apply ApplyFunc
 }
 
 // Image is an image of the store, as bundles are made from.
 type Image struct {
 	Name     string
-	Manifest v1.Descriptor
+	Manifest oci.Descriptor
 }
 
 // Make writes the bundle of img into dir (which must not hold a
@@ -86,9 +88,9 @@ func Make(st *store.Store, img Image, dir string, o Options) (retErr error) {
 		}
 	}
 	if o.Overlay {
-		err = mountLayers(st, m, cfg, dir)
+		err = mountLayers(st, o.Apply, m, cfg, dir)
 	} else {
-		err = applyLayers(st, m, cfg, rootfs)
+		err = applyLayers(st, o.Apply, m, cfg, rootfs)
 	}
 	if err != nil {
 		return fmt.Errorf("%s: %w", img.Name, err)
@@ -112,12 +114,12 @@ func Make(st *store.Store, img Image, dir string, o Options) (retErr error) {
 // Remove takes a bundle apart (unmounting an overlay rootfs).
 func Remove(dir string) error { return owned.Remove(dir) }
 
-func load(st *store.Store, img Image) (*v1.Manifest, *v1.Image, error) {
+func load(st *store.Store, img Image) (*oci.Manifest, *oci.Image, error) {
 	data, err := st.ReadBlob(img.Manifest.Digest)
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", img.Name, err)
 	}
-	var m v1.Manifest
+	var m oci.Manifest
 	if err := json.Unmarshal(data, &m); err != nil {
 		return nil, nil, fmt.Errorf("%s: manifest: %w", img.Name, err)
 	}
@@ -125,7 +127,7 @@ func load(st *store.Store, img Image) (*v1.Manifest, *v1.Image, error) {
 	if err != nil {
 		return nil, nil, fmt.Errorf("%s: %w", img.Name, err)
 	}
-	var cfg v1.Image
+	var cfg oci.Image
 	if err := json.Unmarshal(data, &cfg); err != nil {
 		return nil, nil, fmt.Errorf("%s: image config: %w", img.Name, err)
 	}
@@ -138,7 +140,7 @@ func load(st *store.Store, img Image) (*v1.Manifest, *v1.Image, error) {
 // Config generates the runtime config of an image whose root filesystem
 // is at rootfs (read for /etc/passwd and /etc/group; the working directory
 // is made there).
-func Config(img *v1.Image, rootfs string, o Options) (*specs.Spec, error) {
+func Config(img *oci.Image, rootfs string, o Options) (*specs.Spec, error) {
 	spec := linux.Example(o.Rootless)
 	spec.Root = &specs.Root{Path: "rootfs"}
 	c := img.Config
@@ -253,12 +255,12 @@ func setUser(p *specs.Process, spec, rootfs string) error {
 }
 
 // applyLayers applies every layer, in order, into rootfs.
-func applyLayers(st *store.Store, m *v1.Manifest, cfg *v1.Image, rootfs string) error {
+func applyLayers(st *store.Store, apply ApplyFunc, m *oci.Manifest, cfg *oci.Image, rootfs string) error {
 	if err := os.Mkdir(rootfs, 0o755); err != nil {
 		return err
 	}
 	for i, l := range m.Layers {
-		if err := applyBlob(st, l, cfg.RootFS.DiffIDs[i], rootfs, unpackFlat); err != nil {
+		if err := applyBlob(st, apply, l, cfg.RootFS.DiffIDs[i], rootfs, false); err != nil {
 			return err
 		}
 	}
@@ -271,7 +273,7 @@ func exists(path string) bool {
 }
 
 // layerDir is where the store keeps the unpacked layer diffID.
-func layerDir(st *store.Store, diffID digest.Digest) string {
+func layerDir(st *store.Store, diffID oci.Digest) string {
 	return filepath.Join(st.Dir(), "layers", diffID.Encoded())
 }
 

@@ -1,33 +1,43 @@
 package bundle
 
 import (
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 
-	"github.com/opencontainers/go-digest"
-	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/berth-oci/berth/image/oci"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-oci/berth/image/store"
-	"github.com/berth-oci/berth/image/unpack"
 )
 
-const (
-	unpackFlat    = unpack.Flat
-	unpackOverlay = unpack.Overlay
-)
+// ApplyFunc applies a layer (its compressed blob, of mediaType) to dir,
+// checking its uncompressed digest against diffID: with whiteouts removing
+// what they name, or, for overlay, turned into overlayfs whiteouts. The
+// image commands pass package unpack's; the runtime passes none and makes
+// bundles only of images whose layers are unpacked already (ErrNotUnpacked
+// otherwise), so that it does not link the decompressors.
+type ApplyFunc func(dir, mediaType string, layer io.Reader, diffID oci.Digest, overlay bool) error
+
+// ErrNotUnpacked is returned when a bundle needs a layer applied and no
+// ApplyFunc was given.
+var ErrNotUnpacked = errors.New("the image's layers are not unpacked in the store")
 
 // applyBlob applies the layer blob l to dir, checking it against diffID.
-func applyBlob(st *store.Store, l v1.Descriptor, diffID digest.Digest, dir string, mode unpack.Mode) error {
+func applyBlob(st *store.Store, apply ApplyFunc, l oci.Descriptor, diffID oci.Digest, dir string, overlay bool) error {
+	if apply == nil {
+		return ErrNotUnpacked
+	}
 	f, err := st.OpenBlob(l.Digest)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	if err := unpack.ApplyLayer(dir, l.MediaType, f, diffID, mode); err != nil {
+	if err := apply(dir, l.MediaType, f, diffID, overlay); err != nil {
 		return fmt.Errorf("layer %s: %w", l.Digest, err)
 	}
 	return nil
@@ -37,10 +47,13 @@ func applyBlob(st *store.Store, l v1.Descriptor, diffID digest.Digest, dir strin
 // lower directories). It unpacks into a temporary directory and renames
 // it into place, so a half-unpacked layer is never used, and two
 // processes unpacking the same layer both succeed.
-func cacheLayer(st *store.Store, l v1.Descriptor, diffID digest.Digest) (string, error) {
+func cacheLayer(st *store.Store, apply ApplyFunc, l oci.Descriptor, diffID oci.Digest) (string, error) {
 	dst := layerDir(st, diffID)
 	if exists(dst) {
 		return dst, nil
+	}
+	if apply == nil {
+		return "", ErrNotUnpacked
 	}
 	tmp, err := os.MkdirTemp(filepath.Dir(dst), ".unpack-"+diffID.Encoded()[:12]+"-")
 	if err != nil {
@@ -50,7 +63,7 @@ func cacheLayer(st *store.Store, l v1.Descriptor, diffID digest.Digest) (string,
 	if err := os.Chmod(tmp, 0o755); err != nil {
 		return "", err
 	}
-	if err := applyBlob(st, l, diffID, tmp, unpackOverlay); err != nil {
+	if err := applyBlob(st, apply, l, diffID, tmp, true); err != nil {
 		return "", err
 	}
 	if err := os.Rename(tmp, dst); err != nil && !exists(dst) {
@@ -61,10 +74,10 @@ func cacheLayer(st *store.Store, l v1.Descriptor, diffID digest.Digest) (string,
 
 // mountLayers mounts the image's layers as an overlay at dir/rootfs, with
 // dir/upper and dir/work for the container's writes.
-func mountLayers(st *store.Store, m *v1.Manifest, cfg *v1.Image, dir string) error {
+func mountLayers(st *store.Store, apply ApplyFunc, m *oci.Manifest, cfg *oci.Image, dir string) error {
 	var lower []string
 	for i, l := range m.Layers {
-		d, err := cacheLayer(st, l, cfg.RootFS.DiffIDs[i])
+		d, err := cacheLayer(st, apply, l, cfg.RootFS.DiffIDs[i])
 		if err != nil {
 			return err
 		}

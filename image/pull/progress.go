@@ -7,7 +7,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/berth-oci/berth/image/oci"
 )
 
 // progress draws one line on a terminal: how many layers are complete and
@@ -22,7 +22,7 @@ type progress struct {
 	last time.Time
 }
 
-func newProgress(w io.Writer, name string, layers []v1.Descriptor) *progress {
+func newProgress(w io.Writer, name string, layers []oci.Descriptor) *progress {
 	p := &progress{w: w, name: name, sizes: make([]int64, len(layers)), got: make([]atomic.Int64, len(layers))}
 	for i, l := range layers {
 		p.sizes[i] = l.Size

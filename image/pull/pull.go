@@ -11,8 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/opencontainers/go-digest"
-	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/berth-oci/berth/image/oci"
 
 	"github.com/berth-oci/berth/image/store"
 	"github.com/berth-oci/berth/image/unpack"
@@ -47,8 +46,8 @@ type Options struct {
 // Result is what Pull got.
 type Result struct {
 	Name     string
-	Manifest v1.Descriptor
-	Config   v1.Image
+	Manifest oci.Descriptor
+	Config   oci.Image
 	// Fetched is how many blobs were downloaded (0: all were present).
 	Fetched int
 }
@@ -68,7 +67,7 @@ func Pull(ctx context.Context, st *store.Store, ref Ref, o Options) (*Result, er
 	if err != nil {
 		return nil, err
 	}
-	desc := v1.Descriptor{MediaType: mediaType, Digest: digest.FromBytes(data), Size: int64(len(data))}
+	desc := oci.Descriptor{MediaType: mediaType, Digest: oci.FromBytes(data), Size: int64(len(data))}
 	if ref.Registry != nil {
 		if d, ok := strings.CutPrefix(ref.Registry.Identifier(), "sha256:"); ok && desc.Digest.Encoded() != d {
 			return nil, fmt.Errorf("%s: the registry sent a manifest with digest %s", ref.Name, desc.Digest)
@@ -94,7 +93,7 @@ func Pull(ctx context.Context, st *store.Store, ref Ref, o Options) (*Result, er
 	if err != nil {
 		return nil, err
 	}
-	var cfg v1.Image
+	var cfg oci.Image
 	if err := json.Unmarshal(cfgData, &cfg); err != nil {
 		return nil, fmt.Errorf("%s: image config %s: %w", ref.Name, m.Config.Digest, err)
 	}
@@ -130,20 +129,20 @@ func openSource(ref Ref, o Options) (source, error) {
 // selectPlatform follows an index (or a Docker manifest list) to the
 // manifest of platform p. It never takes an entry because it comes first:
 // an index without p is an error that lists what it has.
-func selectPlatform(ctx context.Context, src source, name string, desc v1.Descriptor, data []byte, p Platform) (v1.Descriptor, []byte, error) {
+func selectPlatform(ctx context.Context, src source, name string, desc oci.Descriptor, data []byte, p Platform) (oci.Descriptor, []byte, error) {
 	for depth := 0; ; depth++ {
 		mt := mediaTypeOf(desc.MediaType, data)
-		if mt != v1.MediaTypeImageIndex && mt != dockerManifestList {
+		if mt != oci.MediaTypeImageIndex && mt != dockerManifestList {
 			return desc, data, nil
 		}
 		if depth == 4 {
 			return desc, nil, fmt.Errorf("%s: indexes nested too deep", name)
 		}
-		var idx v1.Index
+		var idx oci.Index
 		if err := json.Unmarshal(data, &idx); err != nil {
 			return desc, nil, fmt.Errorf("%s: index %s: %w", name, desc.Digest, err)
 		}
-		var next *v1.Descriptor
+		var next *oci.Descriptor
 		var have []string
 		for i := range idx.Manifests {
 			m := idx.Manifests[i]
@@ -159,10 +158,10 @@ func selectPlatform(ctx context.Context, src source, name string, desc v1.Descri
 		if err != nil {
 			return desc, nil, err
 		}
-		if err := store.Verify(*next, int64(len(body)), digest.FromBytes(body)); err != nil {
+		if err := store.Verify(*next, int64(len(body)), oci.FromBytes(body)); err != nil {
 			return desc, nil, fmt.Errorf("%s: manifest for %s: %w", name, p, err)
 		}
-		desc, data = v1.Descriptor{MediaType: next.MediaType, Digest: next.Digest, Size: next.Size, Platform: next.Platform}, body
+		desc, data = oci.Descriptor{MediaType: next.MediaType, Digest: next.Digest, Size: next.Size, Platform: next.Platform}, body
 	}
 }
 
@@ -181,20 +180,20 @@ func mediaTypeOf(declared string, data []byte) string {
 	case probe.MediaType != "":
 		return probe.MediaType
 	case probe.Manifests != nil:
-		return v1.MediaTypeImageIndex
+		return oci.MediaTypeImageIndex
 	}
-	return v1.MediaTypeImageManifest
+	return oci.MediaTypeImageManifest
 }
 
-func parseManifest(name string, desc v1.Descriptor, data []byte) (*v1.Manifest, error) {
+func parseManifest(name string, desc oci.Descriptor, data []byte) (*oci.Manifest, error) {
 	switch mediaTypeOf(desc.MediaType, data) {
-	case v1.MediaTypeImageManifest, dockerManifest:
+	case oci.MediaTypeImageManifest, dockerManifest:
 	case dockerSchema1, dockerSchema1Signed:
 		return nil, fmt.Errorf("%s: Docker schema 1 manifests are not supported (deprecated since 2017); push the image again with a current client", name)
 	default:
 		return nil, fmt.Errorf("%s: %s is not an image manifest (media type %q)", name, desc.Digest, desc.MediaType)
 	}
-	var m v1.Manifest
+	var m oci.Manifest
 	if err := json.Unmarshal(data, &m); err != nil {
 		return nil, fmt.Errorf("%s: manifest %s: %w", name, desc.Digest, err)
 	}
@@ -216,7 +215,7 @@ type puller struct {
 // fetch ingests one blob, resuming a broken download up to o.Retries
 // times. A blob whose digest or size is wrong is not retried: the source
 // has it wrong.
-func (p *puller) fetch(desc v1.Descriptor, onBytes func(int64)) (bool, error) {
+func (p *puller) fetch(desc oci.Descriptor, onBytes func(int64)) (bool, error) {
 	retries := p.o.Retries
 	if retries == 0 {
 		retries = 3
@@ -248,7 +247,7 @@ func (p *puller) fetch(desc v1.Descriptor, onBytes func(int64)) (bool, error) {
 // fetchLayers fetches the layers o.Jobs at a time and checks each newly
 // fetched one against its diff_id; a layer whose content does not match
 // the config is removed again.
-func (p *puller) fetchLayers(layers []v1.Descriptor, diffIDs []digest.Digest) (int, error) {
+func (p *puller) fetchLayers(layers []oci.Descriptor, diffIDs []oci.Digest) (int, error) {
 	jobs := p.o.Jobs
 	if jobs <= 0 {
 		jobs = 4
@@ -286,7 +285,7 @@ func (p *puller) fetchLayers(layers []v1.Descriptor, diffIDs []digest.Digest) (i
 	return fetched, errors.Join(errs...)
 }
 
-func (p *puller) checkDiffID(l v1.Descriptor, want digest.Digest) error {
+func (p *puller) checkDiffID(l oci.Descriptor, want oci.Digest) error {
 	f, err := p.st.OpenBlob(l.Digest)
 	if err != nil {
 		return err
@@ -305,17 +304,17 @@ func (p *puller) checkDiffID(l v1.Descriptor, want digest.Digest) error {
 
 // Ensure returns the image ref from the store, pulling it first if the
 // store does not have it (or has it for another platform than o asks).
-func Ensure(ctx context.Context, st *store.Store, ref Ref, o Options) (v1.Descriptor, error) {
+func Ensure(ctx context.Context, st *store.Store, ref Ref, o Options) (oci.Descriptor, error) {
 	desc, ok, err := st.Resolve(ref.Name)
 	if err != nil {
-		return v1.Descriptor{}, err
+		return oci.Descriptor{}, err
 	}
 	if ok && (o.Platform == nil || desc.Platform == nil || o.Platform.matches(desc.Platform)) {
 		return desc, nil
 	}
 	res, err := Pull(ctx, st, ref, o)
 	if err != nil {
-		return v1.Descriptor{}, err
+		return oci.Descriptor{}, err
 	}
 	return res.Manifest, nil
 }

@@ -13,8 +13,8 @@ import (
 	"runtime"
 	"strings"
 
+	"github.com/berth-oci/berth/image/oci"
 	"github.com/google/go-containerregistry/pkg/name"
-	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // Ref is a parsed image reference.
@@ -107,7 +107,7 @@ func (p Platform) String() string {
 // matches reports whether an index entry's platform is p. An entry
 // without a variant matches any wanted variant of its architecture only
 // when that variant is the architecture's default (arm64's v8).
-func (p Platform) matches(q *v1.Platform) bool {
+func (p Platform) matches(q *oci.Platform) bool {
 	if q == nil || q.OS != p.OS || q.Architecture != p.Architecture {
 		return false
 	}
@@ -117,7 +117,7 @@ func (p Platform) matches(q *v1.Platform) bool {
 	return p.Architecture == "arm64" && (q.Variant == "" || q.Variant == "v8") && (p.Variant == "" || p.Variant == "v8")
 }
 
-func describePlatform(q *v1.Platform) string {
+func describePlatform(q *oci.Platform) string {
 	if q == nil {
 		return "(no platform)"
 	}

@@ -4,7 +4,7 @@ import (
 	"strings"
 	"testing"
 
-	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/berth-oci/berth/image/oci"
 )
 
 func TestParseRef(t *testing.T) {
@@ -42,16 +42,16 @@ func TestPlatform(t *testing.T) {
 	arm64 := Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}
 	for _, tc := range []struct {
 		want Platform
-		have *v1.Platform
+		have *oci.Platform
 		ok   bool
 	}{
-		{amd, &v1.Platform{OS: "linux", Architecture: "amd64"}, true},
-		{amd, &v1.Platform{OS: "linux", Architecture: "arm64"}, false},
-		{amd, &v1.Platform{OS: "windows", Architecture: "amd64"}, false},
+		{amd, &oci.Platform{OS: "linux", Architecture: "amd64"}, true},
+		{amd, &oci.Platform{OS: "linux", Architecture: "arm64"}, false},
+		{amd, &oci.Platform{OS: "windows", Architecture: "amd64"}, false},
 		{amd, nil, false},
-		{arm64, &v1.Platform{OS: "linux", Architecture: "arm64"}, true},
-		{arm64, &v1.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}, true},
-		{Platform{"linux", "arm", "v7"}, &v1.Platform{OS: "linux", Architecture: "arm", Variant: "v6"}, false},
+		{arm64, &oci.Platform{OS: "linux", Architecture: "arm64"}, true},
+		{arm64, &oci.Platform{OS: "linux", Architecture: "arm64", Variant: "v8"}, true},
+		{Platform{"linux", "arm", "v7"}, &oci.Platform{OS: "linux", Architecture: "arm", Variant: "v6"}, false},
 	} {
 		if got := tc.want.matches(tc.have); got != tc.ok {
 			t.Errorf("%v matches %+v = %v, want %v", tc.want, tc.have, got, tc.ok)

@@ -13,12 +13,11 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/berth-oci/berth/image/oci"
 	"github.com/google/go-containerregistry/pkg/authn"
 	"github.com/google/go-containerregistry/pkg/name"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
-	"github.com/opencontainers/go-digest"
-	v1 "github.com/opencontainers/image-spec/specs-go/v1"
 )
 
 // source is where a pull reads manifests and blobs.
@@ -26,10 +25,10 @@ type source interface {
 	// root returns the manifest or index the reference names.
 	root(ctx context.Context) (data []byte, mediaType string, err error)
 	// manifest returns the manifest desc (an entry of an index).
-	manifest(ctx context.Context, desc v1.Descriptor) ([]byte, error)
+	manifest(ctx context.Context, desc oci.Descriptor) ([]byte, error)
 	// blob opens blob desc from offset on; start is where it really
 	// starts (0 if the source cannot skip).
-	blob(ctx context.Context, desc v1.Descriptor, offset int64) (rc io.ReadCloser, start int64, err error)
+	blob(ctx context.Context, desc oci.Descriptor, offset int64) (rc io.ReadCloser, start int64, err error)
 	close() error
 }
 
@@ -68,7 +67,7 @@ func (s *registrySource) root(ctx context.Context) ([]byte, string, error) {
 	return d.Manifest, string(d.MediaType), nil
 }
 
-func (s *registrySource) manifest(ctx context.Context, desc v1.Descriptor) ([]byte, error) {
+func (s *registrySource) manifest(ctx context.Context, desc oci.Descriptor) ([]byte, error) {
 	ref := s.ref.Context().Digest(desc.Digest.String())
 	d, err := remote.Get(ref, append(s.opts, remote.WithContext(ctx))...)
 	if err != nil {
@@ -77,7 +76,7 @@ func (s *registrySource) manifest(ctx context.Context, desc v1.Descriptor) ([]by
 	return d.Manifest, nil
 }
 
-func (s *registrySource) blob(ctx context.Context, desc v1.Descriptor, offset int64) (io.ReadCloser, int64, error) {
+func (s *registrySource) blob(ctx context.Context, desc oci.Descriptor, offset int64) (io.ReadCloser, int64, error) {
 	if s.rt == nil {
 		rt, err := transport.NewWithContext(ctx, s.ref.Context().Registry, s.auth, s.base,
 			[]string{s.ref.Context().Scope(transport.PullScope)})
@@ -173,18 +172,18 @@ func newLayoutSource(r Ref) (*layoutSource, error) {
 }
 
 func (s *layoutSource) root(context.Context) ([]byte, string, error) {
-	data, err := os.ReadFile(filepath.Join(s.dir, v1.ImageIndexFile))
+	data, err := os.ReadFile(filepath.Join(s.dir, oci.ImageIndexFile))
 	if err != nil {
 		return nil, "", fmt.Errorf("OCI layout: %w", err)
 	}
-	var idx v1.Index
+	var idx oci.Index
 	if err := json.Unmarshal(data, &idx); err != nil {
-		return nil, "", fmt.Errorf("OCI layout %s: %w", v1.ImageIndexFile, err)
+		return nil, "", fmt.Errorf("OCI layout %s: %w", oci.ImageIndexFile, err)
 	}
-	var found []v1.Descriptor
+	var found []oci.Descriptor
 	var tags []string
 	for _, m := range idx.Manifests {
-		tag := m.Annotations[v1.AnnotationRefName]
+		tag := m.Annotations[oci.AnnotationRefName]
 		tags = append(tags, tag)
 		if s.tag == "" || tag == s.tag {
 			found = append(found, m)
@@ -206,14 +205,14 @@ func (s *layoutSource) root(context.Context) ([]byte, string, error) {
 	return m, found[0].MediaType, nil
 }
 
-func (s *layoutSource) manifest(_ context.Context, desc v1.Descriptor) ([]byte, error) {
+func (s *layoutSource) manifest(_ context.Context, desc oci.Descriptor) ([]byte, error) {
 	if err := desc.Digest.Validate(); err != nil {
 		return nil, fmt.Errorf("OCI layout: manifest %q: %w", desc.Digest, err)
 	}
 	return os.ReadFile(filepath.Join(s.dir, "blobs", desc.Digest.Algorithm().String(), desc.Digest.Encoded()))
 }
 
-func (s *layoutSource) blob(_ context.Context, desc v1.Descriptor, offset int64) (io.ReadCloser, int64, error) {
+func (s *layoutSource) blob(_ context.Context, desc oci.Descriptor, offset int64) (io.ReadCloser, int64, error) {
 	if err := desc.Digest.Validate(); err != nil {
 		return nil, 0, fmt.Errorf("OCI layout: blob %q: %w", desc.Digest, err)
 	}
@@ -262,8 +261,8 @@ func untarLayout(archive, dir string) error {
 			return fmt.Errorf("entry %q: not a regular file", h.Name)
 		}
 		parts := strings.Split(clean, "/")
-		ok := clean == v1.ImageLayoutFile || clean == v1.ImageIndexFile ||
-			(len(parts) == 3 && parts[0] == "blobs" && digest.Digest(parts[1]+":"+parts[2]).Validate() == nil)
+		ok := clean == oci.ImageLayoutFile || clean == oci.ImageIndexFile ||
+			(len(parts) == 3 && parts[0] == "blobs" && oci.Digest(parts[1]+":"+parts[2]).Validate() == nil)
 		if !ok {
 			return fmt.Errorf("entry %q is not part of an OCI image layout", h.Name)
 		}

@@ -8,8 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/opencontainers/go-digest"
-	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/berth-oci/berth/image/oci"
 
 	"github.com/berth-oci/berth/image/owned"
 )
@@ -91,7 +90,7 @@ func (s *Store) referenced() (blobs, layers map[string]bool, err error) {
 		return nil, nil, err
 	}
 	for _, d := range inUse {
-		if err := s.walk(v1.Descriptor{Digest: d}, blobs, layers); err != nil {
+		if err := s.walk(oci.Descriptor{Digest: d}, blobs, layers); err != nil {
 			return nil, nil, err
 		}
 	}
@@ -107,18 +106,18 @@ func (s *Store) BundlesDir() string { return filepath.Join(s.dir, "bundles") }
 
 // bundleImages lists the manifest digests the bundles under BundlesDir
 // were made from.
-func (s *Store) bundleImages() ([]digest.Digest, error) {
+func (s *Store) bundleImages() ([]oci.Digest, error) {
 	entries, err := os.ReadDir(s.BundlesDir())
 	if err != nil {
 		return nil, err
 	}
-	var out []digest.Digest
+	var out []oci.Digest
 	for _, e := range entries {
 		data, err := os.ReadFile(filepath.Join(s.BundlesDir(), e.Name(), BundleMarker))
 		if err != nil {
 			continue // not (yet) a bundle of an image
 		}
-		d := digest.Digest(strings.TrimSpace(string(data)))
+		d := oci.Digest(strings.TrimSpace(string(data)))
 		if d.Validate() == nil {
 			out = append(out, d)
 		}
@@ -126,7 +125,7 @@ func (s *Store) bundleImages() ([]digest.Digest, error) {
 	return out, nil
 }
 
-func (s *Store) walk(desc v1.Descriptor, blobs, layers map[string]bool) error {
+func (s *Store) walk(desc oci.Descriptor, blobs, layers map[string]bool) error {
 	blobs[desc.Digest.Encoded()] = true
 	data, err := s.ReadBlob(desc.Digest)
 	if errors.Is(err, os.ErrNotExist) {
@@ -136,9 +135,9 @@ func (s *Store) walk(desc v1.Descriptor, blobs, layers map[string]bool) error {
 		return err
 	}
 	var m struct {
-		Manifests []v1.Descriptor `json:"manifests"`
-		Config    v1.Descriptor   `json:"config"`
-		Layers    []v1.Descriptor `json:"layers"`
+		Manifests []oci.Descriptor `json:"manifests"`
+		Config    oci.Descriptor   `json:"config"`
+		Layers    []oci.Descriptor `json:"layers"`
 	}
 	if err := json.Unmarshal(data, &m); err != nil {
 		return fmt.Errorf("manifest %s: %w", desc.Digest, err)
@@ -159,7 +158,7 @@ func (s *Store) walk(desc v1.Descriptor, blobs, layers map[string]bool) error {
 	if err != nil {
 		return nil // no config yet: no unpacked layers to keep
 	}
-	var c v1.Image
+	var c oci.Image
 	if err := json.Unmarshal(cfg, &c); err == nil {
 		for _, d := range c.RootFS.DiffIDs {
 			layers[d.Encoded()] = true
@@ -181,7 +180,7 @@ func (s *Store) removeIdlePartials() error {
 			continue
 		}
 		hexd := name[:len(name)-len(".partial")]
-		if digest.NewDigestFromEncoded(digest.SHA256, hexd).Validate() != nil {
+		if oci.NewDigestFromEncoded(oci.SHA256, hexd).Validate() != nil {
 			continue
 		}
 		release, ok, err := tryLockFile(filepath.Join(dir, hexd+".lock"))

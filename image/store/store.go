@@ -28,9 +28,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/opencontainers/go-digest"
-	ispec "github.com/opencontainers/image-spec/specs-go"
-	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/berth-oci/berth/image/oci"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-oci/berth/image/owned"
@@ -41,7 +39,7 @@ import (
 const DefaultDir = owned.DefaultStore
 
 // RefNameAnnotation names the reference an index.json entry was pulled as.
-const RefNameAnnotation = v1.AnnotationRefName
+const RefNameAnnotation = oci.AnnotationRefName
 
 // Store is an OCI image layout directory.
 type Store struct {
@@ -62,11 +60,11 @@ func Open(dir string) (*Store, error) {
 	}
 	// Concurrent first uses race to write oci-layout: one wins, the
 	// others find it.
-	layout := filepath.Join(abs, v1.ImageLayoutFile)
+	layout := filepath.Join(abs, oci.ImageLayoutFile)
 	f, err := os.OpenFile(layout, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
 	switch {
 	case err == nil:
-		data, _ := json.Marshal(v1.ImageLayout{Version: v1.ImageLayoutVersion})
+		data, _ := json.Marshal(oci.ImageLayout{Version: oci.ImageLayoutVersion})
 		_, err = f.Write(data)
 		if cerr := f.Close(); err == nil {
 			err = cerr
@@ -84,12 +82,12 @@ func Open(dir string) (*Store, error) {
 func (s *Store) Dir() string { return s.dir }
 
 // BlobPath is where the blob d is kept (whether or not it is there).
-func (s *Store) BlobPath(d digest.Digest) string {
+func (s *Store) BlobPath(d oci.Digest) string {
 	return filepath.Join(s.dir, "blobs", d.Algorithm().String(), d.Encoded())
 }
 
 // Has reports whether blob d is in the store with the given size.
-func (s *Store) Has(d digest.Digest, size int64) bool {
+func (s *Store) Has(d oci.Digest, size int64) bool {
 	if d.Validate() != nil {
 		return false
 	}
@@ -99,7 +97,7 @@ func (s *Store) Has(d digest.Digest, size int64) bool {
 
 // ReadBlob returns the content of a small blob (a manifest, index or
 // config), checked against its digest.
-func (s *Store) ReadBlob(d digest.Digest) ([]byte, error) {
+func (s *Store) ReadBlob(d oci.Digest) ([]byte, error) {
 	if err := d.Validate(); err != nil {
 		return nil, fmt.Errorf("blob %q: %w", d, err)
 	}
@@ -107,7 +105,7 @@ func (s *Store) ReadBlob(d digest.Digest) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("blob %s: %w", d, err)
 	}
-	if got := digest.FromBytes(data); got != d {
+	if got := oci.FromBytes(data); got != d {
 		return nil, fmt.Errorf("blob %s in the store has digest %s: the store is damaged; remove the image and pull it again", d, got)
 	}
 	return data, nil
@@ -115,7 +113,7 @@ func (s *Store) ReadBlob(d digest.Digest) ([]byte, error) {
 
 // OpenBlob opens blob d for reading. The caller verifies the content if it
 // needs to (Verify).
-func (s *Store) OpenBlob(d digest.Digest) (*os.File, error) {
+func (s *Store) OpenBlob(d oci.Digest) (*os.File, error) {
 	if err := d.Validate(); err != nil {
 		return nil, fmt.Errorf("blob %q: %w", d, err)
 	}
@@ -127,7 +125,7 @@ func (s *Store) OpenBlob(d digest.Digest) (*os.File, error) {
 }
 
 // PutBlob stores data as a blob after checking it against the descriptor.
-func (s *Store) PutBlob(desc v1.Descriptor, data []byte) error {
+func (s *Store) PutBlob(desc oci.Descriptor, data []byte) error {
 	_, err := s.Ingest(desc, func(int64) (io.ReadCloser, int64, error) {
 		return io.NopCloser(bytes.NewReader(data)), 0, nil
 	}, nil)
@@ -136,8 +134,8 @@ func (s *Store) PutBlob(desc v1.Descriptor, data []byte) error {
 
 // MismatchError is a blob whose content is not what its descriptor says.
 type MismatchError struct {
-	Digest   digest.Digest
-	Got      digest.Digest
+	Digest   oci.Digest
+	Got      oci.Digest
 	Size     int64
 	WantSize int64
 }
@@ -151,7 +149,7 @@ func (e *MismatchError) Error() string {
 
 // Verify checks a blob's size and digest against its descriptor; the error
 // (a *MismatchError) names the digest.
-func Verify(desc v1.Descriptor, size int64, got digest.Digest) error {
+func Verify(desc oci.Descriptor, size int64, got oci.Digest) error {
 	if (desc.Size >= 0 && size != desc.Size) || got != desc.Digest {
 		want := desc.Size
 		if want < 0 {
@@ -173,11 +171,11 @@ type Fetch func(offset int64) (rc io.ReadCloser, start int64, err error)
 // next attempt to resume; a blob whose content does not match desc is
 // thrown away, and the error names its digest. progress, if set, is told
 // how many bytes arrived.
-func (s *Store) Ingest(desc v1.Descriptor, fetch Fetch, progress func(n int64)) (fetched bool, err error) {
+func (s *Store) Ingest(desc oci.Descriptor, fetch Fetch, progress func(n int64)) (fetched bool, err error) {
 	if err := desc.Digest.Validate(); err != nil {
 		return false, fmt.Errorf("blob %q: %w", desc.Digest, err)
 	}
-	if desc.Digest.Algorithm() != digest.SHA256 {
+	if desc.Digest.Algorithm() != oci.SHA256 {
 		return false, fmt.Errorf("blob %s: only sha256 digests are supported", desc.Digest)
 	}
 	if s.Has(desc.Digest, desc.Size) {
@@ -248,7 +246,7 @@ func (s *Store) Ingest(desc v1.Descriptor, fetch Fetch, progress func(n int64)) 
 	if err != nil {
 		return false, err
 	}
-	if err := Verify(desc, n, digest.NewDigestFromEncoded(digest.SHA256, hex.EncodeToString(h.Sum(nil)))); err != nil {
+	if err := Verify(desc, n, oci.NewDigestFromEncoded(oci.SHA256, hex.EncodeToString(h.Sum(nil)))); err != nil {
 		_ = os.Remove(partial) // damaged: the next attempt starts over
 		return false, err
 	}
@@ -266,7 +264,7 @@ type Image struct {
 	// Name is the reference the image was pulled as.
 	Name string
 	// Manifest is the descriptor of its (platform) manifest.
-	Manifest v1.Descriptor
+	Manifest oci.Descriptor
 }
 
 // Images lists the tags of the store, sorted by name.
@@ -284,29 +282,29 @@ func (s *Store) Images() ([]Image, error) {
 }
 
 // Resolve finds the manifest tagged name.
-func (s *Store) Resolve(name string) (v1.Descriptor, bool, error) {
+func (s *Store) Resolve(name string) (oci.Descriptor, bool, error) {
 	idx, err := s.readIndex()
 	if err != nil {
-		return v1.Descriptor{}, false, err
+		return oci.Descriptor{}, false, err
 	}
 	for _, m := range idx.Manifests {
 		if m.Annotations[RefNameAnnotation] == name {
 			return m, true, nil
 		}
 	}
-	return v1.Descriptor{}, false, nil
+	return oci.Descriptor{}, false, nil
 }
 
 // Tag points name at the manifest desc, replacing what it pointed at. It
 // fails if a blob of the image is missing (a garbage collection ran
 // between the pull's fetch and its tag: pull again).
-func (s *Store) Tag(name string, desc v1.Descriptor) error {
-	return s.updateIndex(func(idx *v1.Index) error {
+func (s *Store) Tag(name string, desc oci.Descriptor) error {
+	return s.updateIndex(func(idx *oci.Index) error {
 		if err := s.complete(desc); err != nil {
 			return err
 		}
 		desc.Annotations = map[string]string{RefNameAnnotation: name}
-		idx.Manifests = slices.DeleteFunc(idx.Manifests, func(m v1.Descriptor) bool {
+		idx.Manifests = slices.DeleteFunc(idx.Manifests, func(m oci.Descriptor) bool {
 			return m.Annotations[RefNameAnnotation] == name
 		})
 		idx.Manifests = append(idx.Manifests, desc)
@@ -316,13 +314,13 @@ func (s *Store) Tag(name string, desc v1.Descriptor) error {
 
 // complete checks that the image desc and every blob it refers to are in
 // the store.
-func (s *Store) complete(desc v1.Descriptor) error {
+func (s *Store) complete(desc oci.Descriptor) error {
 	blobs := map[string]bool{}
 	if err := s.walk(desc, blobs, map[string]bool{}); err != nil {
 		return err
 	}
 	for h := range blobs {
-		if !s.Has(digest.NewDigestFromEncoded(digest.SHA256, h), -1) {
+		if !s.Has(oci.NewDigestFromEncoded(oci.SHA256, h), -1) {
 			return fmt.Errorf("image %s: blob sha256:%s is missing from the store (removed by a concurrent gc?); pull again", desc.Digest, h)
 		}
 	}
@@ -331,9 +329,9 @@ func (s *Store) complete(desc v1.Descriptor) error {
 
 // Untag removes the tag name; it fails if there is no such tag.
 func (s *Store) Untag(name string) error {
-	return s.updateIndex(func(idx *v1.Index) error {
+	return s.updateIndex(func(idx *oci.Index) error {
 		n := len(idx.Manifests)
-		idx.Manifests = slices.DeleteFunc(idx.Manifests, func(m v1.Descriptor) bool {
+		idx.Manifests = slices.DeleteFunc(idx.Manifests, func(m oci.Descriptor) bool {
 			return m.Annotations[RefNameAnnotation] == name
 		})
 		if len(idx.Manifests) == n {
@@ -345,12 +343,12 @@ func (s *Store) Untag(name string) error {
 
 // ImageSize is the size of an image's manifest, config and layers as
 // stored (layers compressed).
-func (s *Store) ImageSize(manifest v1.Descriptor) (int64, error) {
+func (s *Store) ImageSize(manifest oci.Descriptor) (int64, error) {
 	data, err := s.ReadBlob(manifest.Digest)
 	if err != nil {
 		return 0, err
 	}
-	var m v1.Manifest
+	var m oci.Manifest
 	if err := json.Unmarshal(data, &m); err != nil {
 		return 0, fmt.Errorf("manifest %s: %w", manifest.Digest, err)
 	}
@@ -361,10 +359,10 @@ func (s *Store) ImageSize(manifest v1.Descriptor) (int64, error) {
 	return size, nil
 }
 
-func (s *Store) indexPath() string { return filepath.Join(s.dir, v1.ImageIndexFile) }
+func (s *Store) indexPath() string { return filepath.Join(s.dir, oci.ImageIndexFile) }
 
-func (s *Store) readIndex() (*v1.Index, error) {
-	idx := &v1.Index{Versioned: ispec.Versioned{SchemaVersion: 2}, MediaType: v1.MediaTypeImageIndex}
+func (s *Store) readIndex() (*oci.Index, error) {
+	idx := &oci.Index{SchemaVersion: 2, MediaType: oci.MediaTypeImageIndex}
 	data, err := os.ReadFile(s.indexPath())
 	if errors.Is(err, fs.ErrNotExist) {
 		return idx, nil
@@ -380,7 +378,7 @@ func (s *Store) readIndex() (*v1.Index, error) {
 
 // updateIndex reads, changes and atomically rewrites index.json under the
 // store's index lock, so concurrent tag updates are never lost.
-func (s *Store) updateIndex(change func(*v1.Index) error) error {
+func (s *Store) updateIndex(change func(*oci.Index) error) error {
 	unlock, err := lockFile(filepath.Join(s.dir, "index.lock"))
 	if err != nil {
 		return err
@@ -394,7 +392,7 @@ func (s *Store) updateIndex(change func(*v1.Index) error) error {
 		return err
 	}
 	if idx.Manifests == nil {
-		idx.Manifests = []v1.Descriptor{}
+		idx.Manifests = []oci.Descriptor{}
 	}
 	data, err := json.Marshal(idx)
 	if err != nil {

@@ -10,12 +10,11 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"github.com/opencontainers/go-digest"
-	v1 "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/berth-oci/berth/image/oci"
 )
 
-func descOf(data []byte) v1.Descriptor {
-	return v1.Descriptor{Digest: digest.FromBytes(data), Size: int64(len(data))}
+func descOf(data []byte) oci.Descriptor {
+	return oci.Descriptor{Digest: oci.FromBytes(data), Size: int64(len(data))}
 }
 
 func fromBytes(data []byte, calls *atomic.Int32) Fetch {
@@ -143,14 +142,14 @@ func TestTagAndGC(t *testing.T) {
 		t.Fatal(err)
 	}
 	layer := []byte("layer")
-	cfg := []byte(`{"rootfs":{"type":"layers","diff_ids":["sha256:` + digest.FromBytes(layer).Encoded() + `"]}}`)
+	cfg := []byte(`{"rootfs":{"type":"layers","diff_ids":["sha256:` + oci.FromBytes(layer).Encoded() + `"]}}`)
 	other := []byte("unreferenced")
 	for _, b := range [][]byte{layer, cfg, other} {
 		if err := s.PutBlob(descOf(b), b); err != nil {
 			t.Fatal(err)
 		}
 	}
-	man := []byte(`{"schemaVersion":2,"config":{"digest":"` + digest.FromBytes(cfg).String() + `","size":1},"layers":[{"digest":"` + digest.FromBytes(layer).String() + `","size":5}]}`)
+	man := []byte(`{"schemaVersion":2,"config":{"digest":"` + oci.FromBytes(cfg).String() + `","size":1},"layers":[{"digest":"` + oci.FromBytes(layer).String() + `","size":5}]}`)
 	mdesc := descOf(man)
 	if err := s.Tag("img:1", mdesc); err == nil {
 		t.Fatal("Tag of a manifest that is not in the store succeeded")
@@ -168,7 +167,7 @@ func TestTagAndGC(t *testing.T) {
 		t.Fatalf("Images: %+v, %v", imgs, err)
 	}
 	res, err := s.GC()
-	if err != nil || res.Blobs != 1 || s.Has(digest.FromBytes(other), -1) || !s.Has(digest.FromBytes(layer), -1) {
+	if err != nil || res.Blobs != 1 || s.Has(oci.FromBytes(other), -1) || !s.Has(oci.FromBytes(layer), -1) {
 		t.Fatalf("GC with both tags: %+v, %v", res, err)
 	}
 	if err := s.Untag("img:1"); err != nil {

@@ -14,8 +14,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/berth-oci/berth/image/oci"
 	securejoin "github.com/cyphar/filepath-securejoin"
-	"github.com/opencontainers/go-digest"
 	"golang.org/x/sys/unix"
 )
 
@@ -42,7 +42,7 @@ const (
 // exist. Nothing is written outside root: entry names are taken relative
 // to it, ".." may not lead out of it, and symbolic links met on the way
 // are resolved as if root were "/".
-func ApplyLayer(root, mediaType string, layer io.Reader, diffID digest.Digest, mode Mode) error {
+func ApplyLayer(root, mediaType string, layer io.Reader, diffID oci.Digest, mode Mode) error {
 	zr, err := Decompress(mediaType, layer)
 	if err != nil {
 		return err
@@ -57,11 +57,21 @@ func ApplyLayer(root, mediaType string, layer io.Reader, diffID digest.Digest, m
 	if _, err := io.Copy(io.Discard, tee); err != nil {
 		return fmt.Errorf("decompress layer: %w", err)
 	}
-	got := digest.NewDigestFromEncoded(digest.SHA256, hex.EncodeToString(h.Sum(nil)))
+	got := oci.NewDigestFromEncoded(oci.SHA256, hex.EncodeToString(h.Sum(nil)))
 	if diffID != "" && got != diffID {
 		return fmt.Errorf("layer content has digest %s, the image config says %s", got, diffID)
 	}
 	return nil
+}
+
+// Applier is ApplyLayer in the shape package bundle takes: overlay picks
+// the Overlay mode, else Flat.
+func Applier(dir, mediaType string, layer io.Reader, diffID oci.Digest, overlay bool) error {
+	mode := Flat
+	if overlay {
+		mode = Overlay
+	}
+	return ApplyLayer(dir, mediaType, layer, diffID, mode)
 }
 
 // Apply applies the uncompressed tar stream r to root.

@@ -14,9 +14,9 @@ import (
 	"io"
 	"strings"
 
+	"github.com/berth-oci/berth/image/oci"
 	"github.com/klauspost/compress/gzip"
 	"github.com/klauspost/compress/zstd"
-	"github.com/opencontainers/go-digest"
 )
 
 var (
@@ -68,7 +68,7 @@ func Decompress(mediaType string, r io.Reader) (io.ReadCloser, error) {
 
 // DiffID reads a compressed layer to its end and returns the digest of its
 // uncompressed content.
-func DiffID(mediaType string, r io.Reader) (digest.Digest, error) {
+func DiffID(mediaType string, r io.Reader) (oci.Digest, error) {
 	zr, err := Decompress(mediaType, r)
 	if err != nil {
 		return "", err
@@ -78,5 +78,5 @@ func DiffID(mediaType string, r io.Reader) (digest.Digest, error) {
 	if _, err := io.Copy(h, zr); err != nil {
 		return "", fmt.Errorf("decompress layer: %w", err)
 	}
-	return digest.NewDigestFromEncoded(digest.SHA256, hex.EncodeToString(h.Sum(nil))), nil
+	return oci.NewDigestFromEncoded(oci.SHA256, hex.EncodeToString(h.Sum(nil))), nil
 }

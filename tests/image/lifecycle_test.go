@@ -162,3 +162,39 @@ func TestImageCommandsWithoutCompanion(t *testing.T) {
 		}
 	}
 }
+
+// An image in the store with its layers unpacked runs from berth itself:
+// a berth without berth-image beside it runs it (the warm path costs the
+// runtime nothing of the image code).
+func TestRunImageWarmWithoutCompanion(t *testing.T) {
+	e := newEnv(t)
+	if _, err := os.Stat(filepath.Join(filepath.Dir(binary), "berth-image")); err != nil {
+		t.Skipf("%s has no berth-image beside it: nothing to check", binary)
+	}
+	p := pushBusybox(t)
+	id, r := e.runImage(p.Ref, nil) // cold: pulls and unpacks through berth-image
+	if r.code != 0 {
+		t.Fatalf("cold run --image: %s", r)
+	}
+	e.requireGone(id)
+
+	data, err := os.ReadFile(binary)
+	if err != nil {
+		t.Fatal(err)
+	}
+	solo := filepath.Join(e.base, "solo", "berth")
+	if err := os.MkdirAll(filepath.Dir(solo), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(solo, data, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	id = e.newID()
+	cmd := exec.Command(solo, "--root", e.root, "--image-store", e.store, "run", "--image", p.Ref, id, "--", "echo", "warm-"+id)
+	cmd.Dir = e.cwd
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "warm-"+id) {
+		t.Fatalf("warm run --image by a berth without berth-image: %v\n%s", err, out)
+	}
+	e.requireGone(id)
+}
