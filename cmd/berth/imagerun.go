@@ -5,13 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
 	"strings"
 
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/urfave/cli/v2"
 
 	"github.com/berth-oci/berth/image/bundle"
+	"github.com/berth-oci/berth/image/oci"
 	"github.com/berth-oci/berth/image/store"
 	"github.com/berth-oci/berth/linux"
 	"github.com/berth-oci/berth/runtime"
@@ -96,20 +96,8 @@ func commandArgs(args []string) []string {
 // differs from berth-image's only misses the store, and berth-image then
 // handles the run.
 func localImageName(ref string) (string, bool) {
-	for _, prefix := range []string{"oci:", "oci-archive:"} {
-		rest, ok := strings.CutPrefix(ref, prefix)
-		if !ok {
-			continue
-		}
-		path, tag := rest, ""
-		if i := strings.LastIndex(rest, ":"); i > strings.LastIndex(rest, "/") {
-			path, tag = rest[:i], ":"+rest[i+1:]
-		}
-		abs, err := filepath.Abs(path)
-		if err != nil || path == "" {
-			return "", false
-		}
-		return prefix + abs + tag, true
+	if l, ok, err := oci.ParseLayoutRef(ref); ok {
+		return l.Name, err == nil
 	}
 	if ref == "" || strings.ContainsAny(ref, " \t\n") {
 		return "", false

@@ -12,6 +12,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"time"
 )
@@ -159,4 +160,44 @@ type Image struct {
 	Variant      string      `json:"variant,omitempty"`
 	Config       ImageConfig `json:"config,omitempty"`
 	RootFS       RootFS      `json:"rootfs"`
+}
+
+// LayoutRef is a parsed oci:DIR[:TAG] or oci-archive:FILE[:TAG] reference.
+type LayoutRef struct {
+	// Path is the layout directory or archive, made absolute.
+	Path    string
+	Archive bool
+	// Tag is the tag inside the layout ("" when it has one image).
+	Tag string
+	// Name is the reference as the image store names it.
+	Name string
+}
+
+// ParseLayoutRef parses an OCI layout reference; ok is false when ref is
+// not one (no oci: or oci-archive: prefix). A tag is what follows the last
+// colon after the last slash.
+func ParseLayoutRef(ref string) (r LayoutRef, ok bool, err error) {
+	for _, prefix := range []string{"oci:", "oci-archive:"} {
+		rest, found := strings.CutPrefix(ref, prefix)
+		if !found {
+			continue
+		}
+		path, tag := rest, ""
+		if i := strings.LastIndex(rest, ":"); i > strings.LastIndex(rest, "/") {
+			path, tag = rest[:i], rest[i+1:]
+		}
+		if path == "" {
+			return LayoutRef{}, true, fmt.Errorf("image reference %q: no path after %q", ref, prefix)
+		}
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return LayoutRef{}, true, fmt.Errorf("image reference %q: %w", ref, err)
+		}
+		r := LayoutRef{Path: abs, Archive: prefix == "oci-archive:", Tag: tag, Name: prefix + abs}
+		if tag != "" {
+			r.Name += ":" + tag
+		}
+		return r, true, nil
+	}
+	return LayoutRef{}, false, nil
 }

@@ -9,7 +9,6 @@ package pull
 
 import (
 	"fmt"
-	"path/filepath"
 	"runtime"
 	"strings"
 
@@ -35,28 +34,11 @@ type Ref struct {
 // ParseRef parses REF as berth pull takes it. insecure allows plain HTTP
 // to a registry that is not on the loopback interface.
 func ParseRef(ref string, insecure bool) (Ref, error) {
-	for _, prefix := range []string{"oci:", "oci-archive:"} {
-		rest, ok := strings.CutPrefix(ref, prefix)
-		if !ok {
-			continue
-		}
-		path, tag := rest, ""
-		if i := strings.LastIndex(rest, ":"); i > strings.LastIndex(rest, "/") {
-			path, tag = rest[:i], rest[i+1:]
-		}
-		if path == "" {
-			return Ref{}, fmt.Errorf("image reference %q: no path after %q", ref, prefix)
-		}
-		abs, err := filepath.Abs(path)
+	if l, ok, err := oci.ParseLayoutRef(ref); ok {
 		if err != nil {
 			return Ref{}, err
 		}
-		r := Ref{Layout: abs, Archive: prefix == "oci-archive:", Tag: tag}
-		r.Name = prefix + abs
-		if tag != "" {
-			r.Name += ":" + tag
-		}
-		return r, nil
+		return Ref{Name: l.Name, Layout: l.Path, Archive: l.Archive, Tag: l.Tag}, nil
 	}
 	var opts []name.Option
 	if insecure {

@@ -141,20 +141,7 @@ func TestPullResumesBrokenDownload(t *testing.T) {
 // so rather than failing obscurely.
 func TestImageCommandsWithoutCompanion(t *testing.T) {
 	e := newEnv(t)
-	if _, err := os.Stat(filepath.Join(filepath.Dir(binary), "berth-image")); err != nil {
-		t.Skipf("%s has no berth-image beside it (a build with everything in one binary): nothing to check", binary)
-	}
-	data, err := os.ReadFile(binary)
-	if err != nil {
-		t.Fatal(err)
-	}
-	solo := filepath.Join(e.base, "solo", "berth")
-	if err := os.MkdirAll(filepath.Dir(solo), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(solo, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	solo := e.soloBerth()
 	for _, args := range [][]string{{"pull", "127.0.0.1:1/x"}, {"--root", e.root, "run", "--image", "127.0.0.1:1/x", e.newID()}, {"images"}} {
 		out, err := exec.Command(solo, args...).CombinedOutput()
 		if err == nil || !strings.Contains(string(out), "berth-image") || !strings.Contains(string(out), "not installed") {
@@ -168,9 +155,7 @@ func TestImageCommandsWithoutCompanion(t *testing.T) {
 // runtime nothing of the image code).
 func TestRunImageWarmWithoutCompanion(t *testing.T) {
 	e := newEnv(t)
-	if _, err := os.Stat(filepath.Join(filepath.Dir(binary), "berth-image")); err != nil {
-		t.Skipf("%s has no berth-image beside it: nothing to check", binary)
-	}
+	solo := e.soloBerth()
 	p := pushBusybox(t)
 	id, r := e.runImage(p.Ref, nil) // cold: pulls and unpacks through berth-image
 	if r.code != 0 {
@@ -178,17 +163,6 @@ func TestRunImageWarmWithoutCompanion(t *testing.T) {
 	}
 	e.requireGone(id)
 
-	data, err := os.ReadFile(binary)
-	if err != nil {
-		t.Fatal(err)
-	}
-	solo := filepath.Join(e.base, "solo", "berth")
-	if err := os.MkdirAll(filepath.Dir(solo), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(solo, data, 0o755); err != nil {
-		t.Fatal(err)
-	}
 	id = e.newID()
 	cmd := exec.Command(solo, "--root", e.root, "--image-store", e.store, "run", "--image", p.Ref, id, "--", "echo", "warm-"+id)
 	cmd.Dir = e.cwd
@@ -197,4 +171,26 @@ func TestRunImageWarmWithoutCompanion(t *testing.T) {
 		t.Fatalf("warm run --image by a berth without berth-image: %v\n%s", err, out)
 	}
 	e.requireGone(id)
+}
+
+// soloBerth copies the berth binary into a directory of its own, without
+// berth-image beside it. It skips the test when the binary under test has
+// no companion (a build with everything in one binary).
+func (e *env) soloBerth() string {
+	e.t.Helper()
+	if _, err := os.Stat(filepath.Join(filepath.Dir(binary), "berth-image")); err != nil {
+		e.t.Skipf("%s has no berth-image beside it: nothing to check", binary)
+	}
+	data, err := os.ReadFile(binary)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	solo := filepath.Join(e.base, "solo", "berth")
+	if err := os.MkdirAll(filepath.Dir(solo), 0o755); err != nil {
+		e.t.Fatal(err)
+	}
+	if err := os.WriteFile(solo, data, 0o755); err != nil {
+		e.t.Fatal(err)
+	}
+	return solo
 }
