@@ -77,6 +77,7 @@ type Process struct {
 	Stdout, Stderr io.ReadCloser
 
 	p *libcontainer.Process
+	c *libcontainer.Container // the container, for DeleteExited
 }
 
 // Signal sends sig to the process.
@@ -212,6 +213,7 @@ func (r *Runtime) Create(ctx context.Context, id string, o CreateOptions) (_ *Pr
 	if err != nil {
 		return nil, fmt.Errorf("start init of %q: %w", id, err)
 	}
+	proc.c = c
 	if err := r.writeRecord(c, spec, late); err != nil {
 		return nil, err
 	}

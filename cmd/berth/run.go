@@ -68,23 +68,19 @@ func runContainer(c *cli.Context, o runtime.CreateOptions) error {
 	io, err := attach(proc)
 	if err != nil {
 		_ = proc.Signal(unix.SIGKILL) // the error below is what matters
-		return errors.Join(err, cleanupRun(ctx, rt, id, c.Bool("keep")))
+		return errors.Join(err, cleanupRun(ctx, rt, proc, c.Bool("keep")))
 	}
 	status, err := fwd.forward(proc, io)
 	io.close()
-	return errors.Join(err, cleanupRun(ctx, rt, id, c.Bool("keep")), exitStatus(status))
-}
-
-type deleter interface {
-	Delete(ctx context.Context, id string, force bool) error
+	return errors.Join(err, cleanupRun(ctx, rt, proc, c.Bool("keep")), exitStatus(status))
 }
 
 // cleanupRun deletes the container once its init is gone, unless --keep.
-func cleanupRun(ctx context.Context, rt deleter, id string, keep bool) error {
+func cleanupRun(ctx context.Context, rt *runtime.Runtime, proc *runtime.Process, keep bool) error {
 	if keep {
 		return nil
 	}
-	err := rt.Delete(ctx, id, true)
+	err := rt.DeleteExited(ctx, proc)
 	if errors.Is(err, libcontainer.ErrNotExist) {
 		return nil // somebody deleted it already
 	}
