@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/berth-oci/berth/image/oci"
 
@@ -59,7 +60,7 @@ func (s *Store) GC() (GCResult, error) {
 		return res, err
 	}
 	for _, e := range entries {
-		if keepLayers[e.Name()] {
+		if keepLayers[e.Name()] || unpackInProgress(e) {
 			continue
 		}
 		if err := os.RemoveAll(filepath.Join(layerDir, e.Name())); err != nil {
@@ -68,6 +69,18 @@ func (s *Store) GC() (GCResult, error) {
 		res.Layers++
 	}
 	return res, s.removeIdlePartials()
+}
+
+// unpackInProgress reports whether e is a layer being unpacked (a
+// ".unpack-" directory renamed into place when done) by a process that may
+// still be at work: one touched in the last hour. Older ones were left by
+// a process that died, and go.
+func unpackInProgress(e os.DirEntry) bool {
+	if !strings.HasPrefix(e.Name(), ".unpack-") {
+		return false
+	}
+	fi, err := e.Info()
+	return err == nil && time.Since(fi.ModTime()) < time.Hour
 }
 
 // referenced walks every tag: its manifest, config and layers (blobs by
