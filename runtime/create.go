@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -56,6 +57,9 @@ type CreateOptions struct {
 	// Restore, when set, restores the container from a CRIU checkpoint
 	// (runc's restore) instead of starting a new init.
 	Restore *CriuOptions
+	// NotifySocket is the caller's NOTIFY_SOCKET: the container gets a
+	// socket of its own whose READY=1 start (or run) passes on to it.
+	NotifySocket string
 }
 
 // Stdio is a caller's standard streams.
@@ -78,6 +82,20 @@ type Process struct {
 
 	p *libcontainer.Process
 	c *libcontainer.Container // the container, for DeleteExited
+	// notify is the container's notify socket, listened on by run; host
+	// the caller's NOTIFY_SOCKET.
+	notify *net.UnixConn
+	host   string
+}
+
+// ForwardReady waits for the container run with a NOTIFY_SOCKET to report
+// READY (or to exit) and passes it on with MAINPID=mainPid. Without a
+// notify socket it returns at once.
+func (p *Process) ForwardReady(ctx context.Context, mainPid int) error {
+	if p.notify == nil {
+		return nil
+	}
+	return forwardReady(ctx, p.notify, p.host, p.Pid, mainPid)
 }
 
 // Signal sends sig to the process.
@@ -149,6 +167,9 @@ func (r *Runtime) Create(ctx context.Context, id string, o CreateOptions) (_ *Pr
 	if r.root.Exists(id) {
 		return nil, errExist(id)
 	}
+	if o.NotifySocket != "" {
+		r.addNotifySocket(spec, id)
+	}
 
 	if err := os.Chdir(o.Bundle); err != nil {
 		return nil, fmt.Errorf("bundle: %w", err)
@@ -178,6 +199,22 @@ func (r *Runtime) Create(ctx context.Context, id string, o CreateOptions) (_ *Pr
 			}
 		}
 	}()
+	var notify *net.UnixConn
+	if o.NotifySocket != "" {
+		if err := os.Mkdir(r.notifyDir(id), 0o755); err != nil {
+			return nil, fmt.Errorf("notify socket: %w", err)
+		}
+		if o.Start {
+			if notify, err = r.listenNotify(id); err != nil {
+				return nil, err
+			}
+			defer func() {
+				if retErr != nil {
+					notify.Close()
+				}
+			}()
+		}
+	}
 	p := linux.PlaceholderProcess() // no process: start will refuse
 	if spec.Process != nil {
 		if p, err = linux.NewProcess(spec.Process); err != nil {
@@ -213,7 +250,7 @@ func (r *Runtime) Create(ctx context.Context, id string, o CreateOptions) (_ *Pr
 	if err != nil {
 		return nil, fmt.Errorf("start init of %q: %w", id, err)
 	}
-	proc.c = c
+	proc.c, proc.notify, proc.host = c, notify, o.NotifySocket
 	if err := r.writeRecord(c, spec, late); err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -21,8 +22,11 @@ import (
 )
 
 // Start starts the user process of a created container, then runs the
-// poststart hooks once that process has been executed.
-func (r *Runtime) Start(ctx context.Context, id string) error {
+// poststart hooks once that process has been executed. With notifySocket
+// (the caller's NOTIFY_SOCKET) and a container created with one, it
+// returns once the container has reported READY (or exited) and that was
+// passed on.
+func (r *Runtime) Start(ctx context.Context, id, notifySocket string) error {
 	lock, err := r.lock(id)
 	if err != nil {
 		return err
@@ -66,10 +70,24 @@ func (r *Runtime) Start(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
+	var notify *net.UnixConn
+	if notifySocket != "" {
+		if _, err := os.Stat(r.notifyDir(id)); err == nil {
+			if notify, err = r.listenNotify(id); err != nil {
+				return fmt.Errorf("start %q: %w", id, err)
+			}
+		}
+	}
 	if err := releaseWithLimits(st.InitProcessPid, late, c.Exec); err != nil {
+		if notify != nil {
+			notify.Close()
+		}
 		return fmt.Errorf("start %q: %w", id, err)
 	}
 	r.runPoststart(ctx, c, st.InitProcessPid)
+	if notify != nil {
+		return forwardReady(ctx, notify, notifySocket, st.InitProcessPid, st.InitProcessPid)
+	}
 	return nil
 }
 

@@ -33,6 +33,7 @@ func createOptions(c *cli.Context) runtime.CreateOptions {
 		PreserveFDs:   c.Int("preserve-fds"),
 		ListenFDs:     listenFDs(),
 		Stdio:         stdio(),
+		NotifySocket:  os.Getenv("NOTIFY_SOCKET"),
 	}
 }
 

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"os"
 
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/urfave/cli/v2"
@@ -49,8 +50,12 @@ func runContainer(c *cli.Context, o runtime.CreateOptions) error {
 	if o.Detach {
 		ctx, cancel := commandContext()
 		defer cancel()
-		_, err := rt.Create(ctx, id, o)
-		return err
+		proc, err := rt.Create(ctx, id, o)
+		if err != nil {
+			return err
+		}
+		// With NOTIFY_SOCKET, berth returns once the container is ready.
+		return proc.ForwardReady(ctx, proc.Pid)
 	}
 
 	// Catch every signal before the container exists, so that none sent
@@ -70,9 +75,13 @@ func runContainer(c *cli.Context, o runtime.CreateOptions) error {
 		_ = proc.Signal(unix.SIGKILL) // the error below is what matters
 		return errors.Join(err, cleanupRun(ctx, rt, proc, c.Bool("keep")))
 	}
+	// berth stays in the foreground: it is the main pid the notify
+	// receiver should watch.
+	ready := make(chan error, 1)
+	go func() { ready <- proc.ForwardReady(ctx, os.Getpid()) }()
 	status, err := fwd.forward(proc, io)
 	io.close()
-	return errors.Join(err, cleanupRun(ctx, rt, proc, c.Bool("keep")), exitStatus(status))
+	return errors.Join(err, <-ready, cleanupRun(ctx, rt, proc, c.Bool("keep")), exitStatus(status))
 }
 
 // cleanupRun deletes the container once its init is gone, unless --keep.

@@ -51,6 +51,9 @@ mkdir -p "$out"
 	"$GO" test -c -tags seccomp -o "$out/integration.test" ./tests/integration/ &&
 	"$GO" test -c -tags seccomp -o "$out/runtime.test" ./runtime/)
 cp "$repo/bin/berth" "$out/berth"
+# The integration suite's NOTIFY_SOCKET test runs a small static program in
+# its containers; there is no Go toolchain in the VM to build it.
+(cd "$repo/tests/integration" && CGO_ENABLED=0 "$GO" build -o "$out/sdnotify" ./testdata/sdnotify)
 
 # The guest sees the host's / read-only but gets a tmpfs of its own on /tmp,
 # so a checkout under /tmp is not there: the suites run in a copy of the
@@ -82,7 +85,7 @@ exit \$status"
 
 log "booting the cgroup v2 VM (timeout ${CG2VM_TIMEOUT}s)"
 rc=0
-BERTH_BINARY=$out/berth CG2VM_PASSENV="BERTH_BINARY${CG2VM_PASSENV:+ $CG2VM_PASSENV}" \
+BERTH_BINARY=$out/berth BERTH_SDNOTIFY=$out/sdnotify CG2VM_PASSENV="BERTH_BINARY BERTH_SDNOTIFY${CG2VM_PASSENV:+ $CG2VM_PASSENV}" \
 	bash "$vm" "$guest" "$out" || rc=$?
 
 case $rc in

@@ -213,6 +213,7 @@ type execOpts struct {
 	timeout    time.Duration // 0: cmdTimeout
 	noRoot     bool          // do not pass --root (args carry their own)
 	wrap       []string      // run the runtime through this command (e.g. setpriv ...)
+	env        []string      // added to the test's environment
 }
 
 // command builds an *exec.Cmd for the runtime with `--root <private root>`
@@ -227,6 +228,9 @@ func (e *env) command(ctx context.Context, o execOpts, args ...string) *exec.Cmd
 		cmd = exec.CommandContext(ctx, o.wrap[0], append(append(o.wrap[1:], binary), full...)...)
 	}
 	cmd.Dir = o.dir
+	if len(o.env) > 0 {
+		cmd.Env = append(os.Environ(), o.env...)
+	}
 	cmd.ExtraFiles = o.extraFiles
 	cmd.Stdin = o.stdin
 	return cmd
