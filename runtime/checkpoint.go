@@ -46,7 +46,8 @@ func (r *Runtime) Checkpoint(ctx context.Context, id string, o *CriuOptions) err
 		lock.Unlock()
 		return nil
 	}
-	if err := r.destroyLocked(ctx, c); err != nil {
+	rec, recErr := r.root.ReadRecord(id)
+	if err := r.destroyLocked(ctx, c, rec, recErr); err != nil {
 		lock.Unlock()
 		return err
 	}

@@ -257,8 +257,8 @@ func (r *Runtime) Create(ctx context.Context, id string, o CreateOptions) (_ *Pr
 	if err := setKernelTCP(c, spec); err != nil {
 		return nil, err
 	}
-	if o.Start && o.Restore == nil {
-		r.runPoststart(ctx, c, proc.Pid)
+	if o.Start && o.Restore == nil && spec.Hooks != nil {
+		r.runPoststart(ctx, c, proc.Pid, spec.Hooks.Poststart)
 	}
 	return proc, nil
 }

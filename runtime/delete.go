@@ -61,11 +61,11 @@ func (r *Runtime) DeleteExited(ctx context.Context, p *Process) error {
 	}
 	// Processes the init left in its cgroups (no pid namespace) would keep
 	// them from being removed.
-	if err := killCgroups(ctx, r.cgroupPaths(p.c)); err != nil {
+	if err := killCgroups(ctx, cgroupPaths(p.c, rec)); err != nil {
 		lock.Unlock()
 		return fmt.Errorf("delete %q: %w", p.ID, err)
 	}
-	if err := r.destroyLocked(ctx, p.c); err != nil {
+	if err := r.destroyLocked(ctx, p.c, rec, nil); err != nil {
 		lock.Unlock()
 		return err
 	}
@@ -103,13 +103,14 @@ func (r *Runtime) deleteLocked(ctx context.Context, id string, force bool) (gone
 	if err != nil {
 		return false, fmt.Errorf("status of %q: %w", id, err)
 	}
+	rec, recErr := r.root.ReadRecord(id)
 	switch status {
 	case libcontainer.Stopped:
 		if force {
 			// A state.json that lost its init pid says stopped while
 			// the container's processes live on: kill what is left in
 			// its cgroups, or Destroy could not remove them.
-			if err := killCgroups(ctx, r.cgroupPaths(c)); err != nil {
+			if err := killCgroups(ctx, cgroupPaths(c, rec)); err != nil {
 				return false, fmt.Errorf("delete --force %q: %w", id, err)
 			}
 		}
@@ -122,7 +123,7 @@ func (r *Runtime) deleteLocked(ctx context.Context, id string, force bool) (gone
 			return false, err
 		}
 	}
-	if err := r.destroyLocked(ctx, c); err != nil {
+	if err := r.destroyLocked(ctx, c, rec, recErr); err != nil {
 		return false, err
 	}
 	return true, nil
@@ -131,8 +132,7 @@ func (r *Runtime) deleteLocked(ctx context.Context, id string, force bool) (gone
 // destroyLocked removes a container whose processes are gone (or, when
 // created, only its waiting init): cgroups and state, then runs its poststop
 // hooks. Preconditions: the caller holds the container's lock.
-func (r *Runtime) destroyLocked(ctx context.Context, c *libcontainer.Container) error {
-	rec, recErr := r.root.ReadRecord(c.ID())
+func (r *Runtime) destroyLocked(ctx context.Context, c *libcontainer.Container, rec state.Record, recErr error) error {
 	var (
 		st    *specs.State
 		stErr error
@@ -275,10 +275,10 @@ func killCgroups(ctx context.Context, paths map[string]string) error {
 
 // cgroupPaths are the container's cgroups as libcontainer's state and
 // berth's record know them.
-func (r *Runtime) cgroupPaths(c *libcontainer.Container) map[string]string {
-	paths := map[string]string{}
-	if rec, err := r.root.ReadRecord(c.ID()); err == nil {
-		maps.Copy(paths, rec.CgroupPaths)
+func cgroupPaths(c *libcontainer.Container, rec state.Record) map[string]string {
+	paths := maps.Clone(rec.CgroupPaths)
+	if paths == nil {
+		paths = map[string]string{}
 	}
 	if st, err := c.State(); err == nil {
 		maps.Copy(paths, st.CgroupPaths)

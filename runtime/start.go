@@ -84,7 +84,7 @@ func (r *Runtime) Start(ctx context.Context, id, notifySocket string) error {
 		}
 		return fmt.Errorf("start %q: %w", id, err)
 	}
-	r.runPoststart(ctx, c, st.InitProcessPid)
+	r.runPoststart(ctx, c, st.InitProcessPid, rec.Poststart)
 	if notify != nil {
 		return forwardReady(ctx, notify, notifySocket, st.InitProcessPid, st.InitProcessPid)
 	}
@@ -107,16 +107,11 @@ func lateRlimits(id string, rec state.Record) ([]configs.Rlimit, error) {
 // runPoststart runs the container's poststart hooks after its init has
 // executed the user process. Their failures are warnings (runtime spec:
 // "the runtime MUST log a warning"), not errors of start.
-func (r *Runtime) runPoststart(ctx context.Context, c *libcontainer.Container, pid int) {
+func (r *Runtime) runPoststart(ctx context.Context, c *libcontainer.Container, pid int, poststart []specs.Hook) {
+	if len(poststart) == 0 {
+		return
+	}
 	log := logrus.WithField("id", c.ID())
-	rec, err := r.root.ReadRecord(c.ID())
-	if err != nil {
-		log.WithError(err).Warn("poststart hooks not run")
-		return
-	}
-	if len(rec.Poststart) == 0 {
-		return
-	}
 	waitExecuted(ctx, pid)
 	st, err := c.OCIState()
 	if err != nil {
@@ -127,7 +122,7 @@ func (r *Runtime) runPoststart(ctx context.Context, c *libcontainer.Container, p
 	// process that has finished already does not make them "stopped" hooks.
 	st.Status = specs.StateRunning
 	st.Pid = pid
-	if err := hooks.RunAll(ctx, "poststart", rec.Poststart, *st); err != nil {
+	if err := hooks.RunAll(ctx, "poststart", poststart, *st); err != nil {
 		log.WithError(err).Warn("poststart hook failed")
 	}
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/berth-oci/berth/image/bundle"
 	"github.com/berth-oci/berth/image/oci"
+	"github.com/berth-oci/berth/image/owned"
 	"github.com/berth-oci/berth/image/store"
 	"github.com/berth-oci/berth/linux"
 	"github.com/berth-oci/berth/runtime"
@@ -61,7 +62,7 @@ func runImageWith(c *cli.Context, o runtime.CreateOptions, find func(*store.Stor
 	err = runContainer(c, o)
 	if !bundleInUse(c, id) {
 		// The container was never made (or is gone): its bundle goes now.
-		err = errors.Join(err, bundle.Remove(dir))
+		err = errors.Join(err, owned.Remove(dir))
 	}
 	return err
 }

@@ -27,15 +27,6 @@ import (
 	"github.com/berth-oci/berth/state"
 )
 
-// Annotations berth adds to a bundle made from an image (defined in
-// package owned, which the runtime reads them with).
-const (
-	AnnotationImage      = owned.AnnotationImage
-	AnnotationDigest     = owned.AnnotationDigest
-	AnnotationBundle     = owned.AnnotationBundle
-	AnnotationStopSignal = owned.AnnotationStopSignal
-)
-
 // Options change the bundle.
 type Options struct {
 	// Args replace the image's Cmd (the Entrypoint stays).
@@ -79,7 +70,7 @@ func Make(st *store.Store, img Image, dir string, o Options) (retErr error) {
 	rootfs := filepath.Join(dir, "rootfs")
 	defer func() {
 		if retErr != nil {
-			retErr = errors.Join(retErr, Remove(dir))
+			retErr = errors.Join(retErr, owned.Remove(dir))
 		}
 	}()
 	if o.Owned {
@@ -99,10 +90,10 @@ func Make(st *store.Store, img Image, dir string, o Options) (retErr error) {
 	if err != nil {
 		return fmt.Errorf("%s: %w", img.Name, err)
 	}
-	spec.Annotations[AnnotationImage] = img.Name
-	spec.Annotations[AnnotationDigest] = img.Manifest.Digest.String()
+	spec.Annotations[owned.AnnotationImage] = img.Name
+	spec.Annotations[owned.AnnotationDigest] = img.Manifest.Digest.String()
 	if o.Owned {
-		spec.Annotations[AnnotationBundle] = dir
+		spec.Annotations[owned.AnnotationBundle] = dir
 	}
 	data, err := json.MarshalIndent(spec, "", "\t")
 	if err != nil {
@@ -110,9 +101,6 @@ func Make(st *store.Store, img Image, dir string, o Options) (retErr error) {
 	}
 	return state.WriteFileAtomic(filepath.Join(dir, "config.json"), append(data, '\n'), 0o644)
 }
-
-// Remove takes a bundle apart (unmounting an overlay rootfs).
-func Remove(dir string) error { return owned.Remove(dir) }
 
 func load(st *store.Store, img Image) (*oci.Manifest, *oci.Image, error) {
 	data, err := st.ReadBlob(img.Manifest.Digest)
@@ -187,7 +175,7 @@ func Config(img *oci.Image, rootfs string, o Options) (*specs.Spec, error) {
 	if img.Created != nil {
 		set("org.opencontainers.image.created", img.Created.UTC().Format("2006-01-02T15:04:05Z07:00"))
 	}
-	set(AnnotationStopSignal, c.StopSignal)
+	set(owned.AnnotationStopSignal, c.StopSignal)
 	if len(c.ExposedPorts) > 0 {
 		var ports []string
 		for port := range c.ExposedPorts {
