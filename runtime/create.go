@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"os"
 	"path/filepath"
@@ -17,18 +16,21 @@ import (
 	"github.com/opencontainers/runc/libcontainer/configs"
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
-	"golang.org/x/sys/unix"
 
-	"github.com/berth-oci/berth/image/owned"
 	"github.com/berth-oci/berth/linux"
 	"github.com/berth-oci/berth/state"
 )
 
-// CreateOptions are the flags of create and run.
+// CreateOptions are what the caller of Create decides beside config.json.
+// Relative paths are taken from the current directory.
 type CreateOptions struct {
 	// Bundle is the bundle directory holding config.json (default: the
 	// current directory).
 	Bundle string
+	// OwnBundle hands the bundle directory to berth: it is unmounted and
+	// removed when the container is deleted (run --image makes such
+	// bundles). Should Create fail, the bundle stays the caller's.
+	OwnBundle bool
 	// PidFile, when set, receives the init pid, written atomically before
 	// Create returns.
 	PidFile string
@@ -41,102 +43,84 @@ type CreateOptions struct {
 	NoPivot bool
 	// NoNewKeyring keeps the caller's session keyring.
 	NoNewKeyring bool
-	// PreserveFDs passes this many fds, after stdio and ListenFDs, on to
-	// the container.
+	// PreserveFDs passes this many of the caller's fds, after stdio and
+	// ListenFDs, on to the container.
 	PreserveFDs int
 	// ListenFDs are socket-activation fds (LISTEN_FDS) passed on as fds
 	// 3.. with LISTEN_FDS and LISTEN_PID=1 set in the container.
 	ListenFDs []*os.File
-	// Detach leaves the container to run on its own: the caller's stdio
-	// (Stdio) is handed to it. create always detaches.
+	// Detach leaves the container to run on its own with Stdio. Attached,
+	// the returned Process carries the pty master or pipes to its stdio.
 	Detach bool
 	// Start also starts the user process (run).
 	Start bool
-	// Stdio is the caller's stdin, stdout and stderr.
+	// Stdio is given to a detached container.
 	Stdio Stdio
 	// Restore, when set, restores the container from a CRIU checkpoint
-	// (runc's restore) instead of starting a new init.
+	// instead of starting a new init.
 	Restore *CriuOptions
 	// NotifySocket is the caller's NOTIFY_SOCKET: the container gets a
 	// socket of its own whose READY=1 start (or run) passes on to it.
 	NotifySocket string
 }
 
-// Stdio is a caller's standard streams.
-type Stdio struct {
-	Stdin, Stdout, Stderr *os.File
-}
-
-// Process is a container's init started by Create, for callers that stay
-// attached (run in the foreground). Exactly one of Console and the pipes is
-// set when attached; none when detached.
-type Process struct {
-	ID  string
-	Pid int
-	// Console is the pty master when process.terminal is true.
-	Console *os.File
-	// Stdin, Stdout and Stderr are pipes to the container's stdio when
-	// attached without a terminal.
-	Stdin          io.WriteCloser
-	Stdout, Stderr io.ReadCloser
-
-	p *libcontainer.Process
-	c *libcontainer.Container // the container, for DeleteExited
-	// notify is the container's notify socket, listened on by run; host
-	// the caller's NOTIFY_SOCKET.
-	notify *net.UnixConn
-	host   string
-}
-
-// ForwardReady waits for the container run with a NOTIFY_SOCKET to report
-// READY (or to exit) and passes it on with MAINPID=mainPid. Without a
-// notify socket it returns at once.
-func (p *Process) ForwardReady(ctx context.Context, mainPid int) error {
-	if p.notify == nil {
-		return nil
-	}
-	return forwardReady(ctx, p.notify, p.host, p.Pid, mainPid)
-}
-
-// Signal sends sig to the process.
-func (p *Process) Signal(sig os.Signal) error { return p.p.Signal(sig) }
-
-// Release frees what libcontainer holds for the process after it exited.
-// The caller may already have reaped the pid itself (a subreaper reaps every
-// child), so the wait error is reported only if it is not ECHILD.
-func (p *Process) Release() error {
-	_, err := p.p.Wait()
-	if err != nil && !errors.Is(err, unix.ECHILD) {
-		var ee interface{ ExitCode() int }
-		if errors.As(err, &ee) {
-			return nil // a non-zero exit is the process's business
-		}
-		return fmt.Errorf("wait for %s: %w", p.ID, err)
-	}
-	return nil
-}
-
 // Create creates container id from its bundle and leaves its init waiting
-// for Start, or, with o.Start, starts the user process too (run). It
-// validates config.json before touching the host, and on any failure
-// removes everything it made. It changes the current directory to the
-// bundle (libcontainer takes the bundle path from there).
+// for Start, or, with o.Start, starts the user process too (run). It reads
+// and checks config.json before it touches the host, and on any failure
+// removes everything it made.
 func (r *Runtime) Create(ctx context.Context, id string, o CreateOptions) (_ *Process, retErr error) {
-	if err := linux.ValidateID(id); err != nil {
-		return nil, err
-	}
-	if err := absPaths(&o); err != nil {
-		return nil, err
-	}
-	spec, err := linux.LoadSpec(o.Bundle)
+	b, err := r.readBundle(id, &o)
 	if err != nil {
 		return nil, err
 	}
-	if err := linux.Validate(spec, linux.ValidateOptions{Bundle: o.Bundle, SystemdCgroup: r.systemd, NeedProcess: o.Start}); err != nil {
+	cr, err := r.beginCreate(id)
+	if err != nil {
 		return nil, err
 	}
-	terminal := spec.Process != nil && spec.Process.Terminal
-	if err := checkTerminal(terminal, o.Detach, o.ConsoleSocket); err != nil {
+	defer func() { retErr = cr.end(retErr) }()
+	if err := cr.newContainer(b, o); err != nil {
+		return nil, err
+	}
+	proc, err := cr.startInit(b, o)
+	if err != nil {
+		return nil, err
+	}
+	if o.Start && o.Restore == nil && b.spec.Hooks != nil {
+		if err := r.runPoststart(ctx, cr.c, proc.Pid, b.spec.Hooks.Poststart); err != nil {
+			proc.closeIO()
+			c := cr.c
+			cr.c = nil // abortStarted removes it, poststop hooks and all
+			return nil, r.abortStarted(ctx, c, proc.rec, err)
+		}
+	}
+	return proc, nil
+}
+
+// bundle is a container's configuration, read and checked.
+type bundle struct {
+	dir      string
+	spec     *specs.Spec
+	terminal bool
+}
+
+// readBundle reads config.json and checks it, and the options, against
+// this host. Nothing on the host changes yet.
+func (r *Runtime) readBundle(id string, o *CreateOptions) (*bundle, error) {
+	if err := linux.ValidateID(id); err != nil {
+		return nil, err
+	}
+	if err := o.ResolvePaths(); err != nil {
+		return nil, err
+	}
+	spec, err := linux.LoadSpec(o.Bundle, warnField)
+	if err != nil {
+		return nil, err
+	}
+	if err := linux.Validate(spec, linux.ValidateOptions{Bundle: o.Bundle, SystemdCgroup: r.systemd, NeedProcess: o.Start, Warn: warnField}); err != nil {
+		return nil, err
+	}
+	b := &bundle{dir: o.Bundle, spec: spec, terminal: spec.Process != nil && spec.Process.Terminal}
+	if err := checkTerminal(b.terminal, o.Detach, o.ConsoleSocket); err != nil {
 		return nil, err
 	}
 	if spec.Process != nil {
@@ -146,36 +130,72 @@ func (r *Runtime) Create(ctx context.Context, id string, o CreateOptions) (_ *Pr
 	}
 	warnNestedRoot(r.root.Dir())
 	if r.systemd && !systemd.IsRunningSystemd() {
-		return nil, errors.New("--systemd-cgroup: systemd is not running on this host (no /run/systemd/system); " +
-			"leave out --systemd-cgroup to use the cgroupfs driver")
+		return nil, errors.New("systemd cgroup driver: systemd is not running on this host (no /run/systemd/system); " +
+			"use the cgroupfs driver")
 	}
+	return b, nil
+}
 
+// creation is one Create under way: what it has made so far, so that a
+// failure undoes exactly that.
+type creation struct {
+	r      *Runtime
+	id     string
+	lock   *state.Lock
+	c      *libcontainer.Container // once libcontainer made it
+	notify *net.UnixConn           // run's notify socket, once listened on
+}
+
+// beginCreate takes id's lock, making the state root if need be, and
+// checks that the id is free.
+func (r *Runtime) beginCreate(id string) (*creation, error) {
+	if err := r.root.Make(); err != nil {
+		return nil, err
+	}
 	lock, err := r.lock(id)
 	if err != nil {
 		return nil, err
 	}
-	defer func() {
-		if retErr != nil && !r.root.Exists(id) {
-			// Nothing was made: the lock file goes too.
-			if err := lock.Remove(); err != nil {
-				retErr = errors.Join(retErr, err)
-			}
-			return
-		}
-		lock.Unlock()
-	}()
 	if r.root.Exists(id) {
+		lock.Unlock()
 		return nil, errExist(id)
 	}
-	if o.NotifySocket != "" {
-		r.addNotifySocket(spec, id)
-	}
+	return &creation{r: r, id: id, lock: lock}, nil
+}
 
-	if err := os.Chdir(o.Bundle); err != nil {
-		return nil, fmt.Errorf("bundle: %w", err)
+// end finishes a creation: on failure it removes what was made (the
+// container, its notify socket, the lock file) and joins what went wrong
+// doing so to err.
+func (cr *creation) end(err error) error {
+	if err == nil {
+		cr.lock.Unlock()
+		return nil
 	}
-	cfg, err := linux.Convert(spec, linux.ConvertOptions{
-		ID:              id,
+	if cr.notify != nil {
+		cr.notify.Close()
+	}
+	if cr.c != nil {
+		if derr := cr.c.Destroy(); derr != nil {
+			err = errors.Join(err, fmt.Errorf("clean up after failed create: %w", derr))
+		}
+	}
+	if cr.r.root.Exists(cr.id) {
+		cr.lock.Unlock()
+		return err
+	}
+	return errors.Join(err, cr.lock.Remove())
+}
+
+// newContainer converts the configuration and has libcontainer make the
+// container's state: nothing runs yet.
+func (cr *creation) newContainer(b *bundle, o CreateOptions) error {
+	r := cr.r
+	if o.NotifySocket != "" {
+		r.addNotifySocket(b.spec, cr.id)
+	}
+	cfg, err := linux.Convert(b.spec, linux.ConvertOptions{
+		ID:              cr.id,
+		Bundle:          b.dir,
 		SystemdCgroup:   r.systemd,
 		NoPivotRoot:     o.NoPivot,
 		NoNewKeyring:    o.NoNewKeyring,
@@ -183,40 +203,37 @@ func (r *Runtime) Create(ctx context.Context, id string, o CreateOptions) (_ *Pr
 		RootlessCgroups: r.rootlessCgroups,
 	})
 	if err != nil {
-		return nil, err
+		return err
 	}
-	c, err := libcontainer.Create(r.root.Dir(), id, cfg)
+	c, err := libcontainer.Create(r.root.Dir(), cr.id, cfg)
 	if errors.Is(err, libcontainer.ErrExist) {
-		return nil, errExist(id)
+		return errExist(cr.id)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("create container %q: %w", id, err)
+		return fmt.Errorf("create container %q: %w", cr.id, err)
 	}
-	defer func() {
-		if retErr != nil {
-			if err := c.Destroy(); err != nil {
-				retErr = errors.Join(retErr, fmt.Errorf("clean up after failed create: %w", err))
-			}
-		}
-	}()
-	var notify *net.UnixConn
+	cr.c = c
 	if o.NotifySocket != "" {
-		if err := os.Mkdir(r.notifyDir(id), 0o755); err != nil {
-			return nil, fmt.Errorf("notify socket: %w", err)
+		if err := os.Mkdir(r.notifyDir(cr.id), 0o755); err != nil {
+			return fmt.Errorf("notify socket: %w", err)
 		}
 		if o.Start {
-			if notify, err = r.listenNotify(id); err != nil {
-				return nil, err
+			if cr.notify, err = r.listenNotify(cr.id); err != nil {
+				return err
 			}
-			defer func() {
-				if retErr != nil {
-					notify.Close()
-				}
-			}()
 		}
 	}
+	return nil
+}
+
+// startInit starts the container's init (and, for run, releases it into the
+// user process, or restores it), with berth's record written before and
+// the recovery record after.
+func (cr *creation) startInit(b *bundle, o CreateOptions) (*Process, error) {
+	c, spec := cr.c, b.spec
 	p := linux.PlaceholderProcess() // no process: start will refuse
 	if spec.Process != nil {
+		var err error
 		if p, err = linux.NewProcess(spec.Process); err != nil {
 			return nil, err
 		}
@@ -225,40 +242,35 @@ func (r *Runtime) Create(ctx context.Context, id string, o CreateOptions) (_ *Pr
 	// Address-space limits go on when the init executes the container's
 	// program (see linux.LateRlimits and releaseWithLimits).
 	late := linux.LateRlimits(p)
-	// Recorded before the init exists, so that a berth killed from here
-	// on leaves a container that delete can find the cgroups of.
-	if err := r.writeRecord(c, spec, late); err != nil {
+	// Written before the init exists, so that a berth killed from here on
+	// leaves a container whose cgroups delete can find.
+	rec, err := cr.writeRecord(b, o, late)
+	if err != nil {
 		return nil, err
 	}
-	run := func(p *libcontainer.Process) error {
-		if err := c.Start(p); err != nil {
-			return err
-		}
-		if !o.Start {
-			return nil // start applies them (berth's record carries them)
-		}
-		pid, err := p.Pid()
-		if err != nil {
-			return err
-		}
-		return releaseWithLimits(pid, late, c.Exec)
-	}
+	start := c.Start
 	if o.Restore != nil {
-		run = func(p *libcontainer.Process) error { return c.Restore(p, o.Restore) }
+		start = func(p *libcontainer.Process) error { return c.Restore(p, o.Restore) }
 	}
-	proc, err := launch(c, p, terminal, o.launchOptions(), run)
+	proc, err := launch(c, p, b.terminal, o.launchOptions(), start)
 	if err != nil {
-		return nil, fmt.Errorf("start init of %q: %w", id, err)
+		return nil, fmt.Errorf("start init of %q: %w", cr.id, err)
 	}
-	proc.c, proc.notify, proc.host = c, notify, o.NotifySocket
-	if err := r.writeRecord(c, spec, late); err != nil {
+	proc.c, proc.rec, proc.notify, proc.host = c, rec, cr.notify, o.NotifySocket
+	cr.notify = nil // the process has it now
+	if o.Start && o.Restore == nil {
+		// Released only now that its terminal, if any, is set up: its
+		// first output already finds the line discipline it will keep.
+		if err := releaseWithLimits(proc.Pid, late, c.Exec); err != nil {
+			proc.closeIO()
+			return nil, fmt.Errorf("start %q: %w", cr.id, err)
+		}
+	}
+	if err := cr.writeRecovery(); err != nil {
 		return nil, err
 	}
 	if err := setKernelTCP(c, spec); err != nil {
 		return nil, err
-	}
-	if o.Start && o.Restore == nil && spec.Hooks != nil {
-		r.runPoststart(ctx, c, proc.Pid, spec.Hooks.Poststart)
 	}
 	return proc, nil
 }
@@ -275,9 +287,45 @@ func (o CreateOptions) launchOptions() launchOptions {
 	}
 }
 
-// absPaths resolves the caller's relative paths against the directory berth
-// was started in, before Create changes into the bundle.
-func absPaths(o *CreateOptions) error {
+// writeRecord stores berth's record of the container: its hooks, what the
+// creator decided, and where its cgroups are, for a delete that cannot
+// read libcontainer's state.
+func (cr *creation) writeRecord(b *bundle, o CreateOptions, late []configs.Rlimit) (state.Record, error) {
+	st, err := cr.c.State()
+	if err != nil {
+		return state.Record{}, fmt.Errorf("state of %q: %w", cr.id, err)
+	}
+	rec := state.Record{CgroupPaths: st.CgroupPaths, NoProcess: b.spec.Process == nil}
+	if o.OwnBundle {
+		rec.OwnedBundle = b.dir
+	}
+	if h := b.spec.Hooks; h != nil {
+		rec.Poststart, rec.Poststop = h.Poststart, h.Poststop
+	}
+	for _, rl := range late {
+		rec.LateRlimits = append(rec.LateRlimits, specs.POSIXRlimit{Type: linux.RlimitName(rl.Type), Hard: rl.Hard, Soft: rl.Soft})
+	}
+	return rec, cr.r.root.WriteRecord(cr.id, rec)
+}
+
+// writeRecovery stores the init and the cgroups apart from the other
+// records, once the init runs.
+func (cr *creation) writeRecovery() error {
+	st, err := cr.c.State()
+	if err != nil {
+		return fmt.Errorf("state of %q: %w", cr.id, err)
+	}
+	return cr.r.root.WriteRecovery(cr.id, state.Recovery{
+		Pid:         st.InitProcessPid,
+		PidStart:    st.InitProcessStartTime,
+		CgroupPaths: st.CgroupPaths,
+	})
+}
+
+// ResolvePaths makes the options' relative paths absolute against the
+// current directory (Create does it itself; a caller that changes
+// directory before Create calls it first).
+func (o *CreateOptions) ResolvePaths() error {
 	if o.Bundle == "" {
 		o.Bundle = "."
 	}
@@ -292,6 +340,12 @@ func absPaths(o *CreateOptions) error {
 		*p = abs
 	}
 	return nil
+}
+
+// warnField logs what config.json has that the runtime spec says to
+// tolerate, with its field.
+func warnField(w *linux.FieldError) {
+	logrus.WithField("field", w.Field).Warn(w.Msg)
 }
 
 // dropUngrantable takes out of the process the capabilities that berth
@@ -333,31 +387,6 @@ func setKernelTCP(c *libcontainer.Container, spec *specs.Spec) error {
 	return nil
 }
 
-// writeRecord stores berth's record of a container: its hooks, where its
-// init (once started) and cgroups are, for a delete that cannot read
-// libcontainer's state, and the bundle to remove with it (run --image).
-func (r *Runtime) writeRecord(c *libcontainer.Container, spec *specs.Spec, late []configs.Rlimit) error {
-	st, err := c.State()
-	if err != nil {
-		return fmt.Errorf("state of %q: %w", c.ID(), err)
-	}
-	rec := state.Record{
-		CgroupPaths: st.CgroupPaths,
-		NoProcess:   spec.Process == nil,
-		ImageBundle: spec.Annotations[owned.AnnotationBundle],
-	}
-	if st.InitProcessPid > 0 {
-		rec.Pid, rec.PidStart = st.InitProcessPid, st.InitProcessStartTime
-	}
-	if h := spec.Hooks; h != nil {
-		rec.Poststart, rec.Poststop = h.Poststart, h.Poststop
-	}
-	for _, rl := range late {
-		rec.LateRlimits = append(rec.LateRlimits, specs.POSIXRlimit{Type: linux.RlimitName(rl.Type), Hard: rl.Hard, Soft: rl.Soft})
-	}
-	return r.root.WriteRecord(c.ID(), rec)
-}
-
 // warnNestedRoot warns when the state root lies inside the directory of the
 // berth binary: libcontainer's overlayfs seal of the binary for "berth init"
 // then fails and it copies the whole binary into memory for every container
@@ -369,6 +398,6 @@ func warnNestedRoot(root string) {
 	}
 	if dir := filepath.Dir(exe); root == dir || strings.HasPrefix(root, dir+"/") {
 		logrus.WithFields(logrus.Fields{"root": root, "binary": exe}).
-			Warn("--root is inside the berth binary's directory: every container start copies the binary; keep them in separate trees")
+			Warn("the state root is inside the berth binary's directory: every container start copies the binary; keep them in separate trees")
 	}
 }

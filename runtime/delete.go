@@ -10,30 +10,42 @@ import (
 
 	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/runc/libcontainer"
+	"github.com/opencontainers/runc/libcontainer/configs"
 	"github.com/opencontainers/runc/libcontainer/system"
 	"github.com/opencontainers/runtime-spec/specs-go"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-oci/berth/hooks"
-	"github.com/berth-oci/berth/image/owned"
+	"github.com/berth-oci/berth/linux"
 	"github.com/berth-oci/berth/state"
 )
 
-// killTimeout bounds how long delete --force waits for a SIGKILLed init.
+// killTimeout bounds how long a forced delete waits for a SIGKILLed init.
 const killTimeout = 10 * time.Second
 
+// DeleteOptions are what the caller of Delete decides.
+type DeleteOptions struct {
+	// Force kills a running or paused container first, and makes a
+	// container that does not exist no error.
+	Force bool
+}
+
 // Delete removes container id: its processes (a created container's init;
-// with force, a running or paused container's too), cgroups and state, then
-// runs its poststop hooks. A stopped or created container needs no force. A
-// half-created container (its create was killed) is removed as well. With
-// force, a container that does not exist is not an error.
-func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
+// with Force, a running or paused container's too), cgroups and state, then
+// runs its poststop hooks and removes the bundle it owns. A stopped or
+// created container needs no force. A half-created container (its create
+// was killed) is removed as well, and so, with Force, is a container whose
+// state cannot be read.
+func (r *Runtime) Delete(ctx context.Context, id string, o DeleteOptions) error {
 	lock, err := r.lock(id)
+	if errors.Is(err, libcontainer.ErrNotExist) && o.Force {
+		return nil
+	}
 	if err != nil {
 		return err
 	}
-	gone, err := r.deleteLocked(ctx, id, force)
+	gone, err := r.deleteLocked(ctx, id, o.Force)
 	if !gone {
 		lock.Unlock()
 		return err
@@ -41,31 +53,34 @@ func (r *Runtime) Delete(ctx context.Context, id string, force bool) error {
 	return errors.Join(err, lock.Remove())
 }
 
-// DeleteExited deletes the container of p, a foreground run's init that has
-// exited, with the container the run holds rather than one loaded from disk
-// again (about 3 % of a run's CPU). If the container on disk is no longer
-// the one p started (deleted, or made again under the same id), it is left
-// to Delete.
+// DeleteExited deletes the container of p, a run's init that has exited,
+// with what Create kept in memory rather than state read from disk again:
+// the container, berth's record and the init's identity. If the container
+// on disk is no longer the one p started (deleted, or made again under the
+// same id), it is left to Delete.
 func (r *Runtime) DeleteExited(ctx context.Context, p *Process) error {
 	if p.c == nil {
-		return r.Delete(ctx, p.ID, true)
+		return r.Delete(ctx, p.ID, DeleteOptions{Force: true})
 	}
 	lock, err := r.lock(p.ID)
 	if err != nil {
 		return err
 	}
-	rec, err := r.root.ReadRecord(p.ID)
-	if err != nil || rec.Pid != p.Pid {
+	rcv, found, err := r.root.ReadRecovery(p.ID)
+	if err != nil || !found || rcv.Pid != p.Pid {
 		lock.Unlock()
-		return r.Delete(ctx, p.ID, true)
+		return r.Delete(ctx, p.ID, DeleteOptions{Force: true})
 	}
-	// Processes the init left in its cgroups (no pid namespace) would keep
-	// them from being removed.
-	if err := killCgroups(ctx, cgroupPaths(p.c, rec)); err != nil {
-		lock.Unlock()
-		return fmt.Errorf("delete %q: %w", p.ID, err)
+	// Processes the init left in its cgroups keep them from being
+	// removed. With a pid namespace of its own, the kernel killed them
+	// with the init.
+	if ns := p.c.Config().Namespaces; !ns.Contains(configs.NEWPID) {
+		if err := killCgroups(ctx, cgroupPaths(p.c, rcv.CgroupPaths)); err != nil {
+			lock.Unlock()
+			return fmt.Errorf("delete %q: %w", p.ID, err)
+		}
 	}
-	if err := r.destroyLocked(ctx, p.c, rec, nil); err != nil {
+	if err := r.destroyLocked(ctx, p.c, p.rec, nil); err != nil {
 		lock.Unlock()
 		return err
 	}
@@ -93,31 +108,41 @@ func (r *Runtime) deleteLocked(ctx context.Context, id string, force bool) (gone
 			return false, err
 		}
 		// libcontainer cannot read the state: find the container's
-		// processes and cgroups from berth's own record instead.
+		// processes and cgroups from berth's own records instead.
 		if err := r.removeUnreadable(ctx, id); err != nil {
 			return false, err
 		}
 		return true, nil
 	}
-	status, err := c.Status()
+	ct, err := inspectLoaded(c)
 	if err != nil {
-		return false, fmt.Errorf("status of %q: %w", id, err)
+		return false, err
+	}
+	op := opDelete
+	if force {
+		op = opDeleteForce
+	}
+	if err := check(op, id, ct.status); err != nil {
+		return false, err
 	}
 	rec, recErr := r.root.ReadRecord(id)
-	switch status {
-	case libcontainer.Stopped:
+	switch ct.status {
+	case Created:
+		// Destroy kills the waiting init.
+	case Stopped:
 		if force {
 			// A state.json that lost its init pid says stopped while
 			// the container's processes live on: kill what is left in
 			// its cgroups, or Destroy could not remove them.
-			if err := killCgroups(ctx, cgroupPaths(c, rec)); err != nil {
-				return false, fmt.Errorf("delete --force %q: %w", id, err)
+			if err := killCgroups(ctx, cgroupPaths(c, rec.CgroupPaths)); err != nil {
+				return false, fmt.Errorf("delete %q: %w", id, err)
 			}
 		}
-	case libcontainer.Created:
 	default:
-		if !force {
-			return false, fmt.Errorf("cannot delete container %q that is %s: stop it first (berth kill), or use delete --force", id, status)
+		if ct.staleFifo {
+			if err := r.finishRelease(id); err != nil {
+				return false, err
+			}
 		}
 		if err := killAndWait(ctx, c); err != nil {
 			return false, err
@@ -130,8 +155,9 @@ func (r *Runtime) deleteLocked(ctx context.Context, id string, force bool) (gone
 }
 
 // destroyLocked removes a container whose processes are gone (or, when
-// created, only its waiting init): cgroups and state, then runs its poststop
-// hooks. Preconditions: the caller holds the container's lock.
+// created, only its waiting init): cgroups and state; then it runs its
+// poststop hooks and removes the bundle it owns. Preconditions: the caller
+// holds the container's lock.
 func (r *Runtime) destroyLocked(ctx context.Context, c *libcontainer.Container, rec state.Record, recErr error) error {
 	var (
 		st    *specs.State
@@ -144,14 +170,17 @@ func (r *Runtime) destroyLocked(ctx context.Context, c *libcontainer.Container, 
 		return fmt.Errorf("delete %q: %w", c.ID(), err)
 	}
 	r.runPoststop(ctx, c.ID(), rec, recErr, st, stErr)
-	return removeImageBundle(c.ID(), rec)
+	return removeOwnedBundle(c.ID(), rec)
 }
 
-// removeImageBundle removes the bundle berth made for a container run from
-// an image (run --image), once the container is gone.
-func removeImageBundle(id string, rec state.Record) error {
-	if err := owned.RemoveIfOwned(rec.ImageBundle); err != nil {
-		return fmt.Errorf("container %q is deleted, but not its image bundle: %w", id, err)
+// removeOwnedBundle removes the bundle handed to berth with the container
+// (CreateOptions.OwnBundle), once the container is gone.
+func removeOwnedBundle(id string, rec state.Record) error {
+	if rec.OwnedBundle == "" {
+		return nil
+	}
+	if err := linux.RemoveBundle(rec.OwnedBundle); err != nil {
+		return fmt.Errorf("container %q is deleted, but not its bundle: %w", id, err)
 	}
 	return nil
 }
@@ -215,37 +244,51 @@ func killAndWait(ctx context.Context, c *libcontainer.Container) error {
 
 // removeUnreadable removes a container whose libcontainer state cannot be
 // read (a truncated or garbled state.json, or none: a create killed
-// half-way): it kills the init recorded by berth (if it is still that
-// process), every process left in the recorded cgroups, removes those
-// cgroups and the state directory, then runs the poststop hooks.
-// Preconditions: the caller holds id's lock.
+// half-way), from berth's record and its recovery record, whichever can be
+// read: it kills the init (if it is still that process) and every process
+// left in the container's cgroups, removes those cgroups and the state
+// directory, then runs the poststop hooks and removes the bundle it owns,
+// when the record that names them is readable. Preconditions: the caller
+// holds id's lock.
 func (r *Runtime) removeUnreadable(ctx context.Context, id string) error {
-	rec, err := r.root.ReadRecord(id)
-	if err != nil {
-		return fmt.Errorf("delete --force %q: neither libcontainer's state nor berth's record is readable; "+
-			"remove %s by hand: %w", id, r.root.ContainerDir(id), err)
+	rec, recErr := r.root.ReadRecord(id)
+	rcv, found, rcvErr := r.root.ReadRecovery(id)
+	if recErr != nil && !found {
+		return fmt.Errorf("delete %q: neither libcontainer's state nor berth's records are readable; "+
+			"remove %s by hand: %w", id, r.root.ContainerDir(id), errors.Join(recErr, rcvErr))
 	}
 	log := logrus.WithField("id", id)
-	if rec.Pid > 0 {
-		if st, err := system.Stat(rec.Pid); err == nil && st.StartTime == rec.PidStart {
-			if err := unix.Kill(rec.Pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
-				return fmt.Errorf("delete --force %q: kill init %d: %w", id, rec.Pid, err)
+	if rcvErr != nil {
+		log.WithError(rcvErr).Warn("recovery record unreadable; going by berth's record")
+	}
+	if rcv.Pid > 0 {
+		if st, err := system.Stat(rcv.Pid); err == nil && st.StartTime == rcv.PidStart {
+			if err := unix.Kill(rcv.Pid, unix.SIGKILL); err != nil && !errors.Is(err, unix.ESRCH) {
+				return fmt.Errorf("delete %q: kill init %d: %w", id, rcv.Pid, err)
 			}
 		}
 	}
-	if err := killCgroups(ctx, rec.CgroupPaths); err != nil {
-		return fmt.Errorf("delete --force %q: %w", id, err)
+	paths := maps.Clone(rec.CgroupPaths)
+	if paths == nil {
+		paths = map[string]string{}
 	}
-	if err := cgroups.RemovePaths(rec.CgroupPaths); err != nil {
-		return fmt.Errorf("delete --force %q: remove cgroups: %w", id, err)
+	maps.Copy(paths, rcv.CgroupPaths)
+	if err := killCgroups(ctx, paths); err != nil {
+		return fmt.Errorf("delete %q: %w", id, err)
+	}
+	if err := cgroups.RemovePaths(paths); err != nil {
+		return fmt.Errorf("delete %q: remove cgroups: %w", id, err)
 	}
 	if err := r.root.RemoveStale(id); err != nil {
 		return err
 	}
 	log.Warn("deleted a container whose state was unreadable or incomplete")
 	st := specs.State{Version: specs.Version, ID: id, Status: specs.StateStopped}
-	r.runPoststop(ctx, id, rec, nil, &st, nil)
-	return removeImageBundle(id, rec)
+	r.runPoststop(ctx, id, rec, recErr, &st, nil)
+	if recErr != nil {
+		return nil
+	}
+	return removeOwnedBundle(id, rec)
 }
 
 // killCgroups SIGKILLs every process in the cgroups until they are empty.
@@ -274,9 +317,9 @@ func killCgroups(ctx context.Context, paths map[string]string) error {
 }
 
 // cgroupPaths are the container's cgroups as libcontainer's state and
-// berth's record know them.
-func cgroupPaths(c *libcontainer.Container, rec state.Record) map[string]string {
-	paths := maps.Clone(rec.CgroupPaths)
+// berth's records know them.
+func cgroupPaths(c *libcontainer.Container, recorded map[string]string) map[string]string {
+	paths := maps.Clone(recorded)
 	if paths == nil {
 		paths = map[string]string{}
 	}

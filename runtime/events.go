@@ -26,7 +26,7 @@ func (r *Runtime) Stats(ctx context.Context, id string) (*types.Stats, error) {
 // in it, through emit, until the container stops or ctx ends.
 func (r *Runtime) Events(ctx context.Context, id string, interval time.Duration, emit func(types.Event) error) error {
 	if interval <= 0 {
-		return fmt.Errorf("--interval must be greater than 0, got %s", interval)
+		return fmt.Errorf("events: the interval must be greater than 0, got %s", interval)
 	}
 	c, err := r.runningContainer(id)
 	if err != nil {
@@ -74,18 +74,11 @@ func (r *Runtime) Events(ctx context.Context, id string, interval time.Duration,
 }
 
 func (r *Runtime) runningContainer(id string) (*libcontainer.Container, error) {
-	c, err := r.load(id)
+	c, err := r.open(id, opStats, false)
 	if err != nil {
 		return nil, err
 	}
-	status, err := c.Status()
-	if err != nil {
-		return nil, fmt.Errorf("status of %q: %w", id, err)
-	}
-	if status == libcontainer.Stopped {
-		return nil, errNotRunning(id)
-	}
-	return c, nil
+	return c.Container, nil
 }
 
 func stats(c *libcontainer.Container) (*types.Stats, error) {

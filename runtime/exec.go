@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/utils"
@@ -17,8 +18,10 @@ import (
 
 // ExecOptions describe a process to run in an existing container.
 type ExecOptions struct {
-	// ProcessFile is a process.json (runtime-spec Process). When empty,
-	// the process is the bundle's process with Overrides.Args.
+	// Process is the process to run. When nil, it is read from
+	// ProcessFile (a runtime-spec process.json), or else it is the
+	// bundle's process with Overrides.Args.
+	Process     *specs.Process
 	ProcessFile string
 	// Overrides change the process; set fields win over ProcessFile and
 	// the bundle.
@@ -65,23 +68,18 @@ func (r *Runtime) Exec(ctx context.Context, id string, o ExecOptions) (*Process,
 			*p = abs
 		}
 	}
+	op := opExec
+	if o.IgnorePaused {
+		op = opExecIgnorePaused
+	}
 	// No lock: exec does not change the container, and an exec into a
-	// paused container (--ignore-paused) waits inside its frozen cgroup
-	// until resume, which needs the lock.
-	c, err := r.load(id)
+	// paused container waits inside its frozen cgroup until resume, which
+	// needs the lock.
+	ct, err := r.open(id, op, false)
 	if err != nil {
 		return nil, err
 	}
-	status, err := c.Status()
-	if err != nil {
-		return nil, fmt.Errorf("status of %q: %w", id, err)
-	}
-	switch {
-	case status == libcontainer.Stopped:
-		return nil, fmt.Errorf("cannot exec in container %q: %w (it has stopped)", id, libcontainer.ErrNotRunning)
-	case status == libcontainer.Paused && !o.IgnorePaused:
-		return nil, fmt.Errorf("cannot exec in container %q: %w (resume it, or use --ignore-paused)", id, libcontainer.ErrPaused)
-	}
+	c := ct.Container
 	spec, err := execProcess(c, o)
 	if err != nil {
 		return nil, err
@@ -111,35 +109,41 @@ func (r *Runtime) Exec(ctx context.Context, id string, o ExecOptions) (*Process,
 // execProcess builds the process to exec: from the process file, or from the
 // bundle's config.json, then with the overrides applied, then validated.
 func execProcess(c *libcontainer.Container, o ExecOptions) (*specs.Process, error) {
-	var p *specs.Process
-	if o.ProcessFile != "" {
+	p := o.Process
+	switch {
+	case p != nil:
+		p = copyProcess(p)
+	case o.ProcessFile != "":
 		data, err := os.ReadFile(o.ProcessFile)
 		if err != nil {
-			return nil, fmt.Errorf("--process: %w", err)
+			return nil, fmt.Errorf("process file: %w", err)
 		}
 		p = new(specs.Process)
 		if err := json.Unmarshal(data, p); err != nil {
-			return nil, fmt.Errorf("--process %s: %w: %w", o.ProcessFile, linux.ErrInvalidSpec, err)
+			return nil, fmt.Errorf("process file %s: %w: %w", o.ProcessFile, linux.ErrInvalidSpec, err)
 		}
-	} else {
+	default:
 		bundle, ok := utils.SearchLabels(c.Config().Labels, "bundle")
 		if !ok {
-			return nil, errors.New("the container's bundle is unknown; pass the process with --process")
+			return nil, errors.New("the container's bundle is unknown; give the process in a process file")
 		}
-		spec, err := linux.LoadSpec(bundle)
+		spec, err := linux.LoadSpec(bundle, nil)
 		if err != nil {
 			return nil, err
 		}
 		if spec.Process == nil {
-			return nil, fmt.Errorf("%s has no process; pass one with --process", filepath.Join(bundle, "config.json"))
+			return nil, fmt.Errorf("%s has no process; give one in a process file", filepath.Join(bundle, "config.json"))
 		}
 		p = spec.Process
+		// The container's terminal is its init's: another process gets
+		// one only when asked for (Overrides.Terminal), as with runc.
+		p.Terminal = false
 		if len(o.Overrides.Args) == 0 {
-			return nil, errors.New("exec: no command given (usage: berth exec <container-id> <command> [args...], or --process FILE)")
+			return nil, errors.New("exec: no command given (name the command and its arguments, or give a process file)")
 		}
 	}
 	applyOverrides(p, o.Overrides)
-	if err := linux.ValidateProcess(p); err != nil {
+	if err := linux.ValidateProcess(p, warnField); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -184,4 +188,18 @@ func applyOverrides(p *specs.Process, ov ProcessOverrides) {
 	if ov.ApparmorProfile != "" {
 		p.ApparmorProfile = ov.ApparmorProfile
 	}
+}
+
+// copyProcess copies p deeply enough that applying overrides leaves the
+// caller's process as it was.
+func copyProcess(p *specs.Process) *specs.Process {
+	c := *p
+	c.Args = slices.Clone(p.Args)
+	c.Env = slices.Clone(p.Env)
+	c.User.AdditionalGids = slices.Clone(p.User.AdditionalGids)
+	if p.Capabilities != nil {
+		caps := *p.Capabilities
+		c.Capabilities = &caps
+	}
+	return &c
 }

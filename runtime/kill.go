@@ -9,10 +9,16 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// Kill sends sig to the init of container id. With all, every process of
-// the container gets it, and a container that is not running is not an
-// error (runc's --all, as containerd uses it).
-func (r *Runtime) Kill(ctx context.Context, id string, sig unix.Signal, all bool) error {
+// KillOptions are what the caller of Kill decides.
+type KillOptions struct {
+	// All sends the signal to every process of the container, and makes
+	// a container that is not running no error (as containerd uses it).
+	All bool
+}
+
+// Kill sends sig to the init of container id. Signal 0 checks that the
+// init is alive without signalling it.
+func (r *Runtime) Kill(ctx context.Context, id string, sig unix.Signal, o KillOptions) error {
 	lock, err := r.lock(id)
 	if err != nil {
 		return err
@@ -22,12 +28,12 @@ func (r *Runtime) Kill(ctx context.Context, id string, sig unix.Signal, all bool
 	if err != nil {
 		return err
 	}
-	if all && sig != unix.SIGKILL {
+	if o.All && sig != unix.SIGKILL {
 		return signalAll(c, sig)
 	}
 	err = c.Signal(sig)
 	if errors.Is(err, libcontainer.ErrNotRunning) {
-		if all {
+		if o.All {
 			return nil
 		}
 		return errNotRunning(id)
@@ -44,12 +50,12 @@ func (r *Runtime) Kill(ctx context.Context, id string, sig unix.Signal, all bool
 func signalAll(c *libcontainer.Container, sig unix.Signal) error {
 	pids, err := c.Processes()
 	if err != nil {
-		return fmt.Errorf("kill --all %q: list processes: %w", c.ID(), err)
+		return fmt.Errorf("kill all of %q: list processes: %w", c.ID(), err)
 	}
 	var errs []error
 	for _, pid := range pids {
 		if err := unix.Kill(pid, sig); err != nil && !errors.Is(err, unix.ESRCH) {
-			errs = append(errs, fmt.Errorf("kill --all %q: pid %d: %w", c.ID(), pid, err))
+			errs = append(errs, fmt.Errorf("kill all of %q: pid %d: %w", c.ID(), pid, err))
 		}
 	}
 	return errors.Join(errs...)

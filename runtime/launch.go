@@ -8,6 +8,7 @@ import (
 	"os"
 	"strconv"
 
+	"github.com/containerd/console"
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/utils"
 	"github.com/sirupsen/logrus"
@@ -28,9 +29,9 @@ type launchOptions struct {
 	Stdio         Stdio
 }
 
-// launch starts p in container c through run (Container.Start, Run, or
-// Run for an exec), with its stdio, pidfd socket and pid file. On failure
-// nothing of p is left running.
+// launch starts p in container c through run (Container.Start or Restore
+// for an init, Run for an exec), with its stdio, pidfd socket and pid
+// file. On failure nothing of p is left running.
 func launch(c *libcontainer.Container, p *libcontainer.Process, terminal bool, o launchOptions, run func(*libcontainer.Process) error) (_ *Process, retErr error) {
 	if err := checkTerminal(terminal, o.Detach, o.ConsoleSocket); err != nil {
 		return nil, err
@@ -48,7 +49,7 @@ func launch(c *libcontainer.Container, p *libcontainer.Process, terminal bool, o
 	if o.PidfdSocket != "" {
 		conn, sock, err := dialSocket(o.PidfdSocket)
 		if err != nil {
-			return nil, fmt.Errorf("--pidfd-socket: %w", err)
+			return nil, fmt.Errorf("pidfd socket: %w", err)
 		}
 		defer conn.Close()
 		defer sock.Close()
@@ -73,7 +74,7 @@ func launch(c *libcontainer.Container, p *libcontainer.Process, terminal bool, o
 	}
 	if o.PidFile != "" {
 		if err := state.WriteFileAtomic(o.PidFile, []byte(strconv.Itoa(proc.Pid)), 0o644); err != nil {
-			return nil, fmt.Errorf("--pid-file: %w", err)
+			return nil, fmt.Errorf("pid file: %w", err)
 		}
 	}
 	return proc, nil
@@ -81,12 +82,12 @@ func launch(c *libcontainer.Container, p *libcontainer.Process, terminal bool, o
 
 func checkTerminal(terminal, detach bool, consoleSocket string) error {
 	if detach && terminal && consoleSocket == "" {
-		return errors.New("cannot allocate a terminal without a console socket: process.terminal is true and berth detaches; " +
-			"pass --console-socket to receive the pty master, or set process.terminal to false")
+		return errors.New("cannot allocate a terminal without a console socket: the process has a terminal and berth detaches; " +
+			"give a console socket to receive the pty master, or set process.terminal to false")
 	}
 	if (!detach || !terminal) && consoleSocket != "" {
 		return errors.New("cannot use a console socket unless the process has a terminal and berth detaches: " +
-			"--console-socket needs process.terminal true and create, run --detach or exec --detach")
+			"a console socket needs process.terminal true (or a tty for exec) and a detached create, run or exec")
 	}
 	return nil
 }
@@ -104,10 +105,10 @@ func passFDs(p *libcontainer.Process, listen []*os.File, preserve int) error {
 		// own files (cgroup files, sockets) out of the container.
 		flags, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
 		if err != nil {
-			return fmt.Errorf("--preserve-fds %d: fd %d was not passed to berth: %w", preserve, fd, err)
+			return fmt.Errorf("preserve %d fds: fd %d was not passed to berth: %w", preserve, fd, err)
 		}
 		if flags&unix.FD_CLOEXEC != 0 {
-			return fmt.Errorf("--preserve-fds %d: fd %d was not passed to berth (it is berth's own)", preserve, fd)
+			return fmt.Errorf("preserve %d fds: fd %d was not passed to berth (it is berth's own)", preserve, fd)
 		}
 		p.ExtraFiles = append(p.ExtraFiles, os.NewFile(uintptr(fd), "preserved-fd-"+strconv.Itoa(fd)))
 	}
@@ -160,7 +161,7 @@ func setupStdio(proc *Process, c *libcontainer.Container, terminal bool, o launc
 	case terminal && o.Detach:
 		conn, sock, err := dialSocket(o.ConsoleSocket)
 		if err != nil {
-			return nil, fmt.Errorf("--console-socket: %w", err)
+			return nil, fmt.Errorf("console socket: %w", err)
 		}
 		s.afterStart = append(s.afterStart, conn, sock)
 		p.ConsoleSocket = sock
@@ -208,7 +209,12 @@ func (s *stdio) receiveConsole(proc *Process) error {
 	if err != nil {
 		return fmt.Errorf("receive the container's pty: %w", err)
 	}
-	proc.Console = master
 	s.onError = append(s.onError, master)
+	// The caller copies the output to a terminal of its own, which turns
+	// "\n" into "\r\n" already: the pty must not do it too.
+	if err := console.ClearONLCR(master.Fd()); err != nil {
+		return fmt.Errorf("container pty: %w", err)
+	}
+	proc.Console = master
 	return nil
 }

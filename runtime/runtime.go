@@ -1,12 +1,17 @@
-// Package runtime is berth's lifecycle API: create, start, run, state, kill,
-// delete and list, built on runc's libcontainer. Each call is made by a
-// separate berth process; the per-container lock in package state serialises
-// the calls that change a container.
+// Package runtime is berth's engine: the OCI lifecycle (create, start, run,
+// exec, state, kill, delete, list, pause, resume, update, events,
+// checkpoint) on runc's libcontainer, as a library. Two front ends call it:
+// the berth command line, where each call is a separate process, and the
+// containerd shim, which makes every call in one long-lived process. The
+// per-container lock of package state serialises the calls that change a
+// container, across processes and within one.
 //
-// The package has no flags, prints nothing and never exits; it returns
-// errors that wrap libcontainer's sentinels (ErrExist, ErrNotExist,
-// ErrNotRunning, ...) so that both errors.Is and the callers' text matching
-// (containerd, podman) keep working.
+// Which operation is allowed in which status is decided in one table
+// (status.go). The package has no flags, prints nothing, never exits and
+// never changes the process's working directory; it returns errors that
+// wrap libcontainer's sentinels (ErrExist, ErrNotExist, ErrNotRunning,
+// ...) so that both errors.Is and the callers' text matching (containerd,
+// podman) keep working.
 package runtime
 
 import (
@@ -21,25 +26,28 @@ import (
 	"github.com/berth-oci/berth/state"
 )
 
-// Options configure a Runtime; they mirror berth's global flags.
+// Options configure a Runtime.
 type Options struct {
-	// Root is the state directory (--root). Made absolute, created 0700.
+	// Root is the state directory. Made absolute; created 0700 by the
+	// first create.
 	Root string
-	// SystemdCgroup selects the systemd cgroup driver (--systemd-cgroup).
+	// SystemdCgroup selects the systemd cgroup driver.
 	SystemdCgroup bool
-	// Rootless is "true", "false" or "auto" (or empty, meaning auto): whether
-	// cgroup permission errors are ignored (--rootless).
+	// Rootless is "true", "false" or "auto" (or empty, meaning auto):
+	// whether cgroup permission errors are ignored.
 	Rootless string
 }
 
 // Runtime performs lifecycle operations on the containers under one root.
+// Its methods may be called concurrently.
 type Runtime struct {
 	root            state.Root
 	systemd         bool
 	rootlessCgroups bool
 }
 
-// New opens the state root and settles the rootless mode.
+// New settles the rootless mode and the state root, which need not exist
+// yet.
 func New(o Options) (*Runtime, error) {
 	rootless, err := rootlessCgroups(o.Rootless)
 	if err != nil {
@@ -51,6 +59,9 @@ func New(o Options) (*Runtime, error) {
 	}
 	return &Runtime{root: root, systemd: o.SystemdCgroup, rootlessCgroups: rootless}, nil
 }
+
+// Root is the state directory.
+func (r *Runtime) Root() string { return r.root.Dir() }
 
 // rootlessCgroups decides, as runc does, whether cgroup permission errors
 // are to be ignored: always when asked, never when refused, and with "auto"
@@ -64,34 +75,80 @@ func rootlessCgroups(mode string) (bool, error) {
 	case "", "auto":
 		return os.Geteuid() != 0 || userns.RunningInUserNS(), nil
 	}
-	return false, fmt.Errorf("--rootless: invalid value %q (want true, false or auto)", mode)
+	return false, fmt.Errorf("rootless: invalid value %q (want true, false or auto)", mode)
 }
 
-// idError is an error about one container id that reads naturally
-// ("container "x" does not exist") and still wraps libcontainer's sentinel.
-type idError struct {
-	id     string
-	format string // with one %q for the id
-	err    error
+// container is a container loaded for one operation, with its effective
+// status and, when the operation changes it, its lock.
+type container struct {
+	*libcontainer.Container
+	status Status
+	pid    int         // the init's pid, as the state records it
+	lock   *state.Lock // nil for operations that do not take it
+	// staleFifo: libcontainer says created, but the init was released.
+	staleFifo bool
 }
 
-func (e *idError) Error() string { return fmt.Sprintf(e.format, e.id) }
-func (e *idError) Unwrap() error { return e.err }
-
-func errNotExist(id string) error {
-	return &idError{id: id, format: "container %q does not exist", err: libcontainer.ErrNotExist}
+// unlock releases the lock, if the operation took it.
+func (c *container) unlock() {
+	if c.lock != nil {
+		c.lock.Unlock()
+	}
 }
 
-func errExist(id string) error {
-	return &idError{id: id, format: "container %q already exists (delete it first, or choose another id)", err: libcontainer.ErrExist}
+// open loads container id for op: under its lock when locked (the caller
+// then unlocks), with its effective status, which op must allow.
+func (r *Runtime) open(id string, op operation, locked bool) (_ *container, err error) {
+	var lock *state.Lock
+	if locked {
+		if lock, err = r.lock(id); err != nil {
+			return nil, err
+		}
+		defer func() {
+			if err != nil {
+				lock.Unlock()
+			}
+		}()
+	}
+	c, err := r.load(id)
+	if err != nil {
+		return nil, err
+	}
+	ct, err := inspectLoaded(c)
+	if err != nil {
+		return nil, err
+	}
+	ct.lock = lock
+	if locked && ct.staleFifo {
+		// A start was killed after it released the init and before
+		// libcontainer removed exec.fifo: finish its work.
+		if err := r.finishRelease(id); err != nil {
+			return nil, err
+		}
+	}
+	if err := check(op, id, ct.status); err != nil {
+		return nil, err
+	}
+	return ct, nil
 }
 
-func errNotRunning(id string) error {
-	return &idError{id: id, format: "container not running: %q", err: libcontainer.ErrNotRunning}
+// inspectLoaded reads the effective status of a loaded container.
+func inspectLoaded(c *libcontainer.Container) (*container, error) {
+	s, err := c.Status()
+	if err != nil {
+		return nil, fmt.Errorf("status of %q: %w", c.ID(), err)
+	}
+	st, err := c.State()
+	if err != nil {
+		return nil, fmt.Errorf("state of %q: %w", c.ID(), err)
+	}
+	pid := st.InitProcessPid
+	status := effectiveStatus(s, func() bool { return initReleased(pid) })
+	return &container{Container: c, status: status, pid: pid, staleFifo: s == libcontainer.Created && status == Running}, nil
 }
 
-// load opens container id for an operation. Preconditions for operations
-// that change the container: the caller holds id's lock.
+// load reads container id's libcontainer state. Preconditions for
+// operations that change the container: the caller holds id's lock.
 func (r *Runtime) load(id string) (*libcontainer.Container, error) {
 	if err := linux.ValidateID(id); err != nil {
 		return nil, err
@@ -110,16 +167,21 @@ func (r *Runtime) load(id string) (*libcontainer.Container, error) {
 		return nil, errNotExist(id)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("load container %q (its state in %s is unreadable; `berth delete --force %s` removes it): %w",
+		return nil, fmt.Errorf("load container %q (its state in %s is unreadable; `delete --force %s` removes it): %w",
 			id, r.root.ContainerDir(id), id, err)
 	}
 	return c, nil
 }
 
-// lock takes the lock of container id after checking the id.
+// lock takes the lock of container id after checking the id. Without a
+// state root there is no such container.
 func (r *Runtime) lock(id string) (*state.Lock, error) {
 	if err := linux.ValidateID(id); err != nil {
 		return nil, err
 	}
-	return r.root.Lock(id)
+	l, err := r.root.Lock(id)
+	if errors.Is(err, os.ErrNotExist) && !r.root.Present() {
+		return nil, errNotExist(id)
+	}
+	return l, err
 }

@@ -2,63 +2,52 @@ package runtime
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/libcontainer/configs"
 	"github.com/opencontainers/runtime-spec/specs-go"
-	"github.com/sirupsen/logrus"
-	"golang.org/x/sys/unix"
 
 	"github.com/berth-oci/berth/hooks"
 	"github.com/berth-oci/berth/linux"
 	"github.com/berth-oci/berth/state"
 )
 
+// StartOptions are what the caller of Start decides.
+type StartOptions struct {
+	// NotifySocket is the caller's NOTIFY_SOCKET: for a container created
+	// with one, Start returns once the container has reported READY (or
+	// exited) and that was passed on.
+	NotifySocket string
+}
+
 // Start starts the user process of a created container, then runs the
-// poststart hooks once that process has been executed. With notifySocket
-// (the caller's NOTIFY_SOCKET) and a container created with one, it
-// returns once the container has reported READY (or exited) and that was
-// passed on.
-func (r *Runtime) Start(ctx context.Context, id, notifySocket string) error {
-	lock, err := r.lock(id)
+// poststart hooks once that process has been executed. Should a poststart
+// hook fail, the container is stopped and removed, as the runtime spec's
+// lifecycle says, and Start returns the hook's error.
+func (r *Runtime) Start(ctx context.Context, id string, o StartOptions) error {
+	c, err := r.open(id, opStart, true)
 	if err != nil {
 		return err
 	}
-	defer lock.Unlock()
-	c, err := r.load(id)
-	if err != nil {
-		return err
-	}
-	status, err := c.Status()
-	if err != nil {
-		return fmt.Errorf("status of %q: %w", id, err)
-	}
-	st, err := c.State()
-	if err != nil {
-		return fmt.Errorf("state of %q: %w", id, err)
-	}
-	if status == libcontainer.Created && initReleased(st.InitProcessPid) {
-		// A start killed after the init read exec.fifo and before the
-		// fifo was removed: the user process runs. Finish the removal.
-		if err := os.Remove(filepath.Join(r.root.ContainerDir(id), "exec.fifo")); err != nil && !os.IsNotExist(err) {
-			return fmt.Errorf("start %q: remove the stale exec.fifo: %w", id, err)
+	if err := r.startLocked(ctx, c, o); err != nil {
+		if errors.Is(err, errContainerRemoved) {
+			return errors.Join(err, c.lock.Remove())
 		}
-		status = libcontainer.Running
+		c.unlock()
+		return err
 	}
-	switch status {
-	case libcontainer.Created:
-	case libcontainer.Stopped:
-		return fmt.Errorf("cannot start container %q: it has stopped (delete it and create it again)", id)
-	default:
-		return fmt.Errorf("cannot start container %q: it is already %s (only a created container can be started)", id, status)
-	}
+	c.unlock()
+	return nil
+}
+
+func (r *Runtime) startLocked(ctx context.Context, c *container, o StartOptions) error {
+	id := c.ID()
 	rec, err := r.root.ReadRecord(id)
 	if err != nil {
 		return fmt.Errorf("start %q: %w", id, err)
@@ -71,24 +60,46 @@ func (r *Runtime) Start(ctx context.Context, id, notifySocket string) error {
 		return err
 	}
 	var notify *net.UnixConn
-	if notifySocket != "" {
+	if o.NotifySocket != "" {
 		if _, err := os.Stat(r.notifyDir(id)); err == nil {
 			if notify, err = r.listenNotify(id); err != nil {
 				return fmt.Errorf("start %q: %w", id, err)
 			}
 		}
 	}
-	if err := releaseWithLimits(st.InitProcessPid, late, c.Exec); err != nil {
+	if err := releaseWithLimits(c.pid, late, c.Exec); err != nil {
 		if notify != nil {
 			notify.Close()
 		}
 		return fmt.Errorf("start %q: %w", id, err)
 	}
-	r.runPoststart(ctx, c, st.InitProcessPid, rec.Poststart)
+	if err := r.runPoststart(ctx, c.Container, c.pid, rec.Poststart); err != nil {
+		if notify != nil {
+			notify.Close()
+		}
+		return r.abortStarted(ctx, c.Container, rec, err)
+	}
 	if notify != nil {
-		return forwardReady(ctx, notify, notifySocket, st.InitProcessPid, st.InitProcessPid)
+		return forwardReady(ctx, notify, o.NotifySocket, c.pid, c.pid)
 	}
 	return nil
+}
+
+// errContainerRemoved marks an error after which the container is gone.
+var errContainerRemoved = errors.New("the container was stopped and removed")
+
+// abortStarted stops and removes a container whose start failed after its
+// user process ran (a poststart hook failed): the runtime spec goes on with
+// destroying the container and its poststop hooks. Preconditions: the
+// caller holds the container's lock.
+func (r *Runtime) abortStarted(ctx context.Context, c *libcontainer.Container, rec state.Record, cause error) error {
+	if err := killAndWait(ctx, c); err != nil {
+		return errors.Join(cause, err)
+	}
+	if err := r.destroyLocked(ctx, c, rec, nil); err != nil {
+		return errors.Join(cause, err)
+	}
+	return fmt.Errorf("%w (%w)", cause, errContainerRemoved)
 }
 
 // lateRlimits are the limits create left in the record for start to apply.
@@ -105,44 +116,21 @@ func lateRlimits(id string, rec state.Record) ([]configs.Rlimit, error) {
 }
 
 // runPoststart runs the container's poststart hooks after its init has
-// executed the user process. Their failures are warnings (runtime spec:
-// "the runtime MUST log a warning"), not errors of start.
-func (r *Runtime) runPoststart(ctx context.Context, c *libcontainer.Container, pid int, poststart []specs.Hook) {
+// executed the user process, and returns the first failure.
+func (r *Runtime) runPoststart(ctx context.Context, c *libcontainer.Container, pid int, poststart []specs.Hook) error {
 	if len(poststart) == 0 {
-		return
+		return nil
 	}
-	log := logrus.WithField("id", c.ID())
 	waitExecuted(ctx, pid)
 	st, err := c.OCIState()
 	if err != nil {
-		log.WithError(err).Warn("poststart hooks not run")
-		return
+		return fmt.Errorf("poststart hooks of %q: %w", c.ID(), err)
 	}
 	// The hooks belong to the moment the process started running; a
 	// process that has finished already does not make them "stopped" hooks.
 	st.Status = specs.StateRunning
 	st.Pid = pid
-	if err := hooks.RunAll(ctx, "poststart", poststart, *st); err != nil {
-		log.WithError(err).Warn("poststart hook failed")
-	}
-}
-
-// initReleased reports whether the init pid of a container libcontainer
-// calls created (its exec.fifo exists) has in fact started the user process:
-// it no longer waits, yet is alive.
-func initReleased(pid int) bool {
-	return pid > 0 && !initWaiting(pid) && unix.Kill(pid, 0) == nil
-}
-
-// initComm is the name nsexec gives the container's init (prctl
-// PR_SET_NAME); execve of the user process replaces it.
-const initComm = "runc:[2:INIT]"
-
-// initWaiting reports whether pid is still berth's init, waiting for start
-// or setting up, rather than the user process it becomes.
-func initWaiting(pid int) bool {
-	comm, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/comm")
-	return err == nil && strings.TrimSpace(string(comm)) == initComm
+	return hooks.Run(ctx, "poststart", poststart, *st)
 }
 
 // waitExecuted waits until the container init pid has replaced berth's
@@ -161,4 +149,13 @@ func waitExecuted(ctx context.Context, pid int) {
 			delay *= 2
 		}
 	}
+}
+
+// finishRelease removes the exec.fifo of a container whose start was killed
+// after it released the init and before libcontainer removed the fifo.
+func (r *Runtime) finishRelease(id string) error {
+	if err := os.Remove(filepath.Join(r.root.ContainerDir(id), "exec.fifo")); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("remove the stale exec.fifo of %q: %w", id, err)
+	}
+	return nil
 }

@@ -3,6 +3,7 @@ package runtime
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/runtime-spec/specs-go"
@@ -13,15 +14,11 @@ import (
 // set in res change; the others keep their values. Device rules are left
 // alone (runc's update does not touch them either).
 func (r *Runtime) Update(ctx context.Context, id string, res *specs.LinuxResources) error {
-	lock, err := r.lock(id)
+	c, err := r.open(id, opUpdate, true)
 	if err != nil {
 		return err
 	}
-	defer lock.Unlock()
-	c, err := r.load(id)
-	if err != nil {
-		return err
-	}
+	defer c.unlock()
 	cfg := c.Config()
 	mergeResources(cfg.Cgroups.Resources, res)
 	cfg.Cgroups.SkipDevices = true
@@ -69,6 +66,11 @@ func mergeResources(dst *cgroups.Resources, res *specs.LinuxResources) {
 		}
 		if cpu.Idle != nil {
 			dst.CPUIdle = cpu.Idle
+			if cpu.Shares == nil {
+				// The kernel refuses cpu.weight while cpu.idle is set:
+				// shares (the weight) are left alone, as runc does.
+				dst.CpuShares, dst.CpuWeight = 0, 0
+			}
 		}
 	}
 	if p := res.Pids; p != nil && p.Limit != nil {
@@ -114,8 +116,11 @@ func setUint64(dst *uint64, v *uint64) {
 	}
 }
 
+// upsertWeight and upsertThrottle update a device's entry, or add one. A
+// device listed twice is written twice, the last entry last, so that is
+// the one updated.
 func upsertWeight(devs []*cgroups.WeightDevice, wd specs.LinuxWeightDevice) []*cgroups.WeightDevice {
-	for _, d := range devs {
+	for _, d := range slices.Backward(devs) {
 		if d.Major == wd.Major && d.Minor == wd.Minor {
 			if wd.Weight != nil {
 				d.Weight = *wd.Weight
@@ -139,7 +144,7 @@ func upsertWeight(devs []*cgroups.WeightDevice, wd specs.LinuxWeightDevice) []*c
 func upsertThrottle(devs []*cgroups.ThrottleDevice, in []specs.LinuxThrottleDevice) []*cgroups.ThrottleDevice {
 next:
 	for _, td := range in {
-		for _, d := range devs {
+		for _, d := range slices.Backward(devs) {
 			if d.Major == td.Major && d.Minor == td.Minor {
 				d.Rate = td.Rate
 				continue next

@@ -10,20 +10,20 @@ import (
 	"github.com/opencontainers/runtime-spec/specs-go"
 )
 
-const recordFile = "berth.json"
+const (
+	recordFile   = "berth.json"
+	recoveryFile = "recovery.json"
+)
 
 // Record is what berth keeps about a container beside libcontainer's state:
 // the hooks that berth runs itself, at the moments the runtime spec names,
-// rather than leaving them to libcontainer, and what `delete --force` needs
-// to find the container's processes and cgroups when libcontainer's
-// state.json is unreadable.
+// rather than leaving them to libcontainer, and what the container's
+// creator decided beside config.json. It is written once, before the
+// container's init starts.
 type Record struct {
-	// Pid and PidStart (clock ticks after boot, from /proc/<pid>/stat)
-	// identify the init process, safe from pid reuse.
-	Pid      int    `json:"pid,omitempty"`
-	PidStart uint64 `json:"pidStart,omitempty"`
 	// CgroupPaths maps cgroup controllers ("" for the v2 hierarchy) to
-	// the container's cgroup directories.
+	// the container's cgroup directories, known before the init exists:
+	// a create killed half-way leaves cgroups that delete finds here.
 	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
 
 	// Poststart hooks run after the user process has started, before
@@ -40,21 +40,30 @@ type Record struct {
 	// init executes the container's program (RLIMIT_AS, RLIMIT_DATA).
 	LateRlimits []specs.POSIXRlimit `json:"lateRlimits,omitempty"`
 
-	// ImageBundle is the bundle berth made for run --image, removed
-	// with the container.
-	ImageBundle string `json:"imageBundle,omitempty"`
+	// OwnedBundle is a bundle directory the creator handed to berth
+	// (run --image makes one): it is unmounted and removed with the
+	// container. Only the create call sets it, never config.json.
+	OwnedBundle string `json:"ownedBundle,omitempty"`
+}
+
+// Recovery is what a forced delete needs to remove a container when both
+// libcontainer's state and berth's record are unreadable: which process is
+// its init and where its cgroups are. It is a file of its own, written
+// once the init runs, so that no single damaged file hides the container's
+// processes.
+type Recovery struct {
+	// Pid and PidStart (clock ticks after boot, from /proc/<pid>/stat)
+	// identify the init process, safe from pid reuse.
+	Pid      int    `json:"pid"`
+	PidStart uint64 `json:"pidStart"`
+	// CgroupPaths maps cgroup controllers ("" for the v2 hierarchy) to
+	// the container's cgroup directories.
+	CgroupPaths map[string]string `json:"cgroupPaths,omitempty"`
 }
 
 // WriteRecord stores rec in the directory of container id, atomically.
 func (r Root) WriteRecord(id string, rec Record) error {
-	data, err := json.Marshal(rec)
-	if err != nil {
-		return fmt.Errorf("encode record of %q: %w", id, err)
-	}
-	if err := WriteFileAtomic(filepath.Join(r.ContainerDir(id), recordFile), data, 0o600); err != nil {
-		return fmt.Errorf("write record of %q: %w", id, err)
-	}
-	return nil
+	return r.writeJSON(id, recordFile, "record", rec)
 }
 
 // ReadRecord loads the record of container id. A container without one
@@ -62,15 +71,43 @@ func (r Root) WriteRecord(id string, rec Record) error {
 // record.
 func (r Root) ReadRecord(id string) (Record, error) {
 	var rec Record
-	data, err := os.ReadFile(filepath.Join(r.ContainerDir(id), recordFile))
+	_, err := r.readJSON(id, recordFile, "record", &rec)
+	return rec, err
+}
+
+// WriteRecovery stores rec in the directory of container id, atomically.
+func (r Root) WriteRecovery(id string, rec Recovery) error {
+	return r.writeJSON(id, recoveryFile, "recovery record", rec)
+}
+
+// ReadRecovery loads the recovery record of container id; found is false
+// when there is none (the init never ran, or an older berth made it).
+func (r Root) ReadRecovery(id string) (rec Recovery, found bool, err error) {
+	found, err = r.readJSON(id, recoveryFile, "recovery record", &rec)
+	return rec, found, err
+}
+
+func (r Root) writeJSON(id, file, what string, v any) error {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("encode %s of %q: %w", what, id, err)
+	}
+	if err := WriteFileAtomic(filepath.Join(r.ContainerDir(id), file), data, 0o600); err != nil {
+		return fmt.Errorf("write %s of %q: %w", what, id, err)
+	}
+	return nil
+}
+
+func (r Root) readJSON(id, file, what string, v any) (found bool, _ error) {
+	data, err := os.ReadFile(filepath.Join(r.ContainerDir(id), file))
 	if errors.Is(err, os.ErrNotExist) {
-		return rec, nil
+		return false, nil
 	}
 	if err != nil {
-		return rec, fmt.Errorf("read record of %q: %w", id, err)
+		return false, fmt.Errorf("read %s of %q: %w", what, id, err)
 	}
-	if err := json.Unmarshal(data, &rec); err != nil {
-		return rec, fmt.Errorf("decode record of %q: %w", id, err)
+	if err := json.Unmarshal(data, v); err != nil {
+		return false, fmt.Errorf("decode %s of %q: %w", what, id, err)
 	}
-	return rec, nil
+	return true, nil
 }

@@ -4,9 +4,11 @@
 //
 // Layout:
 //
-//	<root>/<id>/state.json   libcontainer's state (config, pids, cgroup paths)
-//	<root>/<id>/berth.json   berth's record: hooks libcontainer does not run
-//	<root>/<id>~lock         the per-container lock (flock), removed on delete
+//	<root>/<id>/state.json     libcontainer's state (config, pids, cgroup paths)
+//	<root>/<id>/berth.json     berth's record: hooks libcontainer does not run, ...
+//	<root>/<id>/recovery.json  the init and cgroups, for a delete that can read
+//	                           neither of the others
+//	<root>/<id>~lock           the per-container lock (flock), removed on delete
 //
 // "~" cannot appear in a container id, so lock files never collide with
 // container directories, and listings skip them.
@@ -25,23 +27,34 @@ type Root struct {
 	dir string
 }
 
-// Open makes dir absolute, refuses "/", and creates it with mode 0700 when it
-// does not exist yet.
+// Open makes dir absolute and refuses "/". The directory need not exist:
+// Make creates it, for the first container.
 func Open(dir string) (Root, error) {
 	if dir == "" {
-		return Root{}, errors.New("--root: must not be empty")
+		return Root{}, errors.New("state root: must not be empty")
 	}
 	abs, err := filepath.Abs(dir)
 	if err != nil {
-		return Root{}, fmt.Errorf("--root %s: %w", dir, err)
+		return Root{}, fmt.Errorf("state root %s: %w", dir, err)
 	}
 	if abs == "/" {
-		return Root{}, errors.New("--root: refusing to use / as the state directory; pass a dedicated directory such as /run/berth")
-	}
-	if err := os.MkdirAll(abs, 0o700); err != nil {
-		return Root{}, fmt.Errorf("--root: %w", err)
+		return Root{}, errors.New("state root: refusing to use / as the state directory; use a dedicated directory such as /run/berth")
 	}
 	return Root{dir: abs}, nil
+}
+
+// Make creates the root directory, mode 0700, if it does not exist yet.
+func (r Root) Make() error {
+	if err := os.MkdirAll(r.dir, 0o700); err != nil {
+		return fmt.Errorf("state root: %w", err)
+	}
+	return nil
+}
+
+// Present reports whether the root directory exists.
+func (r Root) Present() bool {
+	_, err := os.Stat(r.dir)
+	return err == nil
 }
 
 // Dir is the absolute path of the root directory.
@@ -60,12 +73,9 @@ func (r Root) Exists(id string) bool {
 
 // IDs lists the ids of all container directories under the root, sorted.
 // Entries that are not directories (lock files, strays) are skipped. A root
-// that does not exist yet holds no containers.
+// that does not exist is an error that wraps os.ErrNotExist.
 func (r Root) IDs() ([]string, error) {
 	entries, err := os.ReadDir(r.dir)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil, nil
-	}
 	if err != nil {
 		return nil, fmt.Errorf("list %s: %w", r.dir, err)
 	}

@@ -1,230 +1,82 @@
-//go:build !berth_noimage
+//go:build berth_noimage
 
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"text/tabwriter"
 
-	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
 	"github.com/berth-oci/berth/image/bundle"
-	"github.com/berth-oci/berth/image/pull"
 	"github.com/berth-oci/berth/image/store"
-	"github.com/berth-oci/berth/image/unpack"
 	"github.com/berth-oci/berth/runtime"
 )
 
-// imageCommands are the commands of the image store.
+// The runtime-only build (berth_noimage) leaves the image commands to its
+// companion binary, berth-image, installed beside it: the registry client,
+// the decompressors and their package initialisation then cost nothing to
+// the runtime's own commands and to every container's init. The store
+// commands are normally handed over before the Go runtime starts
+// (companion_dispatch.go); these are the fallbacks for what that quick
+// look at the arguments did not recognise. run --image of an image the
+// store has, unpacked, runs here; berth-image pulls and unpacks the rest.
+
+// companionName is the image binary's name, looked up beside berth.
+const companionName = "berth-image"
+
 func imageCommands() []*cli.Command {
-	actions := map[string]cli.ActionFunc{
-		"bundle": bundleAction, "gc": gcAction, "images": imagesAction, "pull": pullAction, "rmi": rmiAction,
-	}
 	cmds := imageCommandSpecs()
 	for _, c := range cmds {
-		c.Action = actions[c.Name]
+		c.SkipFlagParsing = true
+		c.Action = func(*cli.Context) error { return execCompanion() }
 	}
 	return cmds
 }
 
-// runImage is run --image: the image is pulled if the store lacks it, and
-// its layers are unpacked if they are not yet.
+// runImage runs an image the store has, with its layers unpacked, here
+// (the warm path costs the runtime nothing it would not pay for a bundle);
+// anything else (a pull, an unpack, another platform) is berth-image's.
 func runImage(c *cli.Context, o runtime.CreateOptions) error {
-	return runImageWith(c, o, func(st *store.Store) (bundle.Image, error) {
-		ctx, cancel := commandContext()
-		defer cancel()
-		return ensureImage(ctx, c, st, c.String("image"))
-	}, unpack.Applier)
-}
-
-func pullOptions(c *cli.Context, quiet bool) (pull.Options, error) {
-	o := pull.Options{Insecure: c.Bool("insecure"), AuthFile: c.String("authfile")}
-	if s := c.String("platform"); s != "" {
-		p, err := pull.ParsePlatform(s)
+	if c.String("platform") != "" {
+		return execCompanion()
+	}
+	err := runImageWith(c, o, func(st *store.Store) (bundle.Image, error) {
+		name, ok := localImageName(c.String("image"))
+		if !ok {
+			return bundle.Image{}, errNeedCompanion
+		}
+		desc, found, err := st.Resolve(name)
 		if err != nil {
-			return o, err
+			return bundle.Image{}, err
 		}
-		o.Platform = &p
-	}
-	if !quiet && isTerminal(os.Stderr) {
-		o.Progress = os.Stderr
-	}
-	return o, nil
-}
-
-// ensureImage finds ref in the store, pulling it if it is missing.
-func ensureImage(ctx context.Context, c *cli.Context, st *store.Store, ref string) (bundle.Image, error) {
-	r, err := pull.ParseRef(ref, c.Bool("insecure"))
-	if err != nil {
-		return bundle.Image{}, err
-	}
-	o, err := pullOptions(c, false)
-	if err != nil {
-		return bundle.Image{}, err
-	}
-	desc, err := pull.Ensure(ctx, st, r, o)
-	if err != nil {
-		return bundle.Image{}, err
-	}
-	return bundle.Image{Name: r.Name, Manifest: desc}, nil
-}
-
-func pullAction(c *cli.Context) error {
-	if err := args(c, 1, 1); err != nil {
-		return err
-	}
-	st, err := openStore(c)
-	if err != nil {
-		return err
-	}
-	ref, err := pull.ParseRef(c.Args().First(), c.Bool("insecure"))
-	if err != nil {
-		return err
-	}
-	o, err := pullOptions(c, c.Bool("quiet"))
-	if err != nil {
-		return err
-	}
-	ctx, cancel := commandContext()
-	defer cancel()
-	res, err := pull.Pull(ctx, st, ref, o)
-	if err != nil {
-		return err
-	}
-	logrus.WithFields(logrus.Fields{"image": res.Name, "fetched": res.Fetched}).Debug("pulled")
-	fmt.Println(res.Manifest.Digest)
-	return nil
-}
-
-// imageInfo is a line of berth images.
-type imageInfo struct {
-	Name     string `json:"name"`
-	Digest   string `json:"digest"`
-	Platform string `json:"platform,omitempty"`
-	// Size is the size of the manifest, config and (compressed) layers.
-	Size int64 `json:"size"`
-}
-
-func imagesAction(c *cli.Context) error {
-	if err := args(c, 0, 0); err != nil {
-		return err
-	}
-	format := c.String("format")
-	if format != "table" && format != "json" {
-		return fmt.Errorf("images: unknown --format %q (want table or json)", format)
-	}
-	st, err := openStore(c)
-	if err != nil {
-		return err
-	}
-	imgs, err := st.Images()
-	if err != nil {
-		return err
-	}
-	infos := []imageInfo{}
-	for _, img := range imgs {
-		info := imageInfo{Name: img.Name, Digest: img.Manifest.Digest.String()}
-		if p := img.Manifest.Platform; p != nil {
-			info.Platform = pull.Platform{OS: p.OS, Architecture: p.Architecture, Variant: p.Variant}.String()
+		if !found {
+			return bundle.Image{}, errNeedCompanion
 		}
-		info.Size, err = st.ImageSize(img.Manifest)
-		if err != nil {
-			return fmt.Errorf("image %q: %w", img.Name, err)
-		}
-		infos = append(infos, info)
+		return bundle.Image{Name: name, Manifest: desc}, nil
+	}, nil)
+	if errors.Is(err, errNeedCompanion) || errors.Is(err, bundle.ErrNotUnpacked) {
+		return execCompanion()
 	}
-	switch {
-	case c.Bool("quiet"):
-		for _, i := range infos {
-			fmt.Println(i.Name)
-		}
-		return nil
-	case format == "json":
-		return printJSON(infos)
-	}
-	w := tabwriter.NewWriter(os.Stdout, 12, 1, 3, ' ', 0)
-	fmt.Fprint(w, "NAME\tDIGEST\tPLATFORM\tSIZE\n")
-	for _, i := range infos {
-		fmt.Fprintf(w, "%s\t%s\t%s\t%.1f MB\n", i.Name, i.Digest, i.Platform, float64(i.Size)/1e6)
-	}
-	return w.Flush()
+	return err
 }
 
-func rmiAction(c *cli.Context) error {
-	if c.NArg() == 0 {
-		return errors.New("rmi: name at least one image (see berth images)")
-	}
-	st, err := openStore(c)
-	if err != nil {
-		return err
-	}
-	var errs []error
-	for _, arg := range c.Args().Slice() {
-		ref, err := pull.ParseRef(arg, false)
-		if err == nil {
-			err = st.Untag(ref.Name)
-		}
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		fmt.Println(ref.Name)
-	}
-	if _, err := st.GC(); err != nil {
-		errs = append(errs, fmt.Errorf("garbage collection: %w", err))
-	}
-	return errors.Join(errs...)
-}
+// errNeedCompanion: the image must be pulled first.
+var errNeedCompanion = errors.New("image not in the store")
 
-func gcAction(c *cli.Context) error {
-	if err := args(c, 0, 0); err != nil {
-		return err
-	}
-	st, err := openStore(c)
+// execCompanion replaces this process with berth-image, same arguments.
+func execCompanion() error {
+	exe, err := os.Executable()
 	if err != nil {
-		return err
+		return fmt.Errorf("find berth-image: %w", err)
 	}
-	res, err := st.GC()
-	if err != nil {
-		return err
+	path := filepath.Join(filepath.Dir(exe), companionName)
+	err = unix.Exec(path, append([]string{path}, os.Args[1:]...), os.Environ())
+	if errors.Is(err, unix.ENOENT) {
+		return fmt.Errorf("the image commands are in %s, which is not installed beside %s (make build and make install put both in place; IMAGE=0 builds the runtime alone)", path, exe)
 	}
-	fmt.Printf("removed %d blobs (%.1f MB) and %d unpacked layers\n", res.Blobs, float64(res.Bytes)/1e6, res.Layers)
-	return nil
-}
-
-func bundleAction(c *cli.Context) error {
-	if c.NArg() < 2 {
-		return fmt.Errorf("bundle: expected an image and a directory (usage: berth bundle %s)", c.Command.ArgsUsage)
-	}
-	st, err := openStore(c)
-	if err != nil {
-		return err
-	}
-	ctx, cancel := commandContext()
-	defer cancel()
-	img, err := ensureImage(ctx, c, st, c.Args().Get(0))
-	if err != nil {
-		return err
-	}
-	dir, err := filepath.Abs(c.Args().Get(1))
-	if err != nil {
-		return err
-	}
-	return bundle.Make(st, img, dir, bundle.Options{
-		Apply:    unpack.Applier,
-		Args:     commandArgs(c.Args().Slice()[2:]),
-		Terminal: c.Bool("tty"),
-		Rootless: c.Bool("rootless"),
-	})
-}
-
-func isTerminal(f *os.File) bool {
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
+	return fmt.Errorf("run %s: %w", path, err)
 }

@@ -21,10 +21,20 @@ import (
 	"github.com/moby/sys/user"
 	"github.com/opencontainers/runtime-spec/specs-go"
 
-	"github.com/berth-oci/berth/image/owned"
 	"github.com/berth-oci/berth/image/store"
 	"github.com/berth-oci/berth/linux"
 	"github.com/berth-oci/berth/state"
+)
+
+// Annotations of bundles made from images.
+const (
+	// AnnotationImage is the image's name in the store.
+	AnnotationImage = "dev.berth.image.name"
+	// AnnotationDigest is the image's manifest digest.
+	AnnotationDigest = "dev.berth.image.digest"
+	// AnnotationStopSignal is the image's StopSignal (the image spec's
+	// conversion annotation); berth kill sends it when no signal is named.
+	AnnotationStopSignal = "org.opencontainers.image.stopSignal"
 )
 
 // Options change the bundle.
@@ -39,7 +49,10 @@ type Options struct {
 	// Overlay mounts the store's unpacked layers as the root filesystem
 	// instead of applying them into a directory.
 	Overlay bool
-	// Owned marks the bundle as berth's: deleting the container removes it.
+	// Owned marks the bundle as one berth made to run a container from:
+	// it gets store.BundleMarker, so that the store's gc keeps what it
+	// mounts. (Whoever creates the container hands it over to the runtime,
+	// which removes it with the container.)
 	Owned bool
 	// Apply applies layers that are not unpacked yet (nil: Make fails
 	// with ErrNotUnpacked for them).
@@ -70,11 +83,11 @@ func Make(st *store.Store, img Image, dir string, o Options) (retErr error) {
 	rootfs := filepath.Join(dir, "rootfs")
 	defer func() {
 		if retErr != nil {
-			retErr = errors.Join(retErr, owned.Remove(dir))
+			retErr = errors.Join(retErr, linux.RemoveBundle(dir))
 		}
 	}()
 	if o.Owned {
-		if err := os.WriteFile(filepath.Join(dir, owned.Marker), []byte(img.Manifest.Digest.String()+"\n"), 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(dir, store.BundleMarker), []byte(img.Manifest.Digest.String()+"\n"), 0o600); err != nil {
 			return err
 		}
 	}
@@ -90,11 +103,8 @@ func Make(st *store.Store, img Image, dir string, o Options) (retErr error) {
 	if err != nil {
 		return fmt.Errorf("%s: %w", img.Name, err)
 	}
-	spec.Annotations[owned.AnnotationImage] = img.Name
-	spec.Annotations[owned.AnnotationDigest] = img.Manifest.Digest.String()
-	if o.Owned {
-		spec.Annotations[owned.AnnotationBundle] = dir
-	}
+	spec.Annotations[AnnotationImage] = img.Name
+	spec.Annotations[AnnotationDigest] = img.Manifest.Digest.String()
 	data, err := json.MarshalIndent(spec, "", "\t")
 	if err != nil {
 		return err
@@ -175,7 +185,7 @@ func Config(img *oci.Image, rootfs string, o Options) (*specs.Spec, error) {
 	if img.Created != nil {
 		set("org.opencontainers.image.created", img.Created.UTC().Format("2006-01-02T15:04:05Z07:00"))
 	}
-	set(owned.AnnotationStopSignal, c.StopSignal)
+	set(AnnotationStopSignal, c.StopSignal)
 	if len(c.ExposedPorts) > 0 {
 		var ports []string
 		for port := range c.ExposedPorts {

@@ -10,8 +10,6 @@ import (
 	"time"
 
 	"github.com/berth-oci/berth/image/oci"
-
-	"github.com/berth-oci/berth/image/owned"
 )
 
 // GCResult says what a garbage collection removed.
@@ -112,7 +110,7 @@ func (s *Store) referenced() (blobs, layers map[string]bool, err error) {
 
 // BundleMarker is the file in a bundle under BundlesDir that holds the
 // manifest digest of the image the bundle was made from.
-const BundleMarker = owned.Marker
+const BundleMarker = ".berth-image-bundle"
 
 // BundlesDir is where bundles of containers run from images are made.
 func (s *Store) BundlesDir() string { return filepath.Join(s.dir, "bundles") }

@@ -31,12 +31,11 @@ import (
 	"github.com/berth-oci/berth/image/oci"
 	"golang.org/x/sys/unix"
 
-	"github.com/berth-oci/berth/image/owned"
 	"github.com/berth-oci/berth/state"
 )
 
 // DefaultDir is where images are kept unless --image-store says otherwise.
-const DefaultDir = owned.DefaultStore
+const DefaultDir = "/var/lib/berth/images"
 
 // RefNameAnnotation names the reference an index.json entry was pulled as.
 const RefNameAnnotation = oci.AnnotationRefName

@@ -62,12 +62,14 @@ func (r *Runtime) loadState(id string) (*ContainerState, error) {
 	return describe(c)
 }
 
-// List reports every container under the root. Containers that cannot be
-// read are left out and their errors returned, joined, beside the others.
-func (r *Runtime) List(ctx context.Context) ([]ContainerState, error) {
+// List reports every container under the root that can be read, and for
+// each of the others the error that says why it cannot. err is for a root
+// that cannot be listed at all; one that does not exist wraps
+// os.ErrNotExist.
+func (r *Runtime) List(ctx context.Context) (_ []ContainerState, unreadable []error, err error) {
 	ids, err := r.root.IDs()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Each container is read on its own (state.json decoded, the freezer
 	// and /proc/<pid>/stat read): spread them over the CPUs. With the
@@ -96,39 +98,34 @@ func (r *Runtime) List(ctx context.Context) ([]ContainerState, error) {
 	}
 	close(next)
 	wg.Wait()
-	var (
-		out    []ContainerState
-		failed []error
-	)
+	out := []ContainerState{}
 	for i, s := range states {
 		switch {
 		case errors.Is(errs[i], libcontainer.ErrNotExist):
 			// deleted while we listed
 		case errs[i] != nil:
-			failed = append(failed, errs[i])
+			unreadable = append(unreadable, errs[i])
 		default:
 			out = append(out, *s)
 		}
 	}
-	return out, errors.Join(failed...)
+	return out, unreadable, nil
 }
 
 func describe(c *libcontainer.Container) (*ContainerState, error) {
-	status, err := c.Status()
+	ct, err := inspectLoaded(c)
 	if err != nil {
-		return nil, fmt.Errorf("status of %q: %w", c.ID(), err)
+		return nil, err
 	}
 	st, err := c.State()
 	if err != nil {
 		return nil, fmt.Errorf("state of %q: %w", c.ID(), err)
 	}
 	pid := st.InitProcessPid
-	if status == libcontainer.Stopped {
+	if ct.status == Stopped {
 		pid = 0
 	}
-	if status == libcontainer.Created && initReleased(st.InitProcessPid) {
-		status = libcontainer.Running // a start was killed before it removed exec.fifo
-	}
+	status := ct.status
 	bundle, annotations := utils.Annotations(st.Config.Labels)
 	return &ContainerState{
 		OCIVersion:  st.Config.Version,
@@ -154,4 +151,17 @@ func (r *Runtime) owner(id string) string {
 		return u.Username
 	}
 	return "#" + uid
+}
+
+// Processes lists the host pids of every process in the container's cgroup.
+func (r *Runtime) Processes(ctx context.Context, id string) ([]int, error) {
+	c, err := r.load(id)
+	if err != nil {
+		return nil, err
+	}
+	pids, err := c.Processes()
+	if err != nil {
+		return nil, fmt.Errorf("processes of %q: %w", id, err)
+	}
+	return pids, nil
 }
