@@ -34,29 +34,32 @@ func BoundingSet() (uint64, error) {
 }
 
 // DropUngrantable removes from the process's capability sets every
-// capability outside bounding and returns their names. The runtime spec
-// says a runtime SHOULD NOT fail for capabilities it cannot grant (as when
-// berth itself runs without some of them); the caller warns.
+// capability outside bounding, and returns their names, and every name this
+// build does not know (Validate warns about those). The runtime spec says a
+// runtime SHOULD NOT fail for capabilities it cannot grant (as when berth
+// itself runs without some of them) or does not know; the caller warns.
 func DropUngrantable(p *specs.Process, bounding uint64) []string {
 	if p == nil || p.Capabilities == nil {
 		return nil
 	}
-	grantable := func(name string) bool {
+	// known: the name is a capability; grantable: berth holds it.
+	grantable := func(name string) (known, ok bool) {
 		for _, c := range capability.ListKnown() {
 			if "CAP_"+strings.ToUpper(c.String()) == name {
-				return c < 64 && bounding&(1<<uint(c)) != 0
+				return true, c < 64 && bounding&(1<<uint(c)) != 0
 			}
 		}
-		return true // unknown names are Validate's business
+		return false, false
 	}
 	var dropped []string
 	for _, set := range []*[]string{&p.Capabilities.Bounding, &p.Capabilities.Effective,
 		&p.Capabilities.Inheritable, &p.Capabilities.Permitted, &p.Capabilities.Ambient} {
 		*set = slices.DeleteFunc(*set, func(name string) bool {
-			if grantable(name) {
+			known, ok := grantable(name)
+			if ok {
 				return false
 			}
-			if !slices.Contains(dropped, name) {
+			if known && !slices.Contains(dropped, name) {
 				dropped = append(dropped, name)
 			}
 			return true

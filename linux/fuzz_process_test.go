@@ -38,7 +38,7 @@ func FuzzValidateProcess(f *testing.F) {
 		if err := json.Unmarshal(data, p); err != nil {
 			return // exec reports the decoding error itself
 		}
-		err := ValidateProcess(p)
+		err := ValidateProcess(p, nil)
 		if err == nil {
 			if len(p.Args) == 0 || !strings.HasPrefix(p.Cwd, "/") {
 				t.Fatalf("accepted a process without args or an absolute cwd: %+v", p)

@@ -42,7 +42,7 @@ func FuzzLoadAndValidate(f *testing.F) {
 		if err := os.WriteFile(filepath.Join(bundle, "config.json"), data, 0o644); err != nil {
 			t.Fatal(err)
 		}
-		spec, err := LoadSpec(bundle)
+		spec, err := LoadSpec(bundle, nil)
 		if err != nil {
 			if !errors.Is(err, ErrInvalidSpec) {
 				t.Fatalf("LoadSpec error does not wrap ErrInvalidSpec: %v", err)

@@ -38,13 +38,14 @@ func (e *FieldError) Error() string {
 }
 
 // LoadSpec reads and decodes <bundle>/config.json. Unknown JSON properties
-// are ignored, as the runtime spec requires.
+// are ignored, as the runtime spec requires; warn, when set, gets one
+// warning naming each.
 //
 // A missing file, malformed JSON and values of the wrong JSON type give
 // errors that wrap ErrInvalidSpec and name the file; decoding errors also
 // carry the line and column and, for type mismatches, the field path.
 // A missing file additionally wraps fs.ErrNotExist.
-func LoadSpec(bundle string) (*specs.Spec, error) {
+func LoadSpec(bundle string, warn func(*FieldError)) (*specs.Spec, error) {
 	path := filepath.Join(bundle, "config.json")
 	data, err := os.ReadFile(path)
 	if err != nil {
@@ -60,6 +61,11 @@ func LoadSpec(bundle string) (*specs.Spec, error) {
 	spec := new(specs.Spec)
 	if err := json.Unmarshal(data, spec); err != nil {
 		return nil, decodeError(path, data, err)
+	}
+	if warn != nil {
+		for _, p := range unknownProperties(data, spec) {
+			warn(&FieldError{Field: p, Msg: "unknown property, ignored"})
+		}
 	}
 	return spec, nil
 }

@@ -24,7 +24,7 @@ func TestLoadSpecRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeConfig(t, bundle, string(data))
-	spec, err := LoadSpec(bundle)
+	spec, err := LoadSpec(bundle, nil)
 	if err != nil {
 		t.Fatalf("LoadSpec: %v", err)
 	}
@@ -35,7 +35,7 @@ func TestLoadSpecRoundTrip(t *testing.T) {
 
 func TestLoadSpecMissing(t *testing.T) {
 	bundle := t.TempDir()
-	_, err := LoadSpec(bundle)
+	_, err := LoadSpec(bundle, nil)
 	path := filepath.Join(bundle, "config.json")
 	if !errors.Is(err, ErrInvalidSpec) || !errors.Is(err, fs.ErrNotExist) {
 		t.Fatalf("got %v, want ErrInvalidSpec and fs.ErrNotExist", err)
@@ -52,7 +52,7 @@ func TestLoadSpecDirectory(t *testing.T) {
 	if err := os.Mkdir(filepath.Join(bundle, "config.json"), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	_, err := LoadSpec(bundle)
+	_, err := LoadSpec(bundle, nil)
 	if !errors.Is(err, ErrInvalidSpec) || !strings.Contains(err.Error(), "is a directory") {
 		t.Fatalf("got %v, want ErrInvalidSpec saying it is a directory", err)
 	}
@@ -134,7 +134,7 @@ func TestLoadSpecDecodeErrors(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			bundle := t.TempDir()
 			writeConfig(t, bundle, tt.input)
-			_, err := LoadSpec(bundle)
+			_, err := LoadSpec(bundle, nil)
 			if !errors.Is(err, ErrInvalidSpec) {
 				t.Fatalf("input: %q\ngot:  %v\nwant: error wrapping ErrInvalidSpec", tt.input, err)
 			}
@@ -161,7 +161,7 @@ func TestLoadSpecIgnoresUnknownProperties(t *testing.T) {
 		"linux": {"someNewKnob": [1, 2], "namespaces": [{"type": "mount", "flags": "x"}]},
 		"vendorExtension": "x"
 	}`)
-	spec, err := LoadSpec(bundle)
+	spec, err := LoadSpec(bundle, nil)
 	if err != nil {
 		t.Fatalf("LoadSpec: %v", err)
 	}
@@ -180,7 +180,7 @@ func TestLoadSpecContainerdStyle(t *testing.T) {
 		t.Fatal(err)
 	}
 	writeConfig(t, bundle, string(data))
-	spec, err := LoadSpec(bundle)
+	spec, err := LoadSpec(bundle, nil)
 	if err != nil {
 		t.Fatalf("LoadSpec: %v", err)
 	}
@@ -216,5 +216,53 @@ func TestLineCol(t *testing.T) {
 		if line != tt.line || col != tt.col {
 			t.Errorf("lineCol(%d) = %d:%d, want %d:%d", tt.offset, line, col, tt.line, tt.col)
 		}
+	}
+}
+
+// Unknown properties are ignored, each named in a warning; known ones in
+// any letter case (as encoding/json matches them) are not warned about.
+func TestLoadSpecUnknownProperties(t *testing.T) {
+	bundle := newBundle(t)
+	data, err := json.Marshal(newBaseSpec())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["foo"] = map[string]any{"bar": 1}
+	delete(m, "hostname")
+	m["HOSTNAME"] = "case-folded"
+	m["process"].(map[string]any)["fooBar"] = true
+	m["mounts"].([]any)[1].(map[string]any)["extra"] = 1
+	m["annotations"] = map[string]any{"any.key": "is fine"}
+	data, err = json.Marshal(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	writeConfig(t, bundle, string(data))
+	var warned []string
+	spec, err := LoadSpec(bundle, func(w *FieldError) {
+		if w.Msg != "unknown property, ignored" {
+			t.Errorf("warning %q for %s", w.Msg, w.Field)
+		}
+		warned = append(warned, w.Field)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "foo mounts[1].extra process.fooBar"; strings.Join(warned, " ") != want {
+		t.Errorf("warned about %q, want %q", warned, want)
+	}
+	if spec.Hostname != "case-folded" {
+		t.Errorf("HOSTNAME did not decode into hostname: %q", spec.Hostname)
+	}
+
+	// Nothing unknown, no warning.
+	data, _ = json.Marshal(newBaseSpec())
+	writeConfig(t, bundle, string(data))
+	if _, err := LoadSpec(bundle, func(w *FieldError) { t.Errorf("unexpected warning: %s", w) }); err != nil {
+		t.Fatal(err)
 	}
 }

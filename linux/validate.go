@@ -151,6 +151,9 @@ type ValidateOptions struct {
 	// NeedProcess makes process required (run starts it at once). For
 	// create it is optional, as the runtime spec says; start then fails.
 	NeedProcess bool
+	// Warn, when set, receives what the runtime spec says to tolerate
+	// with a warning: unknown capabilities, relative mount destinations.
+	Warn func(*FieldError)
 }
 
 // Validate checks spec before anything touches the host and reports all
@@ -159,11 +162,10 @@ type ValidateOptions struct {
 // errors.Is and errors.As (its Unwrap method returns []error).
 //
 // Only problems the runtime spec or runc would reject anyway are reported,
-// so the failure moves earlier and names the field; the one addition is
-// capability names this build does not know, which runc ignores with a
-// warning and berth rejects (a misspelt capability is a silent privilege
-// change). Known capabilities the host cannot grant are libcontainer's to
-// warn about.
+// so the failure moves earlier and names the field. What the spec says to
+// tolerate goes to opts.Warn, field and all: capability names this build
+// does not know (the runtime ignores them; see DropUngrantable) and
+// relative mount destinations (read as relative to "/").
 func Validate(spec *specs.Spec, opts ValidateOptions) error {
 	if spec == nil {
 		spec = &specs.Spec{}
@@ -175,6 +177,16 @@ func Validate(spec *specs.Spec, opts ValidateOptions) error {
 	c.mounts(spec.Mounts)
 	c.hooks(spec.Hooks)
 	c.linux(spec)
+	return c.result()
+}
+
+// result passes the warnings on and returns the problems, if any.
+func (c *checker) result() error {
+	if c.opts.Warn != nil {
+		for _, w := range c.warns {
+			c.opts.Warn(w)
+		}
+	}
 	if len(c.errs) == 0 {
 		return nil
 	}
@@ -204,14 +216,19 @@ func (e *validationError) Unwrap() []error {
 	return append([]error{ErrInvalidSpec}, e.problems...)
 }
 
-// checker accumulates field errors for one Validate call.
+// checker accumulates field errors and warnings for one Validate call.
 type checker struct {
-	opts ValidateOptions
-	errs []error
+	opts  ValidateOptions
+	errs  []error
+	warns []*FieldError
 }
 
 func (c *checker) add(field, format string, args ...any) {
 	c.errs = append(c.errs, &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)})
+}
+
+func (c *checker) warn(field, format string, args ...any) {
+	c.warns = append(c.warns, &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)})
 }
 
 // oneOf checks that v is in allowed, reporting field otherwise.
@@ -350,7 +367,8 @@ func (c *checker) process(p *specs.Process, need bool) {
 	}
 }
 
-// capabilities rejects capability names this build does not know.
+// capabilities warns about capability names this build does not know: the
+// runtime spec says to log them and not to fail.
 func (c *checker) capabilities(caps *specs.LinuxCapabilities) {
 	if caps == nil {
 		return
@@ -367,8 +385,8 @@ func (c *checker) capabilities(caps *specs.LinuxCapabilities) {
 	} {
 		for i, name := range set.list {
 			if !KnownCapability(name) {
-				c.add(fmt.Sprintf("process.capabilities.%s[%d]", set.name, i),
-					"unknown capability %q (names look like CAP_NET_ADMIN; see capabilities(7))", name)
+				c.warn(fmt.Sprintf("process.capabilities.%s[%d]", set.name, i),
+					"unknown capability %q, ignored (names look like CAP_NET_ADMIN; see capabilities(7))", name)
 			}
 		}
 	}
@@ -399,8 +417,13 @@ func (c *checker) scheduler(s *specs.Scheduler) {
 func (c *checker) mounts(mounts []specs.Mount) {
 	for i, m := range mounts {
 		field := fmt.Sprintf("mounts[%d]", i)
-		if c.noNUL(field+".destination", m.Destination) {
-			c.absolute(field+".destination", m.Destination)
+		switch {
+		case !c.noNUL(field+".destination", m.Destination):
+		case m.Destination == "":
+			c.add(field+".destination", "must be set")
+		case !filepath.IsAbs(m.Destination):
+			c.warn(field+".destination", "relative destination %q is read as %q (relative destinations are deprecated; make it absolute)",
+				m.Destination, "/"+m.Destination)
 		}
 		c.noNUL(field+".type", m.Type)
 		bind := slices.Contains(m.Options, "bind") || slices.Contains(m.Options, "rbind")
@@ -564,8 +587,12 @@ func (c *checker) resources(r *specs.LinuxResources) {
 		switch {
 		case d.Access == "":
 			c.add(field+".access", "must be set, e.g. \"rwm\"")
-		case strings.Trim(d.Access, "rwm") != "":
-			c.add(field+".access", "%q may only contain r, w and m", d.Access)
+		case deviceAccess(d.Access) == "":
+			c.add(field+".access", "%q has none of r, w and m", d.Access)
+		case deviceAccess(d.Access) != d.Access:
+			// The spec's access is made of r, w and m; runc hands other
+			// letters on, and the cgroup v1 rules ignore them.
+			c.warn(field+".access", "%q: only r, w and m mean something; read as %q", d.Access, deviceAccess(d.Access))
 		}
 	}
 	if m := r.Memory; m != nil {

@@ -134,12 +134,6 @@ func TestValidateRejects(t *testing.T) {
 		wantMsg   string
 	}{
 		{"no ociVersion", false, func(s *specs.Spec) { s.Version = "" }, "ociVersion", `must be set, e.g. "`},
-		{"unknown bounding capability", false, func(s *specs.Spec) {
-			s.Process.Capabilities.Bounding = append([]string{"CAP_TEST"}, s.Process.Capabilities.Bounding...)
-		}, "process.capabilities.bounding[0]", `unknown capability "CAP_TEST"`},
-		{"capability without CAP_ prefix", false, func(s *specs.Spec) {
-			s.Process.Capabilities.Ambient = []string{"CAP_KILL", "sys_admin"}
-		}, "process.capabilities.ambient[1]", `unknown capability "sys_admin"`},
 		{"no root", false, func(s *specs.Spec) { s.Root = nil }, "root", "must be set"},
 		{"empty root path", false, func(s *specs.Spec) { s.Root.Path = "" }, "root.path", "must be set"},
 		{"missing rootfs", false, func(s *specs.Spec) { s.Root.Path = "nope" }, "root.path", "does not exist (create the rootfs or fix root.path)"},
@@ -179,7 +173,6 @@ func TestValidateRejects(t *testing.T) {
 			s.Linux.Namespaces = s.Linux.Namespaces[:3]
 		}, "domainname", "requires a uts namespace"},
 		{"hostname without linux", false, func(s *specs.Spec) { s.Linux = nil }, "hostname", "requires a uts namespace"},
-		{"relative mount destination", false, func(s *specs.Spec) { s.Mounts[0].Destination = "proc" }, "mounts[0].destination", "must be absolute"},
 		{"empty mount destination", false, func(s *specs.Spec) { s.Mounts[2].Destination = "" }, "mounts[2].destination", "must be set"},
 		{"mount type missing", false, func(s *specs.Spec) { s.Mounts[1].Type = "" }, "mounts[1].type", `must be set unless options contain "bind" or "rbind"`},
 		{"bind without source", false, func(s *specs.Spec) {
@@ -229,8 +222,8 @@ func TestValidateRejects(t *testing.T) {
 		{"cgroup device type", false, func(s *specs.Spec) {
 			s.Linux.Resources.Devices = append(s.Linux.Resources.Devices, specs.LinuxDeviceCgroup{Type: "u", Access: "r"})
 		}, "linux.resources.devices[1].type", `unknown type "u"`},
-		{"cgroup device access letters", false, func(s *specs.Spec) { s.Linux.Resources.Devices[0].Access = "rwx" },
-			"linux.resources.devices[0].access", `"rwx" may only contain r, w and m`},
+		{"cgroup device access letters", false, func(s *specs.Spec) { s.Linux.Resources.Devices[0].Access = "xyz" },
+			"linux.resources.devices[0].access", `"xyz" has none of r, w and m`},
 		{"cgroup device access empty", false, func(s *specs.Spec) { s.Linux.Resources.Devices[0].Access = "" },
 			"linux.resources.devices[0].access", "must be set"},
 		{"memory limit negative", false, func(s *specs.Spec) {
@@ -461,11 +454,47 @@ func TestValidateAccepts(t *testing.T) {
 	}
 }
 
+// What the runtime spec says to tolerate is accepted, with a warning that
+// names the field: unknown capabilities, relative mount destinations.
+func TestValidateWarns(t *testing.T) {
+	tests := []struct {
+		name      string
+		edit      func(*specs.Spec)
+		wantField string
+		wantMsg   string
+	}{
+		{"unknown bounding capability", func(s *specs.Spec) {
+			s.Process.Capabilities.Bounding = append([]string{"CAP_TEST"}, s.Process.Capabilities.Bounding...)
+		}, "process.capabilities.bounding[0]", `unknown capability "CAP_TEST"`},
+		{"capability without CAP_ prefix", func(s *specs.Spec) {
+			s.Process.Capabilities.Ambient = []string{"CAP_KILL", "sys_admin"}
+		}, "process.capabilities.ambient[1]", `unknown capability "sys_admin"`},
+		{"relative mount destination", func(s *specs.Spec) { s.Mounts[0].Destination = "proc" },
+			"mounts[0].destination", `relative destination "proc" is read as "/proc"`},
+		{"cgroup device access letters beside rwm", func(s *specs.Spec) { s.Linux.Resources.Devices[0].Access = "rwa" },
+			"linux.resources.devices[0].access", `"rwa": only r, w and m mean something; read as "rw"`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			spec := newBaseSpec()
+			tt.edit(spec)
+			var warned []*FieldError
+			err := Validate(spec, ValidateOptions{Bundle: newBundle(t), Warn: func(w *FieldError) { warned = append(warned, w) }})
+			if err != nil {
+				t.Fatalf("input: %s\ngot:  %v\nwant: accepted with a warning", specJSON(spec), err)
+			}
+			if len(warned) != 1 || warned[0].Field != tt.wantField || !strings.Contains(warned[0].Msg, tt.wantMsg) {
+				t.Fatalf("warnings %v, want one for %s containing %q", warned, tt.wantField, tt.wantMsg)
+			}
+		})
+	}
+}
+
 func TestValidateReportsAllProblems(t *testing.T) {
 	spec := newBaseSpec()
 	spec.Version = ""
 	spec.Process.Cwd = "relative"
-	spec.Mounts[3].Destination = "dev/shm"
+	spec.Mounts[3].Destination = ""
 	spec.Linux.Namespaces = append(spec.Linux.Namespaces, specs.LinuxNamespace{Type: "bogus"})
 	err := Validate(spec, ValidateOptions{Bundle: newBundle(t)})
 	if !errors.Is(err, ErrInvalidSpec) {
