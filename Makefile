@@ -14,13 +14,11 @@ COMMIT  ?= $(shell git rev-parse --short HEAD 2>/dev/null)
 # berth is linked statically (libseccomp and libc included, pure-Go user and
 # network lookups): no dynamic loader work in every berth and "berth init".
 TAGS    := seccomp urfave_cli_no_docs netgo osusergo
-# bin/berth is the runtime (build tag berth_noimage); the image commands
-# (pull, images, rmi, gc, bundle, run --image) are bin/berth-image, the
-# whole program, which bin/berth executes for them. Their registry client
-# and decompressors would otherwise cost every berth command and every
-# container init about 0.5 ms and 3 MB (see BENCHMARKS.md). IMAGE=0 builds
-# the runtime alone.
-IMAGE   ?= 1
+# bin/berth is the runtime; the image commands (pull, images, rmi, gc,
+# bundle) are bin/berth-image, a program of their own that bin/berth hands
+# them on to. Their registry client and decompressors would otherwise cost
+# every berth command and every container init about 0.5 ms and 3 MB (see
+# BENCHMARKS.md).
 LDFLAGS := -X main.version=$(VERSION) -X main.commit=$(COMMIT) -extldflags -static
 # Integration tests run real containers and take a few minutes at most.
 TEST_TIMEOUT ?= 20m
@@ -39,12 +37,8 @@ TEST_DEPS  := $(BUILD_DEPS)
 all: build
 
 build:
-	$(GO) build -tags "$(TAGS) berth_noimage" -trimpath -ldflags "$(LDFLAGS)" -o bin/berth ./cmd/berth
-ifneq ($(IMAGE),0)
-	$(GO) build -tags "$(TAGS)" -trimpath -ldflags "$(LDFLAGS)" -o bin/berth-image ./cmd/berth
-else
-	rm -f bin/berth-image
-endif
+	$(GO) build -tags "$(TAGS)" -trimpath -ldflags "$(LDFLAGS)" -o bin/berth ./cmd/berth
+	$(GO) build -tags "$(TAGS)" -trimpath -ldflags "$(LDFLAGS)" -o bin/berth-image ./cmd/berth-image
 
 # Installs only what is missing, so it is quick when nothing is.
 deps:
@@ -57,7 +51,6 @@ test-deps:
 
 test: test-deps build
 	$(GO) vet -tags "$(TAGS)" ./...
-	$(GO) vet -tags "$(TAGS) berth_noimage" ./cmd/...
 	$(GO) test -tags "$(TAGS)" -count=1 -timeout $(TEST_TIMEOUT) ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
 	tests/conformance/conformance.sh check
@@ -123,7 +116,7 @@ demo: deps build
 
 install: build
 	install -D -m 0755 bin/berth $(DESTDIR)$(PREFIX)/bin/berth
-	if [ -f bin/berth-image ]; then install -D -m 0755 bin/berth-image $(DESTDIR)$(PREFIX)/bin/berth-image; fi
+	install -D -m 0755 bin/berth-image $(DESTDIR)$(PREFIX)/bin/berth-image
 
 clean:
 	rm -rf bin

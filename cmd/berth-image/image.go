@@ -1,5 +1,3 @@
-//go:build !berth_noimage
-
 package main
 
 import (
@@ -12,13 +10,12 @@ import (
 
 	"github.com/sirupsen/logrus"
 	"github.com/urfave/cli/v2"
-	"golang.org/x/sys/unix"
 
+	"github.com/berth-oci/berth/cmd/internal/app"
 	"github.com/berth-oci/berth/image/bundle"
 	"github.com/berth-oci/berth/image/pull"
 	"github.com/berth-oci/berth/image/store"
 	"github.com/berth-oci/berth/image/unpack"
-	"github.com/berth-oci/berth/runtime"
 )
 
 // imageCommands are the commands of the image store.
@@ -26,21 +23,11 @@ func imageCommands() []*cli.Command {
 	actions := map[string]cli.ActionFunc{
 		"bundle": bundleAction, "gc": gcAction, "images": imagesAction, "pull": pullAction, "rmi": rmiAction,
 	}
-	cmds := imageCommandSpecs()
+	cmds := app.ImageCommands()
 	for _, c := range cmds {
 		c.Action = actions[c.Name]
 	}
 	return cmds
-}
-
-// runImage is run --image: the image is pulled if the store lacks it, and
-// its layers are unpacked if they are not yet.
-func runImage(c *cli.Context, o runtime.CreateOptions) error {
-	return runImageWith(c, o, func(st *store.Store) (bundle.Image, error) {
-		ctx, cancel := commandContext()
-		defer cancel()
-		return ensureImage(ctx, c, st, c.String("image"))
-	}, unpack.Applier)
 }
 
 func pullOptions(c *cli.Context, quiet bool) (pull.Options, error) {
@@ -52,7 +39,7 @@ func pullOptions(c *cli.Context, quiet bool) (pull.Options, error) {
 		}
 		o.Platform = &p
 	}
-	if !quiet && isTerminal(os.Stderr) {
+	if !quiet && app.IsTerminal(os.Stderr) {
 		o.Progress = os.Stderr
 	}
 	return o, nil
@@ -76,10 +63,10 @@ func ensureImage(ctx context.Context, c *cli.Context, st *store.Store, ref strin
 }
 
 func pullAction(c *cli.Context) error {
-	if err := args(c, 1, 1); err != nil {
+	if err := app.Args(c, 1, 1); err != nil {
 		return err
 	}
-	st, err := openStore(c)
+	st, err := app.OpenStore(c)
 	if err != nil {
 		return err
 	}
@@ -91,7 +78,7 @@ func pullAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	ctx, cancel := commandContext()
+	ctx, cancel := app.CommandContext()
 	defer cancel()
 	res, err := pull.Pull(ctx, st, ref, o)
 	if err != nil {
@@ -112,14 +99,14 @@ type imageInfo struct {
 }
 
 func imagesAction(c *cli.Context) error {
-	if err := args(c, 0, 0); err != nil {
+	if err := app.Args(c, 0, 0); err != nil {
 		return err
 	}
 	format := c.String("format")
 	if format != "table" && format != "json" {
 		return fmt.Errorf("images: unknown --format %q (want table or json)", format)
 	}
-	st, err := openStore(c)
+	st, err := app.OpenStore(c)
 	if err != nil {
 		return err
 	}
@@ -146,7 +133,7 @@ func imagesAction(c *cli.Context) error {
 		}
 		return nil
 	case format == "json":
-		return printJSON(infos)
+		return app.PrintJSON(infos)
 	}
 	w := tabwriter.NewWriter(os.Stdout, 12, 1, 3, ' ', 0)
 	fmt.Fprint(w, "NAME\tDIGEST\tPLATFORM\tSIZE\n")
@@ -160,7 +147,7 @@ func rmiAction(c *cli.Context) error {
 	if c.NArg() == 0 {
 		return errors.New("rmi: name at least one image (see berth images)")
 	}
-	st, err := openStore(c)
+	st, err := app.OpenStore(c)
 	if err != nil {
 		return err
 	}
@@ -183,10 +170,10 @@ func rmiAction(c *cli.Context) error {
 }
 
 func gcAction(c *cli.Context) error {
-	if err := args(c, 0, 0); err != nil {
+	if err := app.Args(c, 0, 0); err != nil {
 		return err
 	}
-	st, err := openStore(c)
+	st, err := app.OpenStore(c)
 	if err != nil {
 		return err
 	}
@@ -202,11 +189,11 @@ func bundleAction(c *cli.Context) error {
 	if c.NArg() < 2 {
 		return fmt.Errorf("bundle: expected an image and a directory (usage: berth bundle %s)", c.Command.ArgsUsage)
 	}
-	st, err := openStore(c)
+	st, err := app.OpenStore(c)
 	if err != nil {
 		return err
 	}
-	ctx, cancel := commandContext()
+	ctx, cancel := app.CommandContext()
 	defer cancel()
 	img, err := ensureImage(ctx, c, st, c.Args().Get(0))
 	if err != nil {
@@ -216,15 +203,19 @@ func bundleAction(c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	return bundle.Make(st, img, dir, bundle.Options{
+	o := bundle.Options{
 		Apply:    unpack.Applier,
-		Args:     commandArgs(c.Args().Slice()[2:]),
+		Args:     app.CommandArgs(c.Args().Slice()[2:]),
 		Terminal: c.Bool("tty"),
 		Rootless: c.Bool("rootless"),
-	})
-}
-
-func isTerminal(f *os.File) bool {
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
+	}
+	if c.Bool("owned") {
+		// A bundle for berth run --image: marked for the store's gc, an
+		// overlay of the cached layers where berth may mount one (an
+		// unprivileged user cannot: the layers are applied instead).
+		o.Owned = true
+		o.Overlay = os.Geteuid() == 0
+		o.Rootless = os.Geteuid() != 0
+	}
+	return bundle.Make(st, img, dir, o)
 }

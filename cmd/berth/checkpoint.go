@@ -14,6 +14,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-oci/berth/cmd/internal/app"
 	"github.com/berth-oci/berth/runtime"
 )
 
@@ -74,16 +75,20 @@ func restoreCommand() *cli.Command {
 			&cli.StringFlag{Name: "lsm-mount-context", Usage: "SELinux mount context for the restored mounts"},
 		),
 		Action: func(c *cli.Context) error {
-			if err := args(c, 1, 1); err != nil {
+			if err := app.Args(c, 1, 1); err != nil {
 				return err
 			}
 			criu, err := criuOptions(c)
 			if err != nil {
 				return err
 			}
+			rt, err := newRuntime(c)
+			if err != nil {
+				return err
+			}
 			o := createOptions(c)
 			o.Restore = criu
-			return runContainer(c, o)
+			return runContainer(c, rt, o)
 		},
 	}
 }
@@ -104,8 +109,15 @@ func criuOptions(c *cli.Context) (*runtime.CriuOptions, error) {
 		return nil, err
 	}
 	parent := c.String("parent-path")
-	if filepath.IsAbs(parent) {
-		return nil, errors.New("--parent-path must be relative to --image-path")
+	if parent != "" {
+		if filepath.IsAbs(parent) {
+			return nil, errors.New("--parent-path must be relative to --image-path")
+		}
+		// Checked before CRIU runs: it would fail late, and less clearly.
+		dir := filepath.Join(images, parent)
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return nil, fmt.Errorf("--parent-path %s: no directory of earlier images at %s", parent, dir)
+		}
 	}
 	o := &runtime.CriuOptions{
 		ImagesDirectory:         images,

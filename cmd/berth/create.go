@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
+	"fmt"
 	"os"
 	"strconv"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/berth-oci/berth/cmd/internal/app"
 	"github.com/berth-oci/berth/runtime"
 )
 
@@ -61,18 +64,18 @@ func createCommand() *cli.Command {
 		ArgsUsage: "<container-id>",
 		Flags:     createFlags(),
 		Action: func(c *cli.Context) error {
-			if err := args(c, 1, 1); err != nil {
+			if err := app.Args(c, 1, 1); err != nil {
 				return err
 			}
 			rt, err := newRuntime(c)
 			if err != nil {
 				return err
 			}
-			ctx, cancel := commandContext()
+			ctx, cancel := app.CommandContext()
 			defer cancel()
 			o := createOptions(c)
 			o.Detach = true
-			_, err = rt.Create(ctx, c.Args().First(), o)
+			_, err = createContainer(ctx, rt, c.Args().First(), o)
 			return err
 		},
 	}
@@ -82,4 +85,17 @@ func createCommand() *cli.Command {
 // container or process inherits.
 func stdio() runtime.Stdio {
 	return runtime.Stdio{Stdin: os.Stdin, Stdout: os.Stdout, Stderr: os.Stderr}
+}
+
+// createContainer is Create as runc does it: from the bundle directory,
+// where the hooks that run during create (prestart, createRuntime) then
+// run too.
+func createContainer(ctx context.Context, rt *runtime.Runtime, id string, o runtime.CreateOptions) (*runtime.Process, error) {
+	if err := o.ResolvePaths(); err != nil {
+		return nil, err
+	}
+	if err := os.Chdir(o.Bundle); err != nil {
+		return nil, fmt.Errorf("bundle: %w", err)
+	}
+	return rt.Create(ctx, id, o)
 }

@@ -16,7 +16,7 @@ func deleteCommand() *cli.Command {
 			&cli.BoolFlag{Name: "force", Aliases: []string{"f"}, Usage: "kill a running or paused container (SIGKILL) and delete it"},
 		},
 		Action: withRuntime(1, 1, func(ctx context.Context, c *cli.Context, rt *runtime.Runtime) error {
-			return rt.Delete(ctx, c.Args().First(), c.Bool("force"))
+			return rt.Delete(ctx, c.Args().First(), runtime.DeleteOptions{Force: c.Bool("force")})
 		}),
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/berth-oci/berth/cmd/internal/app"
 	"github.com/berth-oci/berth/runtime"
 )
 
@@ -50,7 +51,7 @@ func execCommand() *cli.Command {
 			}
 			id := c.Args().First()
 			if o.Detach {
-				ctx, cancel := commandContext()
+				ctx, cancel := app.CommandContext()
 				defer cancel()
 				if _, err := rt.Exec(ctx, id, o); err != nil {
 					return execFailed(err)
@@ -175,5 +176,5 @@ func subCgroups(values []string) (map[string]string, error) {
 // execFailed marks a failure to start the process: berth exits 255, as
 // runc does, so that callers can tell it from the process's own status.
 func execFailed(err error) error {
-	return &exitError{code: 255, err: fmt.Errorf("exec failed: %w", err)}
+	return &app.ExitError{Code: 255, Err: fmt.Errorf("exec failed: %w", err)}
 }

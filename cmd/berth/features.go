@@ -6,6 +6,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/berth-oci/berth/cmd/internal/app"
 	"github.com/berth-oci/berth/linux"
 )
 
@@ -14,7 +15,7 @@ func featuresCommand() *cli.Command {
 		Name:  "features",
 		Usage: "print what berth supports on this host (runtime-spec features JSON)",
 		Action: func(c *cli.Context) error {
-			if err := args(c, 0, 0); err != nil {
+			if err := app.Args(c, 0, 0); err != nil {
 				return err
 			}
 			enc := json.NewEncoder(os.Stdout)

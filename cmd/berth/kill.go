@@ -9,7 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
-	"github.com/berth-oci/berth/image/owned"
+	"github.com/berth-oci/berth/image/bundle"
 	"github.com/berth-oci/berth/runtime"
 )
 
@@ -30,7 +30,7 @@ func killCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			return rt.Kill(ctx, c.Args().First(), sig, c.Bool("all"))
+			return rt.Kill(ctx, c.Args().First(), sig, runtime.KillOptions{All: c.Bool("all")})
 		}),
 	}
 }
@@ -43,7 +43,7 @@ func stopSignal(ctx context.Context, rt *runtime.Runtime, id string) string {
 	if err != nil {
 		return "" // Kill reports the error
 	}
-	return st.Annotations[owned.AnnotationStopSignal]
+	return st.Annotations[bundle.AnnotationStopSignal]
 }
 
 // parseSignal reads a signal as a number ("9"), or a name with or without
@@ -54,8 +54,8 @@ func parseSignal(s string) (unix.Signal, error) {
 		return unix.SIGTERM, nil
 	}
 	if n, err := strconv.Atoi(s); err == nil {
-		if n <= 0 || n > 64 {
-			return 0, fmt.Errorf("invalid signal %q: numbers go from 1 to 64", s)
+		if n < 0 || n > 64 {
+			return 0, fmt.Errorf("invalid signal %q: numbers go from 0 (is the init alive?) to 64", s)
 		}
 		return unix.Signal(n), nil
 	}

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"text/tabwriter"
@@ -27,14 +29,18 @@ func listCommand() *cli.Command {
 			if format != "table" && format != "json" {
 				return fmt.Errorf("list: unknown --format %q (want table or json)", format)
 			}
-			states, listErr := rt.List(ctx)
-			if states == nil && listErr != nil {
-				return listErr
+			states, unreadable, err := rt.List(ctx)
+			if errors.Is(err, os.ErrNotExist) && !c.IsSet("root") {
+				// The default root is made by the first container.
+				states, err = []runtime.ContainerState{}, nil
 			}
-			if listErr != nil {
-				// The readable containers are still listed; the others
-				// are reported, not hidden.
-				logrus.WithError(listErr).Warn("some containers could not be read")
+			if err != nil {
+				return fmt.Errorf("list: %w", err)
+			}
+			// The readable containers are listed; the others are
+			// reported, not hidden, and do not fail the listing.
+			for _, err := range unreadable {
+				logrus.WithError(err).Warn("list: a container could not be read")
 			}
 			switch {
 			case c.Bool("quiet"):
@@ -43,10 +49,8 @@ func listCommand() *cli.Command {
 				}
 				return nil
 			case format == "json":
-				if states == nil {
-					states = []runtime.ContainerState{}
-				}
-				return printJSON(states)
+				// One line, as runc prints it.
+				return json.NewEncoder(os.Stdout).Encode(states)
 			}
 			w := tabwriter.NewWriter(os.Stdout, 12, 1, 3, ' ', 0)
 			fmt.Fprint(w, "ID\tPID\tSTATUS\tBUNDLE\tCREATED\tOWNER\n")

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/urfave/cli/v2"
+
+	"github.com/berth-oci/berth/cmd/internal/app"
 )
 
 func psCommand() *cli.Command {
@@ -33,7 +35,7 @@ func psCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			ctx, cancel := commandContext()
+			ctx, cancel := app.CommandContext()
 			defer cancel()
 			pids, err := rt.Processes(ctx, c.Args().First())
 			if err != nil {

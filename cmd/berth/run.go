@@ -9,6 +9,7 @@ import (
 	"github.com/urfave/cli/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/berth-oci/berth/cmd/internal/app"
 	"github.com/berth-oci/berth/runtime"
 )
 
@@ -21,17 +22,21 @@ func runCommand() *cli.Command {
 			&cli.BoolFlag{Name: "detach", Aliases: []string{"d"}, Usage: "return once the container runs, leaving it berth's stdio"},
 			&cli.BoolFlag{Name: "keep", Usage: "do not delete the container (nor, with --image, its bundle) after it exits"},
 			&cli.BoolFlag{Name: "no-subreaper", Usage: "do not make berth a subreaper of the container's orphans"},
-		), imageRunFlags()...),
+		), app.ImageRunFlags()...),
 		Action: func(c *cli.Context) error {
 			o := createOptions(c)
 			o.Start = true
-			if c.String("image") != "" {
-				return runImage(c, o)
-			}
-			if err := args(c, 1, 1); err != nil {
+			rt, err := newRuntime(c)
+			if err != nil {
 				return err
 			}
-			return runContainer(c, o)
+			if c.String("image") != "" {
+				return runImage(c, rt, o)
+			}
+			if err := app.Args(c, 1, 1); err != nil {
+				return err
+			}
+			return runContainer(c, rt, o)
 		},
 	}
 }
@@ -40,17 +45,13 @@ func runCommand() *cli.Command {
 // (restore): detached it returns at once; in the foreground it forwards
 // signals and stdio until the container exits, then deletes it unless
 // --keep, and exits with its status.
-func runContainer(c *cli.Context, o runtime.CreateOptions) error {
-	rt, err := newRuntime(c)
-	if err != nil {
-		return err
-	}
+func runContainer(c *cli.Context, rt *runtime.Runtime, o runtime.CreateOptions) error {
 	id := c.Args().First()
 	o.Detach = c.Bool("detach")
 	if o.Detach {
-		ctx, cancel := commandContext()
+		ctx, cancel := app.CommandContext()
 		defer cancel()
-		proc, err := rt.Create(ctx, id, o)
+		proc, err := createContainer(ctx, rt, id, o)
 		if err != nil {
 			return err
 		}
@@ -66,7 +67,7 @@ func runContainer(c *cli.Context, o runtime.CreateOptions) error {
 	}
 	defer fwd.stop()
 	ctx := context.Background()
-	proc, err := rt.Create(ctx, id, o)
+	proc, err := createContainer(ctx, rt, id, o)
 	if err != nil {
 		return err
 	}
@@ -100,5 +101,5 @@ func exitStatus(status int) error {
 	if status == 0 {
 		return nil
 	}
-	return &exitError{code: status}
+	return &app.ExitError{Code: status}
 }

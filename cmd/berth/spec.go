@@ -9,6 +9,7 @@ import (
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/berth-oci/berth/cmd/internal/app"
 	"github.com/berth-oci/berth/linux"
 )
 
@@ -21,7 +22,7 @@ func specCommand() *cli.Command {
 			&cli.BoolFlag{Name: "rootless", Usage: "a config for an unprivileged user: user namespace with the caller's ids mapped"},
 		},
 		Action: func(c *cli.Context) error {
-			if err := args(c, 0, 0); err != nil {
+			if err := app.Args(c, 0, 0); err != nil {
 				return err
 			}
 			data, err := json.MarshalIndent(linux.Example(c.Bool("rootless")), "", "\t")

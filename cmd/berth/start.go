@@ -14,7 +14,7 @@ func startCommand() *cli.Command {
 		Usage:     "start the user process of a created container",
 		ArgsUsage: "<container-id>",
 		Action: withRuntime(1, 1, func(ctx context.Context, c *cli.Context, rt *runtime.Runtime) error {
-			return rt.Start(ctx, c.Args().First(), os.Getenv("NOTIFY_SOCKET"))
+			return rt.Start(ctx, c.Args().First(), runtime.StartOptions{NotifySocket: os.Getenv("NOTIFY_SOCKET")})
 		}),
 	}
 }

@@ -2,9 +2,8 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"os"
 
+	"github.com/berth-oci/berth/cmd/internal/app"
 	"github.com/berth-oci/berth/runtime"
 	"github.com/urfave/cli/v2"
 )
@@ -19,13 +18,7 @@ func stateCommand() *cli.Command {
 			if err != nil {
 				return err
 			}
-			return printJSON(st)
+			return app.PrintJSON(st)
 		}),
 	}
-}
-
-func printJSON(v any) error {
-	enc := json.NewEncoder(os.Stdout)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
 }

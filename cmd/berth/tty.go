@@ -34,9 +34,6 @@ func attach(proc *runtime.Process) (*attachment, error) {
 		if err != nil {
 			return nil, fmt.Errorf("container pty: %w", err)
 		}
-		if err := console.ClearONLCR(master.Fd()); err != nil {
-			return nil, fmt.Errorf("container pty: %w", err)
-		}
 		if err := host.SetRaw(); err != nil {
 			return nil, fmt.Errorf("set the terminal to raw mode: %w", err)
 		}

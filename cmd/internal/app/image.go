@@ -1,25 +1,24 @@
-package main
+package app
 
 import (
 	"github.com/urfave/cli/v2"
 
-	"github.com/berth-oci/berth/image/owned"
+	"github.com/berth-oci/berth/image/store"
 )
 
-// The image commands' names, usage and flags, shared by the two builds: the
-// default one implements them (image.go); the runtime-only one
-// (berth_noimage) hands them to its companion binary (companion.go).
-
-// imageCommandSpecs are the image commands without their actions.
-func imageCommandSpecs() []*cli.Command {
+// ImageCommands are the image commands' names, usage and flags, without
+// their actions: berth-image implements them, berth lists them in its help
+// and hands them on to berth-image.
+func ImageCommands() []*cli.Command {
 	return []*cli.Command{
 		{
 			Name:      "bundle",
 			Usage:     "write an OCI bundle (config.json and rootfs) of an image, pulling it if needed",
 			ArgsUsage: "<image> <dir> [-- command args...]",
-			Flags: append(pullFlags(),
+			Flags: append(PullFlags(),
 				&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "set process.terminal"},
 				&cli.BoolFlag{Name: "rootless", Usage: "a config for an unprivileged user (as berth spec --rootless)"},
+				&cli.BoolFlag{Name: "owned", Hidden: true, Usage: "a bundle for berth run --image, which berth removes with the container"},
 			),
 		},
 		{
@@ -38,7 +37,7 @@ func imageCommandSpecs() []*cli.Command {
 			Name:      "pull",
 			Usage:     "fetch an image into the image store and print its manifest digest",
 			ArgsUsage: "<registry/name[:tag|@digest] | oci:DIR[:TAG] | oci-archive:FILE[:TAG]>",
-			Flags: append(pullFlags(),
+			Flags: append(PullFlags(),
 				&cli.BoolFlag{Name: "quiet", Aliases: []string{"q"}, Usage: "no progress output"},
 			),
 		},
@@ -50,26 +49,33 @@ func imageCommandSpecs() []*cli.Command {
 	}
 }
 
-// imageGlobalFlags are the global flags of the image commands.
-func imageGlobalFlags() []cli.Flag {
-	return []cli.Flag{
-		&cli.StringFlag{Name: "image-store", Value: owned.DefaultStore, EnvVars: []string{"BERTH_IMAGE_STORE"}, Usage: "directory of the image store (pull, images, bundle, run --image)"},
-	}
-}
-
-// imageRunFlags are run's flags for --image.
-func imageRunFlags() []cli.Flag {
+// ImageRunFlags are run's flags for --image.
+func ImageRunFlags() []cli.Flag {
 	return append([]cli.Flag{
 		&cli.StringFlag{Name: "image", Usage: "run this image (pulled if missing) instead of a bundle: berth run --image REF ID [-- command args...]"},
 		&cli.BoolFlag{Name: "tty", Aliases: []string{"t"}, Usage: "with --image: give the container a terminal"},
-	}, pullFlags()...)
+	}, PullFlags()...)
 }
 
-// pullFlags are shared by the commands that may pull.
-func pullFlags() []cli.Flag {
+// PullFlags are shared by the commands that may pull.
+func PullFlags() []cli.Flag {
 	return []cli.Flag{
 		&cli.StringFlag{Name: "platform", Usage: "OS/ARCH[/VARIANT] to take from a multi-platform image (default: this host's)"},
 		&cli.BoolFlag{Name: "insecure", Usage: "allow plain HTTP to a registry that is not on the loopback interface"},
 		&cli.StringFlag{Name: "authfile", Usage: "registry credentials file (docker config.json format), read before $REGISTRY_AUTH_FILE, podman's and docker's"},
 	}
+}
+
+// OpenStore opens the image store --image-store names.
+func OpenStore(c *cli.Context) (*store.Store, error) {
+	return store.Open(c.String("image-store"))
+}
+
+// CommandArgs are the arguments given for the container's command, after
+// an optional "--".
+func CommandArgs(args []string) []string {
+	if len(args) > 0 && args[0] == "--" {
+		return args[1:]
+	}
+	return args
 }
