@@ -62,6 +62,11 @@ func newEnv(t *testing.T) *env {
 	t.Parallel()
 	e := &env{t: t, base: t.TempDir()}
 	e.root = filepath.Join(e.base, "state")
+	// An existing root, as after a first container: like runc, berth
+	// refuses to list a --root that does not exist.
+	if err := os.Mkdir(e.root, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(e.cleanup)
 	return e
 }

@@ -23,28 +23,12 @@ func TestBadConfig(t *testing.T) {
 			b.edit(func(s *specs.Spec) { s.Process.Args = []string{} })
 			return []string{q("process.args")}
 		}},
-		{"mount destination relative", func(b *bundle) []string {
-			n := len(b.spec.Mounts)
-			b.edit(func(s *specs.Spec) {
-				s.Mounts = append(s.Mounts, specs.Mount{Destination: "relative/dir", Type: "tmpfs", Source: "tmpfs"})
-			})
-			return []string{q(fmt.Sprintf("mounts[%d].destination", n)), "absolute"}
-		}},
 		{"namespace type unknown", func(b *bundle) []string {
 			n := len(b.spec.Linux.Namespaces)
 			b.edit(func(s *specs.Spec) {
 				s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "foo"})
 			})
 			return []string{q(fmt.Sprintf("linux.namespaces[%d].type", n)), "foo"}
-		}},
-		{"capability unknown", func(b *bundle) []string {
-			b.edit(func(s *specs.Spec) {
-				if s.Process.Capabilities == nil {
-					s.Process.Capabilities = &specs.LinuxCapabilities{}
-				}
-				s.Process.Capabilities.Bounding = append([]string{"CAP_TEST"}, s.Process.Capabilities.Bounding...)
-			})
-			return []string{q("process.capabilities.bounding[0]"), "CAP_TEST"}
 		}},
 		{"root.path missing", func(b *bundle) []string {
 			b.edit(func(s *specs.Spec) { s.Root.Path = "no-such-rootfs" })
@@ -85,7 +69,52 @@ func TestBadConfig(t *testing.T) {
 
 func q(s string) string { return regexp.QuoteMeta(s) }
 
-// Unknown properties are ignored (forward compatibility).
+// What the runtime spec says to tolerate runs, with a warning that names
+// the field: an unknown capability (config.md: log a warning, do not fail)
+// and a relative mount destination (read as relative to "/").
+func TestToleratedConfig(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		setup func(b *bundle) []string // edits the bundle, returns wanted stderr pieces (regexps)
+		check string                   // a shell test the container passes
+	}{
+		{"capability unknown", func(b *bundle) []string {
+			b.edit(func(s *specs.Spec) {
+				if s.Process.Capabilities == nil {
+					s.Process.Capabilities = &specs.LinuxCapabilities{}
+				}
+				s.Process.Capabilities.Bounding = append([]string{"CAP_TEST"}, s.Process.Capabilities.Bounding...)
+			})
+			return []string{q("process.capabilities.bounding[0]"), "CAP_TEST"}
+		}, "true"},
+		{"mount destination relative", func(b *bundle) []string {
+			n := len(b.spec.Mounts)
+			b.edit(func(s *specs.Spec) {
+				s.Mounts = append(s.Mounts, specs.Mount{Destination: "relative/dir", Type: "tmpfs", Source: "tmpfs"})
+			})
+			return []string{q(fmt.Sprintf("mounts[%d].destination", n)), q(`\"/relative/dir\"`)}
+		}, "grep -q ' /relative/dir tmpfs ' /proc/mounts"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t)
+			b := e.newBundle("sh", "-c", tc.check)
+			wants := tc.setup(b)
+			id := e.newID()
+			r := e.run("run", "--bundle", b.dir, id)
+			if r.code != 0 {
+				t.Fatalf("run with a config the runtime spec tolerates: %s", r)
+			}
+			for _, w := range wants {
+				if !regexp.MustCompile(w).MatchString(r.stderr) {
+					t.Errorf("no warning matching %s: %s", w, r)
+				}
+			}
+		})
+	}
+}
+
+// Unknown properties are ignored (forward compatibility), each named in a
+// warning.
 func TestUnknownConfigProperties(t *testing.T) {
 	e := newEnv(t)
 	b := e.newBundle("sleep", "1000")
@@ -106,9 +135,14 @@ func TestUnknownConfigProperties(t *testing.T) {
 	}
 	b.writeConfig(data)
 	id := e.newID()
-	e.create(b, id)
+	r := e.create(b, id)
 	if st := e.mustState(id); st.Status != "created" {
 		t.Errorf("status %q, want created", st.Status)
+	}
+	for _, field := range []string{"foo", "process.foo", "linux.fooBar"} {
+		if !regexp.MustCompile(`field="?` + q(field) + `"?(\s|$)`).MatchString(r.stderr) {
+			t.Errorf("no warning naming the unknown property %s: %s", field, r)
+		}
 	}
 }
 

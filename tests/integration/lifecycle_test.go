@@ -391,3 +391,31 @@ func TestCreateWithoutProcess(t *testing.T) {
 
 	e.mustFail([]string{"run", "--bundle", b.dir, e.newID()}, "process", "must be set")
 }
+
+// TestAnnotationOwnsNothing: which bundle delete removes is decided by the
+// call that made the container (berth run --image), never by config.json.
+// A config.json annotated as an image bundle and naming another directory
+// that holds the image-bundle marker leaves that directory untouched after
+// create and delete, and its own bundle too.
+func TestAnnotationOwnsNothing(t *testing.T) {
+	e := newEnv(t)
+	victim := e.mkdir("victim")
+	e.writeFile(filepath.Join(victim, ".berth-image-bundle"), "sha256:0\n", 0o600)
+	e.writeFile(filepath.Join(victim, "precious"), "keep me\n", 0o600)
+	b := e.newBundle("true")
+	b.edit(func(s *specs.Spec) {
+		if s.Annotations == nil {
+			s.Annotations = map[string]string{}
+		}
+		s.Annotations["dev.berth.image.bundle"] = victim
+	})
+	e.writeFile(filepath.Join(b.dir, ".berth-image-bundle"), "sha256:0\n", 0o600)
+	id := e.newID()
+	e.create(b, id)
+	e.mustRun("delete", "--force", id)
+	for _, p := range []string{filepath.Join(victim, "precious"), filepath.Join(victim, ".berth-image-bundle"), filepath.Join(b.dir, "config.json")} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("after create and delete of a container annotated with dev.berth.image.bundle=%s: %v", victim, err)
+		}
+	}
+}

@@ -63,6 +63,11 @@ func newWorld(t *testing.T) *world {
 	t.Parallel()
 	w := &world{t: t, dir: t.TempDir()}
 	w.root = filepath.Join(w.dir, "root")
+	// An existing root, as after a first container: like runc, berth
+	// refuses to list a --root that does not exist.
+	if err := os.Mkdir(w.root, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	w.tag = strings.ToLower(regexp.MustCompile(`[^A-Za-z0-9]`).ReplaceAllString(strings.TrimPrefix(t.Name(), "Test"), ""))
 	if len(w.tag) > 10 {
 		w.tag = w.tag[:10]

@@ -1,0 +1,133 @@
+package robustness
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// TestAllRecordsDamaged damages both of a container's records at once,
+// libcontainer's state.json and berth's berth.json: list must still show
+// the readable containers, warn about the damaged one and exit 0, and
+// delete --force must kill every process of the damaged container (its
+// init, and a process exec'd into it) and remove its cgroups and state,
+// for a container with a pid namespace of its own and one without (whose
+// processes only its cgroups find).
+func TestAllRecordsDamaged(t *testing.T) {
+	for _, status := range []string{"created", "running"} {
+		for _, pidns := range []bool{true, false} {
+			name := status + "/own-pidns"
+			if !pidns {
+				name = status + "/host-pidns"
+			}
+			t.Run(name, func(t *testing.T) {
+				w := newWorld(t)
+				b := w.newBundle("sleep", "1000")
+				if !pidns {
+					b.edit(func(s *specs.Spec) {
+						var keep []specs.LinuxNamespace
+						for _, ns := range s.Linux.Namespaces {
+							if ns.Type != specs.PIDNamespace {
+								keep = append(keep, ns)
+							}
+						}
+						s.Linux.Namespaces = keep
+					})
+				}
+				healthy := w.newID()
+				w.must("create", "--bundle", b.dir, healthy)
+				id := w.newID()
+				if status == "created" {
+					w.must("create", "--bundle", b.dir, id)
+				} else {
+					w.must("run", "--detach", "--bundle", b.dir, id)
+				}
+				st := w.waitStatus(id, status, 10*time.Second)
+				pids := []int{st.Pid}
+				if status == "running" {
+					pidFile := filepath.Join(b.dir, "exec.pid")
+					w.must("exec", "--detach", "--pid-file", pidFile, id, "sleep", "1000")
+					data, err := os.ReadFile(pidFile)
+					if err != nil {
+						t.Fatal(err)
+					}
+					pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+					if err != nil {
+						t.Fatalf("exec pid file: %v", err)
+					}
+					w.trackPid(pid)
+					pids = append(pids, pid)
+				}
+				for _, f := range []string{"state.json", "berth.json"} {
+					if err := os.WriteFile(filepath.Join(w.root, id, f), []byte("\x00\xff garbage {{{ \n"), 0o600); err != nil {
+						t.Fatal(err)
+					}
+				}
+
+				lr := w.start(opts{timeout: 10 * time.Second}, "list", "--format", "json").wait()
+				var all []ociState
+				switch {
+				case !lr.ok() || lr.panicked():
+					t.Errorf("list beside a container whose records are all damaged: want exit 0: %s", lr)
+				case json.Unmarshal([]byte(lr.stdout), &all) != nil || len(all) != 1 || all[0].ID != healthy:
+					t.Errorf("list: want only the healthy %s listed: %s", healthy, lr)
+				case !strings.Contains(lr.stderr, id):
+					t.Errorf("list must warn about the damaged container %s: %s", id, lr)
+				}
+
+				if r := w.start(opts{timeout: 15 * time.Second}, "delete", "--force", id).wait(); !r.ok() || r.panicked() {
+					t.Errorf("delete --force of a container whose records are all damaged: %s", r)
+				}
+				for _, pid := range pids {
+					// The kernel tears a pid namespace down after its
+					// init: give the others a moment to finish dying.
+					if !waitUntil(2*time.Second, func() bool { return !alive(pid) }) {
+						t.Errorf("pid %d of the damaged container still alive after delete --force", pid)
+					}
+				}
+				w.checkClean(fmt.Sprintf("%s container (%s) with both records damaged, then delete --force", status, name), id)
+				if st, r := w.state(healthy); st == nil || st.Status != "created" {
+					t.Errorf("the healthy container beside it: want created, got %+v: %s", st, r)
+				}
+			})
+		}
+	}
+}
+
+// TestListAllUnreadable: when no container under the root can be read,
+// list still exits 0, lists nothing, and names each one in a warning.
+func TestListAllUnreadable(t *testing.T) {
+	w := newWorld(t)
+	b := w.newBundle("sleep", "1000")
+	var ids []string
+	for range 2 {
+		id := w.newID()
+		w.must("create", "--bundle", b.dir, id)
+		ids = append(ids, id)
+	}
+	for _, id := range ids {
+		if err := os.WriteFile(filepath.Join(w.root, id, "state.json"), []byte("{"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := w.start(opts{timeout: 10 * time.Second}, "list", "--format", "json").wait()
+	if !r.ok() || strings.TrimSpace(r.stdout) != "[]" {
+		t.Errorf("list with every container unreadable: want exit 0 and []: %s", r)
+	}
+	for _, id := range ids {
+		if !strings.Contains(r.stderr, id) {
+			t.Errorf("list must warn about %s: %s", id, r)
+		}
+	}
+	for _, id := range ids {
+		w.must("delete", "--force", id)
+	}
+	w.checkClean("containers with unreadable state, deleted with force", ids...)
+}
