@@ -2,8 +2,8 @@
 #
 #   make demo      install build dependencies, build, run a busybox container
 #   make test      install test dependencies, build, run unit and integration tests
-#   make build     build bin/berth
-#   make install   install bin/berth to $(PREFIX)/bin (PREFIX=/usr/local)
+#   make build     build bin/berth (and bin/berth-image, bin/containerd-shim-berth-v2)
+#   make install   install them to $(PREFIX)/bin (PREFIX=/usr/local)
 
 PREFIX  ?= /usr/local
 GO      ?= go
@@ -45,6 +45,7 @@ ifneq ($(IMAGE),0)
 else
 	rm -f bin/berth-image
 endif
+	$(GO) build -tags "$(TAGS) berth_noimage" -trimpath -ldflags "$(LDFLAGS)" -o bin/containerd-shim-berth-v2 ./cmd/containerd-shim-berth-v2
 
 # Installs only what is missing, so it is quick when nothing is.
 deps:
@@ -124,6 +125,7 @@ demo: deps build
 install: build
 	install -D -m 0755 bin/berth $(DESTDIR)$(PREFIX)/bin/berth
 	if [ -f bin/berth-image ]; then install -D -m 0755 bin/berth-image $(DESTDIR)$(PREFIX)/bin/berth-image; fi
+	install -D -m 0755 bin/containerd-shim-berth-v2 $(DESTDIR)$(PREFIX)/bin/containerd-shim-berth-v2
 
 clean:
 	rm -rf bin

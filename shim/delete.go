@@ -1,0 +1,62 @@
+package shim
+
+import (
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"time"
+
+	taskapi "github.com/containerd/containerd/api/runtime/task/v2"
+	"github.com/opencontainers/runc/libcontainer"
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/berth-oci/berth/runtime"
+)
+
+// runDelete cleans up after a shim daemon that died: containerd runs it in
+// the container's bundle. It removes berth's container (killing what is left
+// of it), unmounts the rootfs and prints a DeleteResponse (the same message
+// in task API v2 and v3).
+func runDelete(f *flags) error {
+	bundle := f.bundle
+	if bundle == "" {
+		var err error
+		if bundle, err = os.Getwd(); err != nil {
+			return err
+		}
+	}
+	o, err := readOptions(bundle)
+	if err != nil {
+		logrus.WithError(err).Warn("read the shim's options from the bundle; using the defaults")
+		o = &options{}
+	}
+	rt, err := runtime.New(runtime.Options{Root: o.stateRoot(f.namespace), SystemdCgroup: o.SystemdCgroup})
+	if err != nil {
+		return err
+	}
+	pid := 0
+	if st, err := rt.State(context.Background(), f.id); err == nil {
+		pid = st.Pid
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := rt.Delete(ctx, f.id, true); err != nil && !errors.Is(err, libcontainer.ErrNotExist) {
+		logrus.WithError(err).WithField("id", f.id).Warn("delete the container of a dead shim")
+	}
+	unmountAll(filepath.Join(bundle, "rootfs"))
+	_ = os.Remove(filepath.Join(bundle, optionsFile))
+	data, err := proto.Marshal(&taskapi.DeleteResponse{
+		Pid:        uint32(pid),
+		ExitStatus: 128 + uint32(unix.SIGKILL),
+		ExitedAt:   timestamppb.Now(),
+	})
+	if err != nil {
+		return err
+	}
+	_, err = os.Stdout.Write(data)
+	return err
+}
