@@ -158,6 +158,18 @@ func TestCtr(t *testing.T) {
 			s.removeTask(t, id)
 		})
 
+		t.Run("TaskAPIVersion", func(t *testing.T) {
+			// containerd 2.x logs the version it connects with; the shim
+			// answers the bootstrap protocol with task API v3.
+			if fl.version < 3 {
+				t.Skip("containerd 1.6 speaks task API v2 and does not log it")
+			}
+			log, _ := os.ReadFile(s.log)
+			if !strings.Contains(string(log), "protocol=ttrpc version=3") || strings.Contains(string(log), "protocol=ttrpc version=2") {
+				t.Errorf("containerd %s did not connect with task API v3 only (see its log)", fl.name)
+			}
+		})
+
 		t.Run("NothingLeft", func(t *testing.T) {
 			if out := strings.TrimSpace(s.ctr("task", "ls", "-q").stdout); out != "" {
 				t.Errorf("tasks left: %s", out)

@@ -37,6 +37,9 @@ type suite struct {
 	exited chan struct{}
 	env    []string
 	ids    []string // container ids made (their cgroups must be gone)
+	// parents are cgroup parents the tests gave (a pod's): libcontainer
+	// leaves them, as runc does; removed at the end.
+	parents []string
 	socks  map[string]bool
 }
 
@@ -53,7 +56,6 @@ func token() string {
 func newSuite(t *testing.T, fl flavor, name, extra string) *suite {
 	t.Helper()
 	dir := filepath.Join(workDir, name+"-"+fl.name)
-	os.RemoveAll(dir)
 	for _, d := range []string{"bin", "fifo"} {
 		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
 			t.Fatal(err)
@@ -422,6 +424,9 @@ func (s *suite) scrub() {
 	os.RemoveAll(s.root)
 	for _, cg := range cgroupHierarchies() {
 		_ = os.Remove(filepath.Join(cg, s.ns)) // the namespace's parent cgroup, if empty
+		for _, p := range s.parents {
+			_ = os.Remove(filepath.Join(cg, p))
+		}
 	}
 	for p := range shimSockets() {
 		if !s.socks[p] {
