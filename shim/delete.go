@@ -3,7 +3,9 @@ package shim
 import (
 	"context"
 	"errors"
+	"net"
 	"os"
+	"strings"
 	"path/filepath"
 	"time"
 
@@ -48,6 +50,16 @@ func runDelete(f *flags) error {
 		logrus.WithError(err).WithField("id", f.id).Warn("delete the container of a dead shim")
 	}
 	unmountAll(filepath.Join(bundle, "rootfs"))
+	// The dead daemon's socket, unless a daemon answers on it (one serving
+	// the other containers of a group cannot be dead).
+	if addr, err := os.ReadFile(filepath.Join(bundle, "address")); err == nil {
+		path := socketPath(strings.TrimSpace(string(addr)))
+		if conn, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			conn.Close()
+		} else if errors.Is(err, unix.ECONNREFUSED) {
+			_ = os.Remove(path)
+		}
+	}
 	_ = os.Remove(filepath.Join(bundle, optionsFile))
 	data, err := proto.Marshal(&taskapi.DeleteResponse{
 		Pid:        uint32(pid),

@@ -42,8 +42,9 @@ type processIO struct {
 	logBinary *exec.Cmd // binary:// logger, started by attach
 	logPipes  []*os.File
 
-	console *os.File // pty master of a terminal process
-	copies  sync.WaitGroup
+	console  *os.File // pty master of a terminal process
+	attached bool     // copies started: they close the outputs
+	copies   sync.WaitGroup
 	closeMu sync.Mutex
 	closed  bool
 }
@@ -176,6 +177,9 @@ func (p *processIO) startLogBinary() error {
 // attach starts copying between containerd's streams and the process's
 // pipes or pty once it has started.
 func (p *processIO) attach(proc *runtime.Process) {
+	p.closeMu.Lock()
+	p.attached = true
+	p.closeMu.Unlock()
 	if proc.Console != nil {
 		p.console = proc.Console
 		if p.stdin != nil {
@@ -266,6 +270,14 @@ func (p *processIO) close() {
 	for _, c := range []io.Closer{p.stdinKeep, p.stdin, p.console} {
 		if c != nil && c != io.Closer((*os.File)(nil)) {
 			c.Close()
+		}
+	}
+	if !p.attached {
+		// No process ever wrote: the client's readers see EOF now.
+		for _, c := range []io.WriteCloser{p.stdout, p.stderr} {
+			if c != nil {
+				c.Close()
+			}
 		}
 	}
 	for _, c := range p.keep {

@@ -102,6 +102,9 @@ func runStart(f *flags) error {
 	l, err := listenSocket(address)
 	if errors.Is(err, errShimRunning) {
 		// Another container of the group has its daemon already.
+		if err := os.WriteFile("address", []byte(address), 0o600); err != nil {
+			return err
+		}
 		return reply(params, address)
 	}
 	if err != nil {

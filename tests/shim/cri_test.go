@@ -208,6 +208,21 @@ func TestCRI(t *testing.T) {
 		if c1 == "" || c2 == "" {
 			t.FailNow()
 		}
+		t.Run("RestartContainerd", func(t *testing.T) {
+			// The pod's containers share a shim; each bundle says where.
+			s.stopDaemon()
+			s.startDaemon()
+			for _, c := range []string{pod, c1, c2} {
+				if err := eventually(20*time.Second, func() error {
+					if out := cri("ps", "-a", "--id", c, "--state", "running", "-q").stdout + cri("pods", "--id", c, "--state", "ready", "-q").stdout; !strings.Contains(out, c) {
+						return fmt.Errorf("%s not running", c)
+					}
+					return nil
+				}); err != nil {
+					t.Fatalf("after the restart: %v", err)
+				}
+			}
+		})
 		t.Run("ExecSync", func(t *testing.T) {
 			r := cri("exec", "-s", c1, "sh", "-c", "echo execsync-$((6*7))")
 			if r.code != 0 || !strings.Contains(r.stdout, "execsync-42") {
