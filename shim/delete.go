@@ -5,8 +5,8 @@ import (
 	"errors"
 	"net"
 	"os"
-	"strings"
 	"path/filepath"
+	"strings"
 	"time"
 
 	taskapi "github.com/containerd/containerd/api/runtime/task/v2"

@@ -45,8 +45,8 @@ type processIO struct {
 	console  *os.File // pty master of a terminal process
 	attached bool     // copies started: they close the outputs
 	copies   sync.WaitGroup
-	closeMu sync.Mutex
-	closed  bool
+	closeMu  sync.Mutex
+	closed   bool
 }
 
 // openIO opens the streams of a process about to start.

@@ -139,7 +139,9 @@ func TestCRI(t *testing.T) {
 		if err := os.WriteFile(conf, []byte(fmt.Sprintf("runtime-endpoint: %s\nimage-endpoint: %s\ntimeout: 30\n", ep, ep)), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		cri := func(args ...string) result { return s.run(cmdTimeout, "", crictl, append([]string{"--config", conf}, args...)...) }
+		cri := func(args ...string) result {
+			return s.run(cmdTimeout, "", crictl, append([]string{"--config", conf}, args...)...)
+		}
 		must := func(t *testing.T, args ...string) string {
 			t.Helper()
 			r := cri(args...)

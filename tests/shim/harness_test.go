@@ -40,7 +40,7 @@ type suite struct {
 	// parents are cgroup parents the tests gave (a pod's): libcontainer
 	// leaves them, as runc does; removed at the end.
 	parents []string
-	socks  map[string]bool
+	socks   map[string]bool
 }
 
 func token() string {
