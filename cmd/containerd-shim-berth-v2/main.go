@@ -11,11 +11,13 @@
 package main
 
 import (
+	"os"
+
+	_ "github.com/opencontainers/cgroups/devices" // device rules for the cgroup managers
+	"github.com/opencontainers/runc/libcontainer"
+	_ "github.com/opencontainers/runc/libcontainer/nsenter" // nsexec, run before the Go runtime in "<shim> init"
+
 	"github.com/berth-oci/berth/shim"
-	// First among the shim's imports in initialisation order: as a
-	// container's init, the binary becomes libcontainer's init before the
-	// shim's own packages are initialised (see the package).
-	_ "github.com/berth-oci/berth/shim/containerinit"
 )
 
 // Set at build time with -ldflags "-X main.version=... -X main.commit=...".
@@ -23,6 +25,24 @@ var (
 	version = "dev"
 	commit  = ""
 )
+
+// init turns this binary into libcontainer's container init when
+// libcontainer re-executes it as "<shim> init" (every container's init and
+// every exec's setns process is such a re-exec of the sealed shim binary):
+// by then nsexec has set up the namespaces, and Init never returns.
+//
+// Every package the shim links is initialised before this runs, the
+// shim's own (ttrpc, protobuf and containerd's API types) too: Go
+// initialises packages in import-path order among those whose imports are
+// done, and libcontainer needs package net, which needs
+// vendor/golang.org/x/net/dns/dnsmessage, last in that order. So no package
+// layout keeps them out of a container's init; `make shim-inittrace` lists
+// them, and README.md has what they cost.
+func init() {
+	if len(os.Args) > 1 && os.Args[1] == "init" {
+		libcontainer.Init()
+	}
+}
 
 func main() {
 	shim.Main(version, commit)
