@@ -36,18 +36,21 @@ func runDelete(f *flags) error {
 		logrus.WithError(err).Warn("read the shim's options from the bundle; using the defaults")
 		o = &options{}
 	}
-	rt, err := runtime.New(runtime.Options{Root: o.stateRoot(f.namespace), SystemdCgroup: o.SystemdCgroup})
-	if err != nil {
-		return err
-	}
 	pid := 0
-	if st, err := rt.State(context.Background(), f.id); err == nil {
-		pid = st.Pid
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := rt.Delete(ctx, f.id, true); err != nil && !errors.Is(err, libcontainer.ErrNotExist) {
-		logrus.WithError(err).WithField("id", f.id).Warn("delete the container of a dead shim")
+	// No state root: no container to remove (and none to make one for).
+	if _, err := os.Stat(filepath.Join(o.stateRoot(f.namespace), f.id)); err == nil {
+		rt, err := runtime.New(runtime.Options{Root: o.stateRoot(f.namespace), SystemdCgroup: o.SystemdCgroup})
+		if err != nil {
+			return err
+		}
+		if st, err := rt.State(context.Background(), f.id); err == nil {
+			pid = st.Pid
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if err := rt.Delete(ctx, f.id, true); err != nil && !errors.Is(err, libcontainer.ErrNotExist) {
+			logrus.WithError(err).WithField("id", f.id).Warn("delete the container of a dead shim")
+		}
 	}
 	unmountAll(filepath.Join(bundle, "rootfs"))
 	// The dead daemon's socket, unless a daemon answers on it (one serving

@@ -582,7 +582,6 @@ func (s *service) Delete(ctx context.Context, r *taskapi.DeleteRequest) (*taskap
 	if c.rootfs != "" {
 		unmountAll(c.rootfs)
 	}
-	_ = os.Remove(filepath.Join(c.bundle, optionsFile))
 	c.mu.Lock()
 	for _, e := range c.execs {
 		if e.io != nil {

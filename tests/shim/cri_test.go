@@ -128,6 +128,7 @@ func TestCRI(t *testing.T) {
 		extra, root := criConfig(t, fl, dir)
 		s := newSuite(t, fl, "cri", extra)
 		s.ns = "k8s.io"
+		s.markDefaultRoot()
 		s.root = filepath.Join(root, "k8s.io")
 		s.importImages(t)
 		tok := token()

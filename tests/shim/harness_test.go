@@ -41,6 +41,8 @@ type suite struct {
 	// leaves them, as runc does; removed at the end.
 	parents []string
 	socks   map[string]bool
+	// defaultRootExisted: /run/containerd/berth/<ns> was there before.
+	defaultRootExisted bool
 }
 
 func token() string {
@@ -71,6 +73,7 @@ func newSuite(t *testing.T, fl flavor, name, extra string) *suite {
 		socks:  shimSockets(),
 	}
 	s.root = filepath.Join("/run/containerd/berth", s.ns)
+	s.markDefaultRoot()
 	if err := os.Symlink(shimBin, filepath.Join(dir, "bin", "containerd-shim-berth-v2")); err != nil {
 		t.Fatal(err)
 	}
@@ -343,6 +346,13 @@ func (s *suite) finish() {
 	s.scrub()
 }
 
+// markDefaultRoot notes whether the namespace's default state root exists
+// (call again after changing s.ns).
+func (s *suite) markDefaultRoot() {
+	_, err := os.Stat(filepath.Join("/run/containerd/berth", s.ns))
+	s.defaultRootExisted = err == nil
+}
+
 func (s *suite) startDaemonQuiet() {
 	defer func() { _ = recover() }()
 	s.startDaemon()
@@ -401,6 +411,12 @@ func (s *suite) leaks() []string {
 	for p := range shimSockets() {
 		if !s.socks[p] {
 			problems = append(problems, "shim socket left: "+p)
+		}
+	}
+	// A suite with its own Root must not touch the default one.
+	if def := filepath.Join("/run/containerd/berth", s.ns); def != s.root && !s.defaultRootExisted {
+		if _, err := os.Stat(def); err == nil {
+			problems = append(problems, "default state root made: "+def)
 		}
 	}
 	return problems
