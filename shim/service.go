@@ -278,6 +278,7 @@ func (s *service) Create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 	p.mu.Lock()
 	p.pid, p.rp, p.io = rp.Pid, rp, pio
 	p.mu.Unlock()
+	chownPipes(rp, opts)
 	pio.attach(rp)
 	s.watchOOM(c)
 	s.pub.publish(topicCreate, &eventsapi.TaskCreate{
@@ -289,6 +290,21 @@ func (s *service) Create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 		Pid:         uint32(rp.Pid),
 	})
 	return &taskapi.CreateTaskResponse{Pid: uint32(rp.Pid)}, nil
+}
+
+// chownPipes gives the process's stdio pipes to IoUid/IoGid, when the
+// options name them (the runtime made them for the container's root).
+func chownPipes(rp *runtime.Process, o *options) {
+	if o.IoUID == 0 && o.IoGID == 0 {
+		return
+	}
+	for _, f := range []any{rp.Stdin, rp.Stdout, rp.Stderr} {
+		if fd, ok := f.(interface{ Fd() uintptr }); ok {
+			if err := unix.Fchown(int(fd.Fd()), int(o.IoUID), int(o.IoGID)); err != nil {
+				logrus.WithError(err).Warn("IoUid/IoGid: chown the process's stdio pipes")
+			}
+		}
+	}
 }
 
 // sharesPidNamespace reads from the bundle's config.json whether the
@@ -450,6 +466,7 @@ func (s *service) startExec(ctx context.Context, c *container, execID string) (_
 		return nil, status.Errorf(codeOf(err), "exec %s in container %s: %v", execID, c.id, err)
 	}
 	started = true
+	chownPipes(rp, c.opts)
 	p.mu.Lock()
 	p.pid, p.rp, p.io, p.state = rp.Pid, rp, pio, task.Status_RUNNING
 	p.mu.Unlock()
@@ -822,7 +839,16 @@ func (s *service) Checkpoint(ctx context.Context, r *taskapi.CheckpointTaskReque
 	err = c.rt.Checkpoint(ctx, c.id, o)
 	leave()
 	if err != nil {
-		return nil, status.Errorf(codeOf(err), "checkpoint %s (CRIU): %v", c.id, err)
+		// CRIU's reason is in its log, not in the error libcontainer
+		// returns ("criu failed: type DUMP errno 0").
+		dir := o.WorkDirectory
+		if dir == "" {
+			dir = o.ImagesDirectory
+		}
+		if why := criuError(filepath.Join(dir, "dump.log")); why != "" {
+			err = fmt.Errorf("%w; CRIU: %s", err, why)
+		}
+		return nil, status.Errorf(codeOf(err), "checkpoint %s with CRIU: %v", c.id, err)
 	}
 	s.pub.publish(topicCheckpointed, &eventsapi.TaskCheckpointed{ContainerID: c.id})
 	return &emptypb.Empty{}, nil
@@ -898,6 +924,21 @@ func (s *service) Shutdown(ctx context.Context, r *taskapi.ShutdownRequest) (*em
 		s.shutdown()
 	}
 	return &emptypb.Empty{}, nil
+}
+
+// criuError is the last error line of a CRIU log.
+func criuError(log string) string {
+	data, err := os.ReadFile(log)
+	if err != nil {
+		return ""
+	}
+	last := ""
+	for _, line := range strings.Split(string(data), "\n") {
+		if i := strings.Index(line, "Error ("); i >= 0 {
+			last = strings.TrimSpace(line[i:])
+		}
+	}
+	return last
 }
 
 // ---- errors ----

@@ -255,6 +255,37 @@ func TestNode(t *testing.T) {
 			s.mustCtr(t, "container", "delete", id)
 		})
 
+		t.Run("Checkpoint", func(t *testing.T) {
+			id := s.id("ckpt")
+			s.mustCtr(t, s.runArgs("-d", busyboxRef, id, "sleep", "3600")...)
+			defer s.removeTask(t, id)
+			s.waitStatus(t, id, "RUNNING", 20*time.Second)
+			path := filepath.Join(s.dir, "ckpt-"+id)
+			r := s.ctr("task", "checkpoint", "--image-path", path, id)
+			t.Logf("checkpoint:\n%s", r)
+			if r.code != 0 {
+				// Where CRIU cannot work (`criu check` fails, as on
+				// kernels whose vDSO it does not know), the error must
+				// say what CRIU said, and the container runs on.
+				if out, err := exec.Command("criu", "check").CombinedOutput(); err != nil {
+					if !strings.Contains(r.stderr, "CRIU: Error (criu/") {
+						t.Errorf("the checkpoint error does not quote CRIU's own error:\n%s", r)
+					}
+					if st := s.tasks()[id]; st != "RUNNING" {
+						t.Errorf("after the failed checkpoint the task is %s", st)
+					}
+					t.Skipf("CRIU cannot checkpoint here (criu check: %v: %s)", err, strings.TrimSpace(string(out)))
+				}
+				t.Fatalf("checkpoint with CRIU failed")
+			}
+			if ents, _ := os.ReadDir(path); len(ents) == 0 {
+				t.Errorf("no CRIU images in %s", path)
+			}
+			if st := s.tasks()[id]; st != "RUNNING" {
+				t.Errorf("after a checkpoint (leave running) the task is %s", st)
+			}
+		})
+
 		t.Run("OOM", func(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
