@@ -224,7 +224,14 @@ func listenSocket(address string) (*net.UnixListener, error) {
 		if err == nil {
 			return l, nil
 		}
-		if !errors.Is(err, unix.EADDRINUSE) || try > 0 {
+		if errors.Is(err, unix.ENOENT) && try < 3 {
+			// The directory went away under us (emptied and removed).
+			if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if !errors.Is(err, unix.EADDRINUSE) || try > 3 {
 			return nil, fmt.Errorf("shim socket %s: %w", path, err)
 		}
 		if conn, err := net.DialTimeout("unix", path, time.Second); err == nil {
@@ -234,6 +241,7 @@ func listenSocket(address string) (*net.UnixListener, error) {
 		if err := os.Remove(path); err != nil && !os.IsNotExist(err) {
 			return nil, fmt.Errorf("remove stale shim socket: %w", err)
 		}
+		try = 3 // one more listen after removing a stale socket
 	}
 }
 

@@ -200,7 +200,7 @@ func TestCRI(t *testing.T) {
 				}
 			}
 			// One shim serves the pod: sandbox and both containers.
-			if n := len(shimProcs("k8s.io")); n != 1 {
+			if n := len(s.shimProcs()); n != 1 {
 				t.Errorf("%d shims for namespace k8s.io, want 1 (the pod's)", n)
 			}
 			out, err := berth("--root", s.root, "list", "-q")
@@ -289,7 +289,7 @@ func TestCRI(t *testing.T) {
 			must(t, "stopp", pod)
 			must(t, "rmp", pod)
 			if err := eventually(10*time.Second, func() error {
-				if n := len(shimProcs("k8s.io")); n > 0 {
+				if n := len(s.shimProcs()); n > 0 {
 					return fmt.Errorf("%d shims left", n)
 				}
 				return nil

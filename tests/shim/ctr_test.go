@@ -50,6 +50,15 @@ func TestCtr(t *testing.T) {
 			s.mustCtr(t, s.runArgs("-d", "--memory-limit", fmt.Sprint(64<<20), "--env", "SHIM_VAR=env-ok", busyboxRef, main, "sh", "-c", readyLoop)...)
 			s.waitStatus(t, main, "RUNNING", 20*time.Second)
 			waitReady(t, s.taskPid(main))
+			for _, pid := range s.shimProcs() {
+				if st, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
+					for _, l := range strings.Split(string(st), "\n") {
+						if strings.HasPrefix(l, "VmRSS:") || strings.HasPrefix(l, "Threads:") {
+							t.Logf("shim %d %s", pid, strings.Join(strings.Fields(l), " "))
+						}
+					}
+				}
+			}
 			// berth's own commands see the container under the shim's root.
 			out, err := berth("--root", s.root, "state", main)
 			if err != nil || !strings.Contains(out, `"status": "running"`) {
@@ -178,7 +187,7 @@ func TestCtr(t *testing.T) {
 				t.Errorf("containers left: %s", out)
 			}
 			if err := eventually(10*time.Second, func() error {
-				if pids := shimProcs(s.ns); len(pids) > 0 {
+				if pids := s.shimProcs(); len(pids) > 0 {
 					return fmt.Errorf("shims still running: %v", pids)
 				}
 				return nil

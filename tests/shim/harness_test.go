@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -40,7 +41,6 @@ type suite struct {
 	// parents are cgroup parents the tests gave (a pod's): libcontainer
 	// leaves them, as runc does; removed at the end.
 	parents []string
-	socks   map[string]bool
 	// defaultRootExisted: /run/containerd/berth/<ns> was there before.
 	defaultRootExisted bool
 }
@@ -70,7 +70,6 @@ func newSuite(t *testing.T, fl flavor, name, extra string) *suite {
 		log:    filepath.Join(dir, "containerd.log"),
 		cfg:    filepath.Join(dir, "config.toml"),
 		exited: make(chan struct{}),
-		socks:  shimSockets(),
 	}
 	s.root = filepath.Join("/run/containerd/berth", s.ns)
 	s.markDefaultRoot()
@@ -358,8 +357,13 @@ func (s *suite) startDaemonQuiet() {
 	s.startDaemon()
 }
 
-// shimProcs are the pids of shims serving namespace ns.
-func shimProcs(ns string) []int {
+// shimProcs are the pids of the suite's shims (its namespace and its
+// containerd), whatever other test runs have running.
+func (s *suite) shimProcs() []int { return shimProcs(s.ns, s.sock) }
+
+// shimProcs are the pids of shims serving namespace ns for the containerd
+// at address.
+func shimProcs(ns, address string) []int {
 	var pids []int
 	ents, _ := os.ReadDir("/proc")
 	for _, e := range ents {
@@ -372,26 +376,27 @@ func shimProcs(ns string) []int {
 			continue
 		}
 		argv := strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")
-		if len(argv) > 2 && strings.HasSuffix(argv[0], "containerd-shim-berth-v2") && strings.Contains(string(raw), "\x00"+ns+"\x00") {
+		if len(argv) > 2 && strings.HasSuffix(argv[0], "containerd-shim-berth-v2") && strings.Contains(string(raw), "\x00"+ns+"\x00") && strings.Contains(string(raw), "\x00"+address+"\x00") {
 			pids = append(pids, pid)
 		}
 	}
 	return pids
 }
 
-// shimSockets lists the berth shim sockets in containerd's socket dir.
-func shimSockets() map[string]bool {
-	out := map[string]bool{}
-	m, _ := filepath.Glob("/run/containerd/s/berth-*")
-	for _, p := range m {
-		out[p] = true
+// sockets are the socket paths the suite's shims used: one per group (a
+// ctr container, a CRI pod), named as the shim names them (shim/start.go).
+func (s *suite) sockets() []string {
+	var out []string
+	for _, id := range s.ids {
+		sum := sha256.Sum256([]byte(s.sock + "\x00" + s.ns + "\x00" + id))
+		out = append(out, "/run/containerd/s/berth-"+hex.EncodeToString(sum[:20]))
 	}
 	return out
 }
 
 func (s *suite) leaks() []string {
 	var problems []string
-	for _, pid := range shimProcs(s.ns) {
+	for _, pid := range s.shimProcs() {
 		problems = append(problems, fmt.Sprintf("shim left: pid %d", pid))
 	}
 	for _, p := range procsUnder(s.dir) {
@@ -408,8 +413,8 @@ func (s *suite) leaks() []string {
 			problems = append(problems, "berth state left: "+filepath.Join(s.root, e.Name()))
 		}
 	}
-	for p := range shimSockets() {
-		if !s.socks[p] {
+	for _, p := range s.sockets() {
+		if _, err := os.Lstat(p); err == nil {
 			problems = append(problems, "shim socket left: "+p)
 		}
 	}
@@ -424,7 +429,7 @@ func (s *suite) leaks() []string {
 
 // scrub removes whatever the suite left, after the checks.
 func (s *suite) scrub() {
-	for _, pid := range shimProcs(s.ns) {
+	for _, pid := range s.shimProcs() {
 		_ = syscall.Kill(pid, syscall.SIGKILL)
 	}
 	for _, p := range procsUnder(s.dir) {
@@ -444,10 +449,8 @@ func (s *suite) scrub() {
 			_ = os.Remove(filepath.Join(cg, p))
 		}
 	}
-	for p := range shimSockets() {
-		if !s.socks[p] {
-			_ = os.Remove(p)
-		}
+	for _, p := range s.sockets() {
+		_ = os.Remove(p)
 	}
 	if s.t.Failed() && keep {
 		s.t.Logf("keeping %s (SHIM_KEEP=1)", s.dir)

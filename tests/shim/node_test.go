@@ -128,7 +128,7 @@ func TestNode(t *testing.T) {
 			s.waitStatus(t, victim, "RUNNING", 20*time.Second)
 			victimPid := s.taskPid(victim)
 			pid := s.taskPid(main)
-			shims := shimProcs(s.ns)
+			shims := s.shimProcs()
 			s.stopDaemon()
 			if err := syscall.Kill(pid, 0); err != nil {
 				t.Fatalf("the container's init died with containerd: %v", err)
@@ -224,11 +224,11 @@ func TestNode(t *testing.T) {
 			s.waitStatus(t, id, "RUNNING", 20*time.Second)
 			pid := s.taskPid(id)
 			before := map[int]bool{}
-			for _, p := range shimProcs(s.ns) {
+			for _, p := range s.shimProcs() {
 				before[p] = true
 			}
 			var shim int
-			for _, p := range shimProcs(s.ns) {
+			for _, p := range s.shimProcs() {
 				if raw, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p)); strings.Contains(string(raw), id) {
 					shim = p
 				}
