@@ -93,11 +93,18 @@ func newSuite(t *testing.T, fl flavor, name, extra string) *suite {
 }
 
 func (s *suite) startDaemon() {
-	t := s.t
-	t.Helper()
+	s.t.Helper()
+	if err := s.start(); err != nil {
+		s.dumpLog()
+		s.t.Fatal(err)
+	}
+}
+
+// start starts containerd and waits until it answers.
+func (s *suite) start() error {
 	logf, err := os.OpenFile(s.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
 	s.exited = make(chan struct{})
 	s.cmd = exec.Command(filepath.Join(s.fl.bin, "containerd"), "--config", s.cfg)
@@ -108,7 +115,7 @@ func (s *suite) startDaemon() {
 	s.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := s.cmd.Start(); err != nil {
 		logf.Close()
-		t.Fatalf("start containerd: %v", err)
+		return fmt.Errorf("start containerd: %w", err)
 	}
 	logf.Close()
 	cmd, exited := s.cmd, s.exited
@@ -122,9 +129,9 @@ func (s *suite) startDaemon() {
 		return s.ctr("version").err()
 	})
 	if err != nil {
-		s.dumpLog()
-		t.Fatalf("containerd %s did not come up: %v", s.fl.name, err)
+		return fmt.Errorf("containerd %s did not come up: %w", s.fl.name, err)
 	}
+	return nil
 }
 
 // stopDaemon stops containerd only (the shims go on).
@@ -304,8 +311,12 @@ func (s *suite) finish() {
 	t := s.t
 	select {
 	case <-s.exited:
+		// Stopped by a test that failed half-way: back, to clean up
+		// through it (the checks and the scrub below run either way).
 		if s.cmd != nil {
-			s.startDaemonQuiet()
+			if err := s.start(); err != nil {
+				t.Errorf("restart containerd to clean up: %v", err)
+			}
 		}
 	default:
 	}
@@ -350,11 +361,6 @@ func (s *suite) finish() {
 func (s *suite) markDefaultRoot() {
 	_, err := os.Stat(filepath.Join("/run/containerd/berth", s.ns))
 	s.defaultRootExisted = err == nil
-}
-
-func (s *suite) startDaemonQuiet() {
-	defer func() { _ = recover() }()
-	s.startDaemon()
 }
 
 // shimProcs are the pids of the suite's shims (its namespace and its
