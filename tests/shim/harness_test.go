@@ -136,6 +136,9 @@ func (s *suite) start() error {
 
 // stopDaemon stops containerd only (the shims go on).
 func (s *suite) stopDaemon() {
+	if s.cmd == nil || s.cmd.Process == nil {
+		return
+	}
 	select {
 	case <-s.exited:
 		return
