@@ -9,12 +9,9 @@ import (
 	"strings"
 	"time"
 
-	taskapi "github.com/containerd/containerd/api/runtime/task/v2"
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/berth-oci/berth/runtime"
 )
@@ -64,14 +61,6 @@ func runDelete(f *flags) error {
 		}
 	}
 	_ = os.Remove(filepath.Join(bundle, optionsFile))
-	data, err := proto.Marshal(&taskapi.DeleteResponse{
-		Pid:        uint32(pid),
-		ExitStatus: 128 + uint32(unix.SIGKILL),
-		ExitedAt:   timestamppb.Now(),
-	})
-	if err != nil {
-		return err
-	}
-	_, err = os.Stdout.Write(data)
+	_, err = os.Stdout.Write(exitResponse(pid, 128+int(unix.SIGKILL), time.Now()))
 	return err
 }

@@ -7,13 +7,9 @@ import (
 	"sync"
 	"time"
 
-	eventsapi "github.com/containerd/containerd/api/services/ttrpc/events/v1"
-	"github.com/containerd/containerd/api/types"
 	"github.com/containerd/ttrpc"
 	"github.com/sirupsen/logrus"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/anypb"
-	"google.golang.org/protobuf/types/known/timestamppb"
+	"google.golang.org/protobuf/types/known/emptypb"
 )
 
 // namespaceHeader is the ttrpc metadata key that carries containerd's
@@ -27,7 +23,7 @@ const namespaceHeader = "containerd-namespace-ttrpc"
 type publisher struct {
 	address string
 	ns      string
-	queue   chan *types.Envelope
+	queue   chan envelope
 	done    chan struct{}
 	once    sync.Once
 
@@ -38,24 +34,22 @@ func newPublisher(address, ns string) *publisher {
 	p := &publisher{
 		address: strings.TrimPrefix(address, "unix://"),
 		ns:      ns,
-		queue:   make(chan *types.Envelope, 1024),
+		queue:   make(chan envelope, 1024),
 		done:    make(chan struct{}),
 	}
 	go p.run()
 	return p
 }
 
-// publish queues an event (one of containerd's api/events messages) for
-// topic.
-func (p *publisher) publish(topic string, event proto.Message) {
-	a, err := anypb.New(event)
-	if err != nil {
-		logrus.WithError(err).WithField("topic", topic).Error("marshal event")
-		return
-	}
-	// containerd's type URLs are the bare message names.
-	a.TypeUrl = typeName(a.TypeUrl)
-	env := &types.Envelope{Timestamp: timestamppb.Now(), Namespace: p.ns, Topic: topic, Event: a}
+// envelope is one event to forward.
+type envelope struct {
+	topic string
+	data  []byte // the ForwardRequest
+}
+
+// publish queues an event for topic.
+func (p *publisher) publish(topic string, ev event) {
+	env := envelope{topic: topic, data: forwardRequest(time.Now(), p.ns, topic, ev)}
 	select {
 	case p.queue <- env:
 	case <-p.done:
@@ -86,7 +80,7 @@ func (p *publisher) run() {
 
 // forward delivers one envelope, retrying with a growing delay: containerd
 // may be restarting. An event is given up after about a minute.
-func (p *publisher) forward(env *types.Envelope) {
+func (p *publisher) forward(env envelope) {
 	delay := 50 * time.Millisecond
 	deadline := time.Now().Add(time.Minute)
 	for {
@@ -95,16 +89,16 @@ func (p *publisher) forward(env *types.Envelope) {
 			return
 		}
 		if time.Now().After(deadline) {
-			logrus.WithError(err).WithField("topic", env.Topic).Error("event not delivered to containerd")
+			logrus.WithError(err).WithField("topic", env.topic).Error("event not delivered to containerd")
 			return
 		}
-		logrus.WithError(err).WithField("topic", env.Topic).Debug("forward event; retrying")
+		logrus.WithError(err).WithField("topic", env.topic).Debug("forward event; retrying")
 		time.Sleep(delay)
 		delay = min(2*delay, 2*time.Second)
 	}
 }
 
-func (p *publisher) send(env *types.Envelope) error {
+func (p *publisher) send(env envelope) error {
 	if p.client == nil {
 		conn, err := net.DialTimeout("unix", p.address, 5*time.Second)
 		if err != nil {
@@ -115,7 +109,7 @@ func (p *publisher) send(env *types.Envelope) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	ctx = ttrpc.WithMetadata(ctx, ttrpc.MD{namespaceHeader: []string{p.ns}})
-	_, err := eventsapi.NewTTRPCEventsClient(p.client).Forward(ctx, &eventsapi.ForwardRequest{Envelope: env})
+	err := p.client.Call(ctx, "containerd.services.events.ttrpc.v1.Events", "Forward", wireMsg(env.data), &emptypb.Empty{})
 	if err != nil {
 		p.client.Close()
 		p.client = nil

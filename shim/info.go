@@ -5,10 +5,6 @@ import (
 	"io"
 	"os"
 
-	"github.com/containerd/containerd/api/types"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/anypb"
-
 	"github.com/berth-oci/berth/linux"
 )
 
@@ -17,35 +13,26 @@ import (
 const featuresTypeURL = "types.containerd.io/opencontainers/runtime-spec/1/features/Features"
 
 // runInfo answers `-info` (containerd 2.x asks, e.g. before it lets a
-// container use idmapped mounts): the shim's name and version, the options
-// it was given, and berth's runtime-spec features.
+// container use idmapped mounts): a RuntimeInfo with the shim's name and
+// version, the options it was given, and berth's runtime-spec features.
 func runInfo(version, commit string) error {
 	stdin, err := io.ReadAll(io.LimitReader(os.Stdin, 1<<20))
 	if err != nil {
 		return err
 	}
-	info := &types.RuntimeInfo{
-		Name:    "io.containerd.berth.v2",
-		Version: &types.RuntimeVersion{Version: version, Revision: commit},
-	}
+	var opts *anyMsg
 	if len(stdin) > 0 {
-		var a anypb.Any
-		if err := proto.Unmarshal(stdin, &a); err == nil {
-			if _, err := parseOptions(&a); err != nil {
-				return err
-			}
-			info.Options = &a
+		if opts, err = decodeAny(stdin); err != nil {
+			return err
+		}
+		if _, err := parseOptions(opts); err != nil {
+			return err
 		}
 	}
 	feat, err := json.Marshal(linux.Features(version, commit))
 	if err != nil {
 		return err
 	}
-	info.Features = &anypb.Any{TypeUrl: featuresTypeURL, Value: feat}
-	data, err := proto.Marshal(info)
-	if err != nil {
-		return err
-	}
-	_, err = os.Stdout.Write(data)
+	_, err = os.Stdout.Write(runtimeInfo("io.containerd.berth.v2", version, commit, opts, &anyMsg{TypeURL: featuresTypeURL, Value: feat}))
 	return err
 }

@@ -6,17 +6,16 @@ import (
 	"os"
 	"strings"
 
-	"github.com/containerd/containerd/api/types"
 	"golang.org/x/sys/unix"
 )
 
 // mountRootfs mounts containerd's rootfs mounts (the snapshotter's: an
 // overlay, or a bind of a directory) on target, in order.
-func mountRootfs(mounts []*types.Mount, target string) error {
+func mountRootfs(mounts []mount, target string) error {
 	for i, m := range mounts {
 		if err := mountOne(m, target); err != nil {
 			unmountAll(target)
-			return fmt.Errorf("rootfs mount %d (%s %s): %w", i, m.GetType(), m.GetSource(), err)
+			return fmt.Errorf("rootfs mount %d (%s %s): %w", i, m.Type, m.Source, err)
 		}
 	}
 	return nil
@@ -39,10 +38,10 @@ var mountFlags = map[string]struct {
 	"sync": {false, unix.MS_SYNCHRONOUS},
 }
 
-func mountOne(m *types.Mount, target string) error {
+func mountOne(m mount, target string) error {
 	var flags uintptr
 	var data []string
-	for _, o := range m.GetOptions() {
+	for _, o := range m.Options {
 		if f, ok := mountFlags[o]; ok {
 			if f.clear {
 				flags &^= f.flag
@@ -53,7 +52,7 @@ func mountOne(m *types.Mount, target string) error {
 		}
 		data = append(data, o)
 	}
-	typ := m.GetType()
+	typ := m.Type
 	if typ == "bind" || typ == "rbind" {
 		flags |= unix.MS_BIND
 		if typ == "rbind" {
@@ -69,7 +68,7 @@ func mountOne(m *types.Mount, target string) error {
 	if flags&unix.MS_BIND != 0 {
 		first &^= unix.MS_RDONLY
 	}
-	if err := unix.Mount(m.GetSource(), target, typ, first, opts); err != nil {
+	if err := unix.Mount(m.Source, target, typ, first, opts); err != nil {
 		return err
 	}
 	if flags&unix.MS_BIND != 0 && flags&unix.MS_RDONLY != 0 {

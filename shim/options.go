@@ -8,11 +8,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-
-	runcopts "github.com/containerd/containerd/api/types/runc/options"
-	runtimeopts "github.com/containerd/containerd/api/types/runtimeoptions/v1"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/anypb"
 )
 
 // DefaultRoot is where the shim keeps berth's container state, one root per
@@ -56,31 +51,24 @@ func typeName(url string) string {
 }
 
 // parseOptions reads the runtime options from an Any (nil: defaults).
-func parseOptions(a *anypb.Any) (*options, error) {
+func parseOptions(a *anyMsg) (*options, error) {
 	o := &options{}
-	if a == nil || a.GetTypeUrl() == "" {
+	if a == nil || a.TypeURL == "" {
 		return o, nil
 	}
-	switch typeName(a.GetTypeUrl()) {
+	switch typeName(a.TypeURL) {
 	case "containerd.runc.v1.Options":
-		var ro runcopts.Options
-		if err := proto.Unmarshal(a.GetValue(), &ro); err != nil {
+		if err := decodeRuncOptions(a.Value, o); err != nil {
 			return nil, fmt.Errorf("runtime options: %w", err)
 		}
-		o.Root, o.SystemdCgroup = ro.GetRoot(), ro.GetSystemdCgroup()
-		o.NoPivotRoot, o.NoNewKeyring = ro.GetNoPivotRoot(), ro.GetNoNewKeyring()
-		o.IoUID, o.IoGID = ro.GetIoUid(), ro.GetIoGid()
-		o.CriuImagePath, o.CriuWorkPath = ro.GetCriuImagePath(), ro.GetCriuWorkPath()
-		o.ShimCgroup = ro.GetShimCgroup()
 	case "runtimeoptions.v1.Options":
-		var ro runtimeopts.Options
-		if err := proto.Unmarshal(a.GetValue(), &ro); err != nil {
+		ro, err := decodeRuntimeOptions(a.Value)
+		if err != nil {
 			return nil, fmt.Errorf("runtime options: %w", err)
 		}
-		body := ro.GetConfigBody()
-		if len(body) == 0 && ro.GetConfigPath() != "" {
-			var err error
-			if body, err = os.ReadFile(ro.GetConfigPath()); err != nil {
+		body := ro.ConfigBody
+		if len(body) == 0 && ro.ConfigPath != "" {
+			if body, err = os.ReadFile(ro.ConfigPath); err != nil {
 				return nil, fmt.Errorf("runtime options: ConfigPath: %w", err)
 			}
 		}
@@ -88,7 +76,7 @@ func parseOptions(a *anypb.Any) (*options, error) {
 			return nil, fmt.Errorf("runtime options: %w", err)
 		}
 	default:
-		return nil, fmt.Errorf("runtime options of type %q are not berth's (want containerd.runc.v1.Options or runtimeoptions.v1.Options)", a.GetTypeUrl())
+		return nil, fmt.Errorf("runtime options of type %q are not berth's (want containerd.runc.v1.Options or runtimeoptions.v1.Options)", a.TypeURL)
 	}
 	return o, nil
 }

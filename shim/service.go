@@ -11,10 +11,6 @@ import (
 	"sync"
 	"time"
 
-	eventsapi "github.com/containerd/containerd/api/events"
-	taskapi "github.com/containerd/containerd/api/runtime/task/v2"
-	runcopts "github.com/containerd/containerd/api/types/runc/options"
-	"github.com/containerd/containerd/api/types/task"
 	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/runc/libcontainer"
 	"github.com/opencontainers/runc/types"
@@ -23,9 +19,6 @@ import (
 	"golang.org/x/sys/unix"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
-	"google.golang.org/protobuf/types/known/anypb"
-	"google.golang.org/protobuf/types/known/emptypb"
-	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/berth-oci/berth/runtime"
 )
@@ -115,7 +108,7 @@ type process struct {
 
 	mu         sync.Mutex
 	pid        int
-	state      task.Status
+	state      taskStatus
 	exitStatus int
 	exitedAt   time.Time
 	done       chan struct{} // closed when the process has exited
@@ -124,10 +117,10 @@ type process struct {
 }
 
 func newProcess(c *container, id string, sio stdio) *process {
-	return &process{c: c, id: id, sio: sio, state: task.Status_CREATED, done: make(chan struct{})}
+	return &process{c: c, id: id, sio: sio, state: statusCreated, done: make(chan struct{})}
 }
 
-func (p *process) status() (task.Status, int, int, time.Time) {
+func (p *process) status() (taskStatus, int, int, time.Time) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	return p.state, p.pid, p.exitStatus, p.exitedAt
@@ -137,10 +130,10 @@ func (p *process) status() (task.Status, int, int, time.Time) {
 func (p *process) setExited(status int, at time.Time) bool {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if p.state == task.Status_STOPPED {
+	if p.state == statusStopped {
 		return false
 	}
-	p.state, p.exitStatus, p.exitedAt = task.Status_STOPPED, status, at
+	p.state, p.exitStatus, p.exitedAt = statusStopped, status, at
 	close(p.done)
 	return true
 }
@@ -186,11 +179,11 @@ func (c *container) process(execID string) (*process, error) {
 
 // ---- create and start ----
 
-func (s *service) Create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *taskapi.CreateTaskResponse, retErr error) {
-	if r.GetCheckpoint() != "" {
-		return nil, status.Errorf(codes.Unimplemented, "create %s: restoring a checkpoint is not supported by the berth shim yet", r.GetID())
+func (s *service) Create(ctx context.Context, r *taskRequest) (_ []byte, retErr error) {
+	if r.Checkpoint != "" {
+		return nil, status.Errorf(codes.Unimplemented, "create %s: restoring a checkpoint is not supported by the berth shim yet", r.ID)
 	}
-	opts, err := parseOptions(r.GetOptions())
+	opts, err := parseOptions(r.Options)
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
@@ -198,8 +191,8 @@ func (s *service) Create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	c := &container{id: r.GetID(), bundle: r.GetBundle(), rt: rt, opts: opts, execs: map[string]*process{}}
-	c.init = newProcess(c, "", stdio{r.GetStdin(), r.GetStdout(), r.GetStderr(), r.GetTerminal()})
+	c := &container{id: r.ID, bundle: r.Bundle, rt: rt, opts: opts, execs: map[string]*process{}}
+	c.init = newProcess(c, "", stdio{r.Stdin, r.Stdout, r.Stderr, r.Terminal})
 	s.mu.Lock()
 	if s.containers[c.id] != nil {
 		s.mu.Unlock()
@@ -224,12 +217,12 @@ func (s *service) Create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 	if err := writeOptions(c.bundle, opts); err != nil {
 		return nil, toStatus(err)
 	}
-	if len(r.GetRootfs()) > 0 {
+	if len(r.Rootfs) > 0 {
 		c.rootfs = filepath.Join(c.bundle, "rootfs")
 		if err := os.Mkdir(c.rootfs, 0o711); err != nil && !errors.Is(err, os.ErrExist) {
 			return nil, toStatus(err)
 		}
-		if err := mountRootfs(r.GetRootfs(), c.rootfs); err != nil {
+		if err := mountRootfs(r.Rootfs, c.rootfs); err != nil {
 			return nil, toStatus(err)
 		}
 		defer func() {
@@ -281,15 +274,8 @@ func (s *service) Create(ctx context.Context, r *taskapi.CreateTaskRequest) (_ *
 	chownPipes(rp, opts)
 	pio.attach(rp)
 	s.watchOOM(c)
-	s.pub.publish(topicCreate, &eventsapi.TaskCreate{
-		ContainerID: c.id,
-		Bundle:      c.bundle,
-		Rootfs:      r.GetRootfs(),
-		IO:          &eventsapi.TaskIO{Stdin: r.GetStdin(), Stdout: r.GetStdout(), Stderr: r.GetStderr(), Terminal: r.GetTerminal()},
-		Checkpoint:  r.GetCheckpoint(),
-		Pid:         uint32(rp.Pid),
-	})
-	return &taskapi.CreateTaskResponse{Pid: uint32(rp.Pid)}, nil
+	s.pub.publish(topicCreate, evCreate(c.id, c.bundle, r.Rootfs, c.init.sio, r.Checkpoint, rp.Pid))
+	return pidResponse(rp.Pid), nil
 }
 
 // chownPipes gives the process's stdio pipes to IoUid/IoGid, when the
@@ -341,7 +327,7 @@ func (s *service) watchOOM(c *container) {
 		// Stats are not wanted: the interval only has to be valid.
 		err := c.rt.Events(ctx, c.id, 1<<62, func(e types.Event) error {
 			if e.Type == "oom" {
-				s.pub.publish(topicOOM, &eventsapi.TaskOOM{ContainerID: c.id})
+				s.pub.publish(topicOOM, evOOM(c.id))
 			}
 			return nil
 		})
@@ -351,13 +337,13 @@ func (s *service) watchOOM(c *container) {
 	}()
 }
 
-func (s *service) Start(ctx context.Context, r *taskapi.StartRequest) (*taskapi.StartResponse, error) {
-	c, err := s.get(r.GetID())
+func (s *service) Start(ctx context.Context, r *taskRequest) ([]byte, error) {
+	c, err := s.get(r.ID)
 	if err != nil {
 		return nil, err
 	}
-	if r.GetExecID() != "" {
-		return s.startExec(ctx, c, r.GetExecID())
+	if r.ExecID != "" {
+		return s.startExec(ctx, c, r.ExecID)
 	}
 	p := c.init
 	p.pubMu.Lock()
@@ -369,25 +355,28 @@ func (s *service) Start(ctx context.Context, r *taskapi.StartRequest) (*taskapi.
 		return nil, toStatus(err)
 	}
 	p.mu.Lock()
-	if p.state == task.Status_CREATED {
-		p.state = task.Status_RUNNING
+	if p.state == statusCreated {
+		p.state = statusRunning
 	}
 	pid := p.pid
 	p.mu.Unlock()
-	s.pub.publish(topicStart, &eventsapi.TaskStart{ContainerID: c.id, Pid: uint32(pid)})
-	return &taskapi.StartResponse{Pid: uint32(pid)}, nil
+	s.pub.publish(topicStart, evStart(c.id, pid))
+	return pidResponse(pid), nil
 }
 
-func (s *service) Exec(ctx context.Context, r *taskapi.ExecProcessRequest) (*emptypb.Empty, error) {
-	c, err := s.get(r.GetID())
+func (s *service) Exec(ctx context.Context, r *taskRequest) ([]byte, error) {
+	c, err := s.get(r.ID)
 	if err != nil {
 		return nil, err
 	}
 	spec := new(specs.Process)
-	if err := json.Unmarshal(r.GetSpec().GetValue(), spec); err != nil {
-		return nil, status.Errorf(codes.InvalidArgument, "exec %s: process spec: %v", r.GetExecID(), err)
+	if r.Spec == nil {
+		return nil, status.Errorf(codes.InvalidArgument, "exec %s: no process spec", r.ExecID)
 	}
-	p := newProcess(c, r.GetExecID(), stdio{r.GetStdin(), r.GetStdout(), r.GetStderr(), r.GetTerminal()})
+	if err := json.Unmarshal(r.Spec.Value, spec); err != nil {
+		return nil, status.Errorf(codes.InvalidArgument, "exec %s: process spec: %v", r.ExecID, err)
+	}
+	p := newProcess(c, r.ExecID, stdio{r.Stdin, r.Stdout, r.Stderr, r.Terminal})
 	p.spec = spec
 	c.mu.Lock()
 	if c.execs[p.id] != nil {
@@ -396,11 +385,11 @@ func (s *service) Exec(ctx context.Context, r *taskapi.ExecProcessRequest) (*emp
 	}
 	c.execs[p.id] = p
 	c.mu.Unlock()
-	s.pub.publish(topicExecAdded, &eventsapi.TaskExecAdded{ContainerID: c.id, ExecID: p.id})
-	return &emptypb.Empty{}, nil
+	s.pub.publish(topicExecAdded, evExecAdded(c.id, p.id))
+	return nil, nil
 }
 
-func (s *service) startExec(ctx context.Context, c *container, execID string) (_ *taskapi.StartResponse, retErr error) {
+func (s *service) startExec(ctx context.Context, c *container, execID string) (_ []byte, retErr error) {
 	p, err := c.process(execID)
 	if err != nil {
 		return nil, err
@@ -409,7 +398,7 @@ func (s *service) startExec(ctx context.Context, c *container, execID string) (_
 	st, spec := p.state, p.spec
 	p.spec = nil
 	p.mu.Unlock()
-	if st != task.Status_CREATED || spec == nil {
+	if st != statusCreated || spec == nil {
 		return nil, status.Errorf(codes.FailedPrecondition, "exec %s of container %s has been started already", execID, c.id)
 	}
 	c.mu.Lock()
@@ -468,11 +457,11 @@ func (s *service) startExec(ctx context.Context, c *container, execID string) (_
 	started = true
 	chownPipes(rp, c.opts)
 	p.mu.Lock()
-	p.pid, p.rp, p.io, p.state = rp.Pid, rp, pio, task.Status_RUNNING
+	p.pid, p.rp, p.io, p.state = rp.Pid, rp, pio, statusRunning
 	p.mu.Unlock()
 	pio.attach(rp)
-	s.pub.publish(topicExecStarted, &eventsapi.TaskExecStarted{ContainerID: c.id, ExecID: execID, Pid: uint32(rp.Pid)})
-	return &taskapi.StartResponse{Pid: uint32(rp.Pid)}, nil
+	s.pub.publish(topicExecStarted, evExecStarted(c.id, execID, rp.Pid))
+	return pidResponse(rp.Pid), nil
 }
 
 // ---- exits ----
@@ -546,38 +535,32 @@ func (s *service) sendExit(c *container, p *process, st int, at time.Time) {
 		id = c.id
 	}
 	_, pid, _, _ := p.status()
-	s.pub.publish(topicExit, &eventsapi.TaskExit{
-		ContainerID: c.id,
-		ID:          id,
-		Pid:         uint32(pid),
-		ExitStatus:  uint32(st),
-		ExitedAt:    timestamppb.New(at),
-	})
+	s.pub.publish(topicExit, evExit(c.id, id, pid, st, at))
 }
 
 // ---- delete ----
 
-func (s *service) Delete(ctx context.Context, r *taskapi.DeleteRequest) (*taskapi.DeleteResponse, error) {
-	c, err := s.get(r.GetID())
+func (s *service) Delete(ctx context.Context, r *taskRequest) ([]byte, error) {
+	c, err := s.get(r.ID)
 	if err != nil {
 		return nil, err
 	}
-	if r.GetExecID() != "" {
-		return s.deleteExec(c, r.GetExecID())
+	if r.ExecID != "" {
+		return s.deleteExec(c, r.ExecID)
 	}
 	p := c.init
 	st, _, _, _ := p.status()
 	switch st {
-	case task.Status_CREATED:
+	case statusCreated:
 		// Never started: the runtime kills its waiting init.
-	case task.Status_STOPPED:
+	case statusStopped:
 	default:
 		if rs, err := c.rt.State(ctx, c.id); err == nil && rs.Status != string(specs.StateStopped) {
 			return nil, status.Errorf(codes.FailedPrecondition, "cannot delete container %s: its init is %s", c.id, rs.Status)
 		}
 	}
 	leave := s.reaper.enter()
-	err = c.rt.Delete(ctx, c.id, st == task.Status_CREATED)
+	err = c.rt.Delete(ctx, c.id, st == statusCreated)
 	leave()
 	if err != nil && !errors.Is(err, libcontainer.ErrNotExist) {
 		return nil, toStatus(err)
@@ -610,19 +593,17 @@ func (s *service) Delete(ctx context.Context, r *taskapi.DeleteRequest) (*taskap
 	delete(s.containers, c.id)
 	s.mu.Unlock()
 	_, pid, exit, at := p.status()
-	s.pub.publish(topicDelete, &eventsapi.TaskDelete{
-		ContainerID: c.id, Pid: uint32(pid), ExitStatus: uint32(exit), ExitedAt: timestamppb.New(at),
-	})
-	return &taskapi.DeleteResponse{Pid: uint32(pid), ExitStatus: uint32(exit), ExitedAt: timestamppb.New(at)}, nil
+	s.pub.publish(topicDelete, evDelete(c.id, pid, exit, at))
+	return exitResponse(pid, exit, at), nil
 }
 
-func (s *service) deleteExec(c *container, execID string) (*taskapi.DeleteResponse, error) {
+func (s *service) deleteExec(c *container, execID string) ([]byte, error) {
 	p, err := c.process(execID)
 	if err != nil {
 		return nil, err
 	}
 	st, pid, exit, at := p.status()
-	if st == task.Status_RUNNING {
+	if st == statusRunning {
 		return nil, status.Errorf(codes.FailedPrecondition, "cannot delete exec %s of container %s: it is running", execID, c.id)
 	}
 	c.mu.Lock()
@@ -632,51 +613,51 @@ func (s *service) deleteExec(c *container, execID string) (*taskapi.DeleteRespon
 		p.io.wait(2 * time.Second)
 		p.io.close()
 	}
-	return &taskapi.DeleteResponse{Pid: uint32(pid), ExitStatus: uint32(exit), ExitedAt: timestamppb.New(at)}, nil
+	return exitResponse(pid, exit, at), nil
 }
 
 // ---- the other calls ----
 
-func (s *service) State(ctx context.Context, r *taskapi.StateRequest) (*taskapi.StateResponse, error) {
-	c, err := s.get(r.GetID())
+func (s *service) State(ctx context.Context, r *taskRequest) ([]byte, error) {
+	c, err := s.get(r.ID)
 	if err != nil {
 		return nil, err
 	}
-	p, err := c.process(r.GetExecID())
+	p, err := c.process(r.ExecID)
 	if err != nil {
 		return nil, err
 	}
 	st, pid, exit, at := p.status()
-	if p.id == "" && st != task.Status_STOPPED {
+	if p.id == "" && st != statusStopped {
 		// Paused or not (also by `berth pause` from outside): berth's
 		// light state read.
 		if rs, err := c.rt.State(ctx, c.id); err == nil {
 			switch rs.Status {
 			case "paused":
-				st = task.Status_PAUSED
+				st = statusPaused
 			case "pausing":
-				st = task.Status_PAUSING
+				st = statusPausing
 			case string(specs.StateRunning):
-				st = task.Status_RUNNING
+				st = statusRunning
 			}
 		}
 	}
-	resp := &taskapi.StateResponse{
-		ID: r.GetExecID(), Bundle: c.bundle, Pid: uint32(pid), Status: st,
+	resp := &stateResponse{
+		ID: r.ExecID, Bundle: c.bundle, Pid: pid, Status: st,
 		Stdin: p.sio.stdin, Stdout: p.sio.stdout, Stderr: p.sio.stderr, Terminal: p.sio.terminal,
-		ExitStatus: uint32(exit), ExecID: r.GetExecID(),
+		ExitStatus: exit, ExecID: r.ExecID,
 	}
 	if resp.ID == "" {
 		resp.ID = c.id
 	}
-	if st == task.Status_STOPPED {
-		resp.ExitedAt = timestamppb.New(at)
+	if st == statusStopped {
+		resp.ExitedAt = at
 	}
-	return resp, nil
+	return resp.encode(), nil
 }
 
-func (s *service) Pids(ctx context.Context, r *taskapi.PidsRequest) (*taskapi.PidsResponse, error) {
-	c, err := s.get(r.GetID())
+func (s *service) Pids(ctx context.Context, r *taskRequest) ([]byte, error) {
+	c, err := s.get(r.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -687,147 +668,142 @@ func (s *service) Pids(ctx context.Context, r *taskapi.PidsRequest) (*taskapi.Pi
 	execOf := map[int]string{}
 	c.mu.Lock()
 	for id, e := range c.execs {
-		if st, pid, _, _ := e.status(); st == task.Status_RUNNING {
+		if st, pid, _, _ := e.status(); st == statusRunning {
 			execOf[pid] = id
 		}
 	}
 	c.mu.Unlock()
-	resp := &taskapi.PidsResponse{}
+	infos := make([]processInfo, 0, len(pids))
 	for _, pid := range pids {
-		info := &task.ProcessInfo{Pid: uint32(pid)}
+		info := processInfo{Pid: pid}
 		if id, ok := execOf[pid]; ok {
-			a, err := anypb.New(&runcopts.ProcessDetails{ExecID: id})
-			if err == nil {
-				a.TypeUrl = typeName(a.TypeUrl)
-				info.Info = a
-			}
+			info.Info = processDetails(id)
 		}
-		resp.Processes = append(resp.Processes, info)
+		infos = append(infos, info)
 	}
-	return resp, nil
+	return pidsResponse(infos), nil
 }
 
-func (s *service) Pause(ctx context.Context, r *taskapi.PauseRequest) (*emptypb.Empty, error) {
-	c, err := s.get(r.GetID())
+func (s *service) Pause(ctx context.Context, r *taskRequest) ([]byte, error) {
+	c, err := s.get(r.ID)
 	if err != nil {
 		return nil, err
 	}
 	if err := c.rt.Pause(ctx, c.id); err != nil {
 		return nil, toStatus(err)
 	}
-	s.pub.publish(topicPaused, &eventsapi.TaskPaused{ContainerID: c.id})
-	return &emptypb.Empty{}, nil
+	s.pub.publish(topicPaused, evPaused(c.id))
+	return nil, nil
 }
 
-func (s *service) Resume(ctx context.Context, r *taskapi.ResumeRequest) (*emptypb.Empty, error) {
-	c, err := s.get(r.GetID())
+func (s *service) Resume(ctx context.Context, r *taskRequest) ([]byte, error) {
+	c, err := s.get(r.ID)
 	if err != nil {
 		return nil, err
 	}
 	if err := c.rt.Resume(ctx, c.id); err != nil {
 		return nil, toStatus(err)
 	}
-	s.pub.publish(topicResumed, &eventsapi.TaskResumed{ContainerID: c.id})
-	return &emptypb.Empty{}, nil
+	s.pub.publish(topicResumed, evResumed(c.id))
+	return nil, nil
 }
 
-func (s *service) Kill(ctx context.Context, r *taskapi.KillRequest) (*emptypb.Empty, error) {
-	c, err := s.get(r.GetID())
+func (s *service) Kill(ctx context.Context, r *taskRequest) ([]byte, error) {
+	c, err := s.get(r.ID)
 	if err != nil {
 		return nil, err
 	}
-	p, err := c.process(r.GetExecID())
+	p, err := c.process(r.ExecID)
 	if err != nil {
 		return nil, err
 	}
-	sig := unix.Signal(r.GetSignal())
+	sig := unix.Signal(r.Signal)
 	st, _, _, _ := p.status()
 	if p.id != "" {
-		if st != task.Status_RUNNING || p.rp == nil {
+		if st != statusRunning || p.rp == nil {
 			return nil, status.Errorf(codes.NotFound, "exec %s of container %s: process already finished", p.id, c.id)
 		}
 		if err := p.rp.Signal(sig); err != nil {
 			return nil, status.Errorf(codes.NotFound, "exec %s of container %s: %v", p.id, c.id, err)
 		}
-		return &emptypb.Empty{}, nil
+		return nil, nil
 	}
-	if st == task.Status_STOPPED && !r.GetAll() {
+	if st == statusStopped && !r.All {
 		return nil, status.Errorf(codes.NotFound, "container %s: process already finished", c.id)
 	}
-	if err := c.rt.Kill(ctx, c.id, sig, r.GetAll()); err != nil {
+	if err := c.rt.Kill(ctx, c.id, sig, r.All); err != nil {
 		if errors.Is(err, libcontainer.ErrNotRunning) || errors.Is(err, unix.ESRCH) {
 			return nil, status.Errorf(codes.NotFound, "container %s: process already finished", c.id)
 		}
 		return nil, toStatus(err)
 	}
-	return &emptypb.Empty{}, nil
+	return nil, nil
 }
 
-func (s *service) ResizePty(ctx context.Context, r *taskapi.ResizePtyRequest) (*emptypb.Empty, error) {
-	c, err := s.get(r.GetID())
+func (s *service) ResizePty(ctx context.Context, r *taskRequest) ([]byte, error) {
+	c, err := s.get(r.ID)
 	if err != nil {
 		return nil, err
 	}
-	p, err := c.process(r.GetExecID())
+	p, err := c.process(r.ExecID)
 	if err != nil {
 		return nil, err
 	}
 	if p.io == nil {
-		return nil, status.Errorf(codes.FailedPrecondition, "process %s of container %s has not started", r.GetExecID(), c.id)
+		return nil, status.Errorf(codes.FailedPrecondition, "process %s of container %s has not started", r.ExecID, c.id)
 	}
-	if err := p.io.resize(r.GetWidth(), r.GetHeight()); err != nil {
+	if err := p.io.resize(r.Width, r.Height); err != nil {
 		return nil, status.Errorf(codes.FailedPrecondition, "resize the pty of %s: %v", c.id, err)
 	}
-	return &emptypb.Empty{}, nil
+	return nil, nil
 }
 
-func (s *service) CloseIO(ctx context.Context, r *taskapi.CloseIORequest) (*emptypb.Empty, error) {
-	c, err := s.get(r.GetID())
+func (s *service) CloseIO(ctx context.Context, r *taskRequest) ([]byte, error) {
+	c, err := s.get(r.ID)
 	if err != nil {
 		return nil, err
 	}
-	p, err := c.process(r.GetExecID())
+	p, err := c.process(r.ExecID)
 	if err != nil {
 		return nil, err
 	}
-	if r.GetStdin() && p.io != nil {
+	if r.CloseStdin && p.io != nil {
 		p.io.closeStdin()
 	}
-	return &emptypb.Empty{}, nil
+	return nil, nil
 }
 
-func (s *service) Checkpoint(ctx context.Context, r *taskapi.CheckpointTaskRequest) (*emptypb.Empty, error) {
-	c, err := s.get(r.GetID())
+func (s *service) Checkpoint(ctx context.Context, r *taskRequest) ([]byte, error) {
+	c, err := s.get(r.ID)
 	if err != nil {
 		return nil, err
 	}
-	o := &runtime.CriuOptions{ImagesDirectory: r.GetPath(), WorkDirectory: c.opts.CriuWorkPath, LeaveRunning: true}
-	if a := r.GetOptions(); a != nil && a.GetTypeUrl() != "" {
-		if typeName(a.GetTypeUrl()) != "containerd.runc.v1.CheckpointOptions" {
-			return nil, status.Errorf(codes.InvalidArgument, "checkpoint options of type %q", a.GetTypeUrl())
+	o := &runtime.CriuOptions{ImagesDirectory: r.Path, WorkDirectory: c.opts.CriuWorkPath, LeaveRunning: true}
+	if a := r.Options; a != nil && a.TypeURL != "" {
+		if typeName(a.TypeURL) != "containerd.runc.v1.CheckpointOptions" {
+			return nil, status.Errorf(codes.InvalidArgument, "checkpoint options of type %q", a.TypeURL)
 		}
-		var co runcopts.CheckpointOptions
-		if err := a.UnmarshalTo(&co); err != nil {
+		co, err := decodeCheckpointOptions(a.Value)
+		if err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "checkpoint options: %v", err)
 		}
-		o.LeaveRunning = !co.GetExit()
-		o.TcpEstablished = co.GetOpenTcp()
-		o.ExternalUnixConnections = co.GetExternalUnixSockets()
-		o.ShellJob = co.GetTerminal()
-		o.FileLocks = co.GetFileLocks()
-		o.EmptyNs = 0
-		for _, ns := range co.GetEmptyNamespaces() {
+		o.LeaveRunning = !co.Exit
+		o.TcpEstablished = co.OpenTCP
+		o.ExternalUnixConnections = co.ExternalUnixSockets
+		o.ShellJob = co.Terminal
+		o.FileLocks = co.FileLocks
+		for _, ns := range co.EmptyNamespaces {
 			if ns == "network" {
 				o.EmptyNs |= unix.CLONE_NEWNET
 			}
 		}
-		if co.GetWorkPath() != "" {
-			o.WorkDirectory = co.GetWorkPath()
+		if co.WorkPath != "" {
+			o.WorkDirectory = co.WorkPath
 		}
-		if co.GetImagePath() != "" {
-			o.ImagesDirectory = co.GetImagePath()
+		if co.ImagePath != "" {
+			o.ImagesDirectory = co.ImagePath
 		}
-		o.ManageCgroupsMode = co.GetCgroupsMode()
+		o.ManageCgroupsMode = co.CgroupsMode
 	}
 	if o.ImagesDirectory == "" {
 		return nil, status.Errorf(codes.InvalidArgument, "checkpoint %s: no image path", c.id)
@@ -850,34 +826,34 @@ func (s *service) Checkpoint(ctx context.Context, r *taskapi.CheckpointTaskReque
 		}
 		return nil, status.Errorf(codeOf(err), "checkpoint %s with CRIU: %v", c.id, err)
 	}
-	s.pub.publish(topicCheckpointed, &eventsapi.TaskCheckpointed{ContainerID: c.id})
-	return &emptypb.Empty{}, nil
+	s.pub.publish(topicCheckpointed, evCheckpointed(c.id, o.ImagesDirectory))
+	return nil, nil
 }
 
-func (s *service) Update(ctx context.Context, r *taskapi.UpdateTaskRequest) (*emptypb.Empty, error) {
-	c, err := s.get(r.GetID())
+func (s *service) Update(ctx context.Context, r *taskRequest) ([]byte, error) {
+	c, err := s.get(r.ID)
 	if err != nil {
 		return nil, err
 	}
-	if a := r.GetResources(); a == nil || !strings.HasSuffix(a.GetTypeUrl(), "/LinuxResources") {
+	if a := r.Resources; a == nil || !strings.HasSuffix(a.TypeURL, "/LinuxResources") {
 		return nil, status.Errorf(codes.InvalidArgument, "update %s: resources must be runtime-spec LinuxResources", c.id)
 	}
 	res := new(specs.LinuxResources)
-	if err := json.Unmarshal(r.GetResources().GetValue(), res); err != nil {
+	if err := json.Unmarshal(r.Resources.Value, res); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "update %s: %v", c.id, err)
 	}
 	if err := c.rt.Update(ctx, c.id, res); err != nil {
 		return nil, toStatus(err)
 	}
-	return &emptypb.Empty{}, nil
+	return nil, nil
 }
 
-func (s *service) Wait(ctx context.Context, r *taskapi.WaitRequest) (*taskapi.WaitResponse, error) {
-	c, err := s.get(r.GetID())
+func (s *service) Wait(ctx context.Context, r *taskRequest) ([]byte, error) {
+	c, err := s.get(r.ID)
 	if err != nil {
 		return nil, err
 	}
-	p, err := c.process(r.GetExecID())
+	p, err := c.process(r.ExecID)
 	if err != nil {
 		return nil, err
 	}
@@ -887,11 +863,11 @@ func (s *service) Wait(ctx context.Context, r *taskapi.WaitRequest) (*taskapi.Wa
 		return nil, toStatus(ctx.Err())
 	}
 	_, _, exit, at := p.status()
-	return &taskapi.WaitResponse{ExitStatus: uint32(exit), ExitedAt: timestamppb.New(at)}, nil
+	return waitResponse(exit, at), nil
 }
 
-func (s *service) Stats(ctx context.Context, r *taskapi.StatsRequest) (*taskapi.StatsResponse, error) {
-	c, err := s.get(r.GetID())
+func (s *service) Stats(ctx context.Context, r *taskRequest) ([]byte, error) {
+	c, err := s.get(r.ID)
 	if err != nil {
 		return nil, err
 	}
@@ -899,31 +875,29 @@ func (s *service) Stats(ctx context.Context, r *taskapi.StatsRequest) (*taskapi.
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	a, err := anypb.New(metrics(st, cgroups.IsCgroup2UnifiedMode()))
+	a, err := metrics(st, cgroups.IsCgroup2UnifiedMode())
 	if err != nil {
 		return nil, toStatus(err)
 	}
-	a.TypeUrl = typeName(a.TypeUrl)
-	return &taskapi.StatsResponse{Stats: a}, nil
+	return statsResponse(a), nil
 }
 
-func (s *service) Connect(ctx context.Context, r *taskapi.ConnectRequest) (*taskapi.ConnectResponse, error) {
-	resp := &taskapi.ConnectResponse{ShimPid: uint32(os.Getpid())}
-	if c, err := s.get(r.GetID()); err == nil {
-		_, pid, _, _ := c.init.status()
-		resp.TaskPid = uint32(pid)
+func (s *service) Connect(ctx context.Context, r *taskRequest) ([]byte, error) {
+	pid := 0
+	if c, err := s.get(r.ID); err == nil {
+		_, pid, _, _ = c.init.status()
 	}
-	return resp, nil
+	return connectResponse(os.Getpid(), pid), nil
 }
 
-func (s *service) Shutdown(ctx context.Context, r *taskapi.ShutdownRequest) (*emptypb.Empty, error) {
+func (s *service) Shutdown(ctx context.Context, r *taskRequest) ([]byte, error) {
 	s.mu.Lock()
 	n := len(s.containers)
 	s.mu.Unlock()
 	if n == 0 {
 		s.shutdown()
 	}
-	return &emptypb.Empty{}, nil
+	return nil, nil
 }
 
 // criuError is the last error line of a CRIU log.

@@ -14,14 +14,21 @@ import (
 	v2 "github.com/containerd/cgroups/v3/cgroup2/stats"
 )
 
-func anyOf(t *testing.T, m proto.Message) *anypb.Any {
+// anyOf wraps a generated message as containerd's typeurl does (the bare
+// message name).
+func anyOf(t *testing.T, m proto.Message) *anyMsg {
 	t.Helper()
-	a, err := anypb.New(m)
+	data, err := proto.Marshal(m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a.TypeUrl = typeName(a.TypeUrl) // as containerd's typeurl names them
-	return a
+	return &anyMsg{TypeURL: string(m.ProtoReflect().Descriptor().FullName()), Value: data}
+}
+
+// pbAny is anyOf as a generated Any.
+func pbAny(t *testing.T, m proto.Message) *anypb.Any {
+	a := anyOf(t, m)
+	return &anypb.Any{TypeUrl: a.TypeURL, Value: a.Value}
 }
 
 func TestParseOptions(t *testing.T) {
@@ -42,7 +49,7 @@ func TestParseOptions(t *testing.T) {
 	if _, err := parseOptions(anyOf(t, &runtimeopts.Options{ConfigBody: []byte("SystemdCgroup = maybe\n")})); err == nil {
 		t.Error("a bad boolean was accepted")
 	}
-	if _, err := parseOptions(&anypb.Any{TypeUrl: "some.Other"}); err == nil {
+	if _, err := parseOptions(&anyMsg{TypeURL: "some.Other"}); err == nil {
 		t.Error("foreign options were accepted")
 	}
 	if o, err := parseOptions(nil); err != nil || o.stateRoot("ns") != DefaultRoot+"/ns" {
@@ -54,14 +61,14 @@ func TestReadStartParams(t *testing.T) {
 	f := &flags{id: "c1", namespace: "ns"}
 	// containerd 2.3+: bootstrap parameters with the options as an extension.
 	bp := &bootapi.BootstrapParams{InstanceID: "c1", Namespace: "ns", ContainerdTtrpcAddress: "/x.ttrpc"}
-	bp.Extensions = append(bp.Extensions, &bootapi.Extension{Value: anyOf(t, &runcopts.Options{Root: "/r"})})
+	bp.Extensions = append(bp.Extensions, &bootapi.Extension{Value: pbAny(t, &runcopts.Options{Root: "/r"})})
 	data, _ := proto.Marshal(bp)
 	p, err := readStartParams(f, data)
 	if err != nil || !p.bootstrap || p.ttrpcAddress != "/x.ttrpc" || p.options == nil {
 		t.Fatalf("bootstrap: %+v %v", p, err)
 	}
 	// Older containerd: the options Any itself.
-	data, _ = proto.Marshal(anyOf(t, &runcopts.Options{Root: "/r"}))
+	data, _ = proto.Marshal(pbAny(t, &runcopts.Options{Root: "/r"}))
 	p, err = readStartParams(f, data)
 	if err != nil || p.bootstrap || p.options == nil {
 		t.Fatalf("legacy: %+v %v", p, err)
@@ -82,11 +89,25 @@ func TestMetrics(t *testing.T) {
 	s.Memory.Raw = map[string]uint64{"rss": 5, "anon": 6, "file": 7}
 	s.Pids.Current = 3
 	s.Blkio.IoServiceBytesRecursive = []types.BlkioEntry{{Major: 8, Op: "Read", Value: 100}, {Major: 8, Op: "Write", Value: 200}}
-	m1 := metrics(s, false).(*v1.Metrics)
+	a, err := metrics(s, false)
+	if err != nil || a.TypeURL != "io.containerd.cgroups.v1.Metrics" {
+		t.Fatalf("v1: %v %v", a, err)
+	}
+	m1 := &v1.Metrics{}
+	if err := proto.Unmarshal(a.Value, m1); err != nil {
+		t.Fatal(err)
+	}
 	if m1.Memory.Usage.Limit != 64<<20 || m1.Memory.RSS != 5 || m1.CPU.Usage.Total != 3000 || m1.Pids.Current != 3 {
 		t.Errorf("v1: %v", m1)
 	}
-	m2 := metrics(s, true).(*v2.Metrics)
+	a, err = metrics(s, true)
+	if err != nil || a.TypeURL != "io.containerd.cgroups.v2.Metrics" {
+		t.Fatalf("v2: %v %v", a, err)
+	}
+	m2 := &v2.Metrics{}
+	if err := proto.Unmarshal(a.Value, m2); err != nil {
+		t.Fatal(err)
+	}
 	if m2.Memory.UsageLimit != 64<<20 || m2.Memory.Anon != 6 || m2.CPU.UsageUsec != 3 || len(m2.Io.Usage) != 1 || m2.Io.Usage[0].Rbytes != 100 || m2.Io.Usage[0].Wbytes != 200 {
 		t.Errorf("v2: %v", m2)
 	}

@@ -16,10 +16,7 @@ import (
 	"syscall"
 	"time"
 
-	bootapi "github.com/containerd/containerd/api/runtime/bootstrap/v1"
 	"golang.org/x/sys/unix"
-	"google.golang.org/protobuf/proto"
-	"google.golang.org/protobuf/types/known/anypb"
 )
 
 // Grouping: containers whose config.json carries the same value under the
@@ -39,7 +36,7 @@ const defaultSocketDir = "/run/containerd/s"
 type startParams struct {
 	ttrpcAddress string
 	socketDir    string
-	options      *anypb.Any
+	options      *anyMsg
 	// bootstrap: containerd spoke the bootstrap protocol (containerd 2.3
 	// and later), which expects a BootstrapResult back and speaks task API
 	// v3. Older containerd read a plain socket address and use task API v2.
@@ -51,30 +48,30 @@ type startParams struct {
 // or nothing.
 func readStartParams(f *flags, stdin []byte) (*startParams, error) {
 	p := &startParams{ttrpcAddress: os.Getenv("TTRPC_ADDRESS"), socketDir: defaultSocketDir}
-	var bp bootapi.BootstrapParams
-	if len(stdin) > 0 && proto.Unmarshal(stdin, &bp) == nil && bp.GetInstanceID() == f.id && bp.GetNamespace() == f.namespace {
+	if len(stdin) == 0 {
+		return p, nil
+	}
+	if bp, err := decodeBootstrapParams(stdin); err == nil && bp.InstanceID == f.id && bp.Namespace == f.namespace {
 		p.bootstrap = true
-		if a := bp.GetContainerdTtrpcAddress(); a != "" {
-			p.ttrpcAddress = a
+		if bp.TTRPCAddress != "" {
+			p.ttrpcAddress = bp.TTRPCAddress
 		}
-		if d := bp.GetSocketDir(); d != "" {
-			p.socketDir = d
+		if bp.SocketDir != "" {
+			p.socketDir = bp.SocketDir
 		}
-		for _, ext := range bp.GetExtensions() {
-			switch typeName(ext.GetValue().GetTypeUrl()) {
+		for _, ext := range bp.Extensions {
+			switch typeName(ext.TypeURL) {
 			case "containerd.runc.v1.Options", "runtimeoptions.v1.Options":
-				p.options = ext.GetValue()
+				p.options = ext
 			}
 		}
 		return p, nil
 	}
-	if len(stdin) > 0 {
-		var a anypb.Any
-		if err := proto.Unmarshal(stdin, &a); err != nil {
-			return nil, fmt.Errorf("start: stdin is neither bootstrap parameters nor runtime options: %w", err)
-		}
-		p.options = &a
+	a, err := decodeAny(stdin)
+	if err != nil {
+		return nil, fmt.Errorf("start: stdin is neither bootstrap parameters nor runtime options: %w", err)
 	}
+	p.options = a
 	return p, nil
 }
 
@@ -167,11 +164,7 @@ func reply(p *startParams, address string) error {
 		_, err := os.Stdout.WriteString(address)
 		return err
 	}
-	data, err := proto.Marshal(&bootapi.BootstrapResult{Version: 3, Address: address, Protocol: "ttrpc"})
-	if err != nil {
-		return err
-	}
-	_, err = os.Stdout.Write(data)
+	_, err := os.Stdout.Write(bootstrapResult(3, address, "ttrpc"))
 	return err
 }
 

@@ -12,12 +12,19 @@ import (
 // runtime.Stats) into the metrics message containerd's runc shim reports:
 // io.containerd.cgroups.v1.Metrics on cgroup v1 (and hybrid) hosts,
 // io.containerd.cgroups.v2.Metrics on cgroup v2, which is what `ctr task
-// metrics` and the CRI plugin decode.
-func metrics(s *types.Stats, unified bool) proto.Message {
+// metrics` and the CRI plugin decode. (cgroups' generated stats packages
+// are cheap to initialise, unlike containerd's API types: see wire.go.)
+func metrics(s *types.Stats, unified bool) (*anyMsg, error) {
+	var m proto.Message = metricsV1(s)
+	name := "io.containerd.cgroups.v1.Metrics"
 	if unified {
-		return metricsV2(s)
+		m, name = metricsV2(s), "io.containerd.cgroups.v2.Metrics"
 	}
-	return metricsV1(s)
+	data, err := proto.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	return &anyMsg{TypeURL: name, Value: data}, nil
 }
 
 func metricsV1(s *types.Stats) *v1.Metrics {
