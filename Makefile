@@ -70,7 +70,8 @@ test: test-deps build
 FUZZTIME ?= 10s
 FUZZ_TARGETS := linux:FuzzLoadAndValidate linux:FuzzValidateProcess linux:FuzzValidateID \
 	cmd/berth:FuzzParseSignal cmd/berth:FuzzSubCgroups cmd/berth:FuzzParseBytes \
-	runtime:FuzzExecProcessFile runtime:FuzzLoadState state:FuzzReadRecord
+	runtime:FuzzExecProcessFile runtime:FuzzLoadState state:FuzzReadRecord \
+	shim:FuzzDecodeRequest
 fuzz:
 	GO=$(GO) TAGS="$(TAGS)" tests/fuzz.sh $(FUZZTIME) $(FUZZ_TARGETS)
 

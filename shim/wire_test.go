@@ -218,3 +218,28 @@ func TestWireBootstrapAndInfo(t *testing.T) {
 		t.Errorf("runtime info: %v", &ri)
 	}
 }
+
+// FuzzDecodeRequest: whatever bytes arrive on the socket, decoding returns
+// a request or an error, never panics, for every request layout.
+func FuzzDecodeRequest(f *testing.F) {
+	for _, m := range []proto.Message{
+		&taskapi.CreateTaskRequest{ID: "c", Bundle: "/b", Rootfs: []*types.Mount{{Type: "overlay", Options: []string{"ro"}}}, Options: &anypb.Any{TypeUrl: "t", Value: []byte{8, 1}}},
+		&taskapi.ExecProcessRequest{ID: "c", ExecID: "x", Spec: &anypb.Any{TypeUrl: "p", Value: []byte("{}")}},
+		&taskapi.KillRequest{ID: "c", Signal: 9, All: true},
+	} {
+		b, _ := proto.Marshal(m)
+		f.Add(b)
+	}
+	f.Add([]byte{0x0a, 0x80})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		for kind := reqID; kind <= reqShutdown; kind++ {
+			r, err := decodeRequest(kind, b)
+			if err == nil && r == nil {
+				t.Fatal("no request and no error")
+			}
+		}
+		_, _ = decodeBootstrapParams(b)
+		_, _ = decodeCheckpointOptions(b)
+		_ = decodeRuncOptions(b, &options{})
+	})
+}
