@@ -64,6 +64,12 @@ func TestCtr(t *testing.T) {
 			if err != nil || !strings.Contains(out, `"status": "running"`) {
 				t.Errorf("berth --root %s state %s: %v\n%s", s.root, main, err, out)
 			}
+			for _, args := range [][]string{{"list", "-q"}, {"ps", "-f", "json", main}, {"events", "--stats", main}, {"exec", main, "echo", "from-berth"}} {
+				out, err := berth(append([]string{"--root", s.root}, args...)...)
+				if err != nil || (args[0] == "exec" && !strings.Contains(out, "from-berth")) || (args[0] == "list" && !strings.Contains(out, main)) {
+					t.Errorf("berth --root %s %v: %v\n%s", s.root, args, err, out)
+				}
+			}
 		})
 		if s.tasks()[main] != "RUNNING" {
 			t.Fatal("the detached container does not run")
