@@ -572,6 +572,10 @@ func (s *service) Delete(ctx context.Context, r *taskRequest) ([]byte, error) {
 		logrus.WithField("id", c.id).Warn("delete: the init's exit was not seen")
 		p.setExited(128+int(unix.SIGKILL), time.Now())
 	}
+	// Its exit event is queued before the delete event (the exit handler
+	// holds pubMu from setExited until it has queued TaskExit).
+	p.pubMu.Lock()
+	p.pubMu.Unlock() //nolint:staticcheck // a barrier, not a critical section
 	if p.io != nil {
 		p.io.wait(2 * time.Second)
 		p.io.close()
