@@ -34,7 +34,7 @@ export CGO_ENABLED := 1
 BUILD_DEPS := gcc libc6-dev libseccomp-dev pkg-config jq busybox-static
 TEST_DEPS  := $(BUILD_DEPS)
 
-.PHONY: all build deps test-deps test test-shim shim-inittrace test-cgroup2 fuzz robustness bench bench-quick bench-profile unit integration e2e test-image conformance conformance-check demo install clean
+.PHONY: all build deps test-deps test test-shim test-shim-cgroup2 shim-inittrace test-cgroup2 fuzz robustness bench bench-quick bench-profile unit integration e2e test-image conformance conformance-check demo install clean
 
 all: build
 
@@ -66,6 +66,7 @@ test: test-deps build
 	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
 	tests/conformance/conformance.sh check
 	CG2VM_TIMEOUT=$(CG2VM_TIMEOUT) tests/cgroup2/run.sh
+	tests/shim/cgroup2.sh
 	$(MAKE) --no-print-directory bench-quick
 
 # Go fuzz targets for everything berth parses from its callers: config.json,
@@ -105,6 +106,11 @@ e2e: test-deps build
 test-shim: test-deps build
 	tests/shim/containerd2.sh >/dev/null
 	$(GO) test -tags "$(TAGS)" -count=1 -timeout $(TEST_TIMEOUT) -v ./tests/shim/
+
+# The shim's ctr lifecycle and OOM tests on pure cgroup v2, in the
+# throw-away VM of tests/cgroup2 (also in `test`; about 3 minutes).
+test-shim-cgroup2: test-deps
+	CG2VM_TIMEOUT=$(CG2VM_TIMEOUT) tests/shim/cgroup2.sh
 
 # The package init functions that run in every container init and exec the
 # shim starts (the shim binary is libcontainer's "init").
