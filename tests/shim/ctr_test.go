@@ -3,6 +3,7 @@ package shim
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -42,6 +43,33 @@ func TestCtr(t *testing.T) {
 			r := s.run(cmdTimeout, "hello-stdin\n", fl.bin+"/ctr", s.ctrArgs(s.runArgs("--rm", busyboxRef, s.id("stdin"), "sh", "-c", "read x; echo got-$x")...)...)
 			if r.code != 0 || !strings.Contains(r.stdout, "got-hello-stdin") {
 				t.Fatalf("want got-hello-stdin:\n%s", r)
+			}
+		})
+
+		t.Run("LogURIs", func(t *testing.T) {
+			// file:// appends both streams to a file; binary:// hands them
+			// to a logging program (fds 3 and 4, fd 5 closed when ready).
+			logFile := filepath.Join(s.dir, "file-uri.log")
+			r := s.ctr(s.runArgs("--rm", "--log-uri", "file://"+logFile, busyboxRef, s.id("filelog"), "sh", "-c", "echo to-file; echo err-to-file >&2")...)
+			data, _ := os.ReadFile(logFile)
+			if r.code != 0 || !strings.Contains(string(data), "to-file") || !strings.Contains(string(data), "err-to-file") {
+				t.Errorf("file:// log:\n%s\nlog: %q", r, data)
+			}
+			logger := filepath.Join(s.dir, "logger.sh")
+			out := filepath.Join(s.dir, "binary-uri.log")
+			script := "#!/bin/sh\nexec 5>&-\ncat <&3 >>\"$2\" &\ncat <&4 >>\"$2\" &\nwait\n"
+			if err := os.WriteFile(logger, []byte(script), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			r = s.ctr(s.runArgs("--rm", "--log-uri", "binary://"+logger+"?out="+out, busyboxRef, s.id("binlog"), "sh", "-c", "echo to-binary; echo err-to-binary >&2")...)
+			if err := eventually(10*time.Second, func() error {
+				data, _ = os.ReadFile(out)
+				if !strings.Contains(string(data), "to-binary") || !strings.Contains(string(data), "err-to-binary") {
+					return fmt.Errorf("not yet")
+				}
+				return nil
+			}); r.code != 0 || err != nil {
+				t.Errorf("binary:// log:\n%s\nlog: %q", r, data)
 			}
 		})
 
