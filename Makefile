@@ -2,8 +2,8 @@
 #
 #   make demo      install build dependencies, build, run a busybox container
 #   make test      install test dependencies, build, run unit and integration tests
-#   make build     build bin/berth
-#   make install   install bin/berth to $(PREFIX)/bin (PREFIX=/usr/local)
+#   make build     build bin/berth (and bin/berth-image, bin/containerd-shim-berth-v2)
+#   make install   install them to $(PREFIX)/bin (PREFIX=/usr/local)
 
 PREFIX  ?= /usr/local
 GO      ?= go
@@ -32,13 +32,14 @@ export CGO_ENABLED := 1
 BUILD_DEPS := gcc libc6-dev libseccomp-dev pkg-config jq busybox-static
 TEST_DEPS  := $(BUILD_DEPS)
 
-.PHONY: all build deps test-deps test test-cgroup2 fuzz robustness bench bench-quick bench-profile unit integration e2e test-image conformance conformance-check demo install clean
+.PHONY: all build deps test-deps test test-shim test-shim-cgroup2 shim-inittrace test-cgroup2 fuzz robustness bench bench-quick bench-profile unit integration e2e test-image conformance conformance-check demo install clean
 
 all: build
 
 build:
 	$(GO) build -tags "$(TAGS)" -trimpath -ldflags "$(LDFLAGS)" -o bin/berth ./cmd/berth
 	$(GO) build -tags "$(TAGS)" -trimpath -ldflags "$(LDFLAGS)" -o bin/berth-image ./cmd/berth-image
+	$(GO) build -tags "$(TAGS)" -trimpath -ldflags "$(LDFLAGS)" -o bin/containerd-shim-berth-v2 ./cmd/containerd-shim-berth-v2
 
 # Installs only what is missing, so it is quick when nothing is.
 deps:
@@ -51,10 +52,14 @@ test-deps:
 
 test: test-deps build
 	$(GO) vet -tags "$(TAGS)" ./...
+	# containerd 2.4.2 for tests/shim, built once per clone before the
+	# suites run (about 3.5 minutes of both cores the first time).
+	tests/shim/containerd2.sh >/dev/null
 	$(GO) test -tags "$(TAGS)" -count=1 -timeout $(TEST_TIMEOUT) ./...
 	$(MAKE) --no-print-directory fuzz FUZZTIME=5s
 	tests/conformance/conformance.sh check
 	CG2VM_TIMEOUT=$(CG2VM_TIMEOUT) tests/cgroup2/run.sh
+	tests/shim/cgroup2.sh
 	$(MAKE) --no-print-directory bench-quick
 
 # Go fuzz targets for everything berth parses from its callers: config.json,
@@ -62,7 +67,8 @@ test: test-deps build
 FUZZTIME ?= 10s
 FUZZ_TARGETS := linux:FuzzLoadAndValidate linux:FuzzValidateProcess linux:FuzzValidateID \
 	cmd/berth:FuzzParseSignal cmd/berth:FuzzSubCgroups cmd/berth:FuzzParseBytes \
-	runtime:FuzzExecProcessFile runtime:FuzzLoadState state:FuzzReadRecord
+	runtime:FuzzExecProcessFile runtime:FuzzLoadState state:FuzzReadRecord \
+	shim:FuzzDecodeRequest
 fuzz:
 	GO=$(GO) TAGS="$(TAGS)" tests/fuzz.sh $(FUZZTIME) $(FUZZ_TARGETS)
 
@@ -77,13 +83,32 @@ test-cgroup2: deps
 	CG2VM_TIMEOUT=$(CG2VM_TIMEOUT) tests/cgroup2/run.sh
 
 unit:
-	$(GO) test -tags "$(TAGS)" -count=1 ./linux/ ./state/ ./hooks/ ./runtime/ ./image/... ./cmd/...
+	$(GO) test -tags "$(TAGS)" -count=1 ./linux/ ./state/ ./hooks/ ./runtime/ ./image/... ./cmd/... ./shim/
 
 integration: build
 	$(GO) test -tags "$(TAGS)" -count=1 -timeout $(TEST_TIMEOUT) -v ./tests/integration/
 
 e2e: test-deps build
 	$(GO) test -tags "$(TAGS)" -count=1 -timeout $(TEST_TIMEOUT) -v ./tests/e2e/
+
+# The native containerd shim (bin/containerd-shim-berth-v2) under Debian's
+# containerd 1.6 and containerd 2.4.2, with ctr and crictl. containerd 2.4.2
+# is built once from the Go module proxy into .cache/ (about 3.5 minutes; the
+# tests run tests/shim/containerd2.sh themselves when it is missing, so
+# `make test` builds it at most once per clone).
+test-shim: test-deps build
+	tests/shim/containerd2.sh >/dev/null
+	$(GO) test -tags "$(TAGS)" -count=1 -timeout $(TEST_TIMEOUT) -v ./tests/shim/
+
+# The shim's ctr lifecycle and OOM tests on pure cgroup v2, in the
+# throw-away VM of tests/cgroup2 (also in `test`; about 3 minutes).
+test-shim-cgroup2: test-deps
+	CG2VM_TIMEOUT=$(CG2VM_TIMEOUT) tests/shim/cgroup2.sh
+
+# The package init functions that run in every container init and exec the
+# shim starts (the shim binary is libcontainer's "init").
+shim-inittrace: build
+	@GODEBUG=inittrace=1 bin/containerd-shim-berth-v2 init 2>&1 | grep '^init' || true
 
 # pull, images, rmi, gc, bundle and run --image against two private
 # registries on 127.0.0.1 (Debian's docker-registry, one with token auth)
@@ -117,6 +142,7 @@ demo: deps build
 install: build
 	install -D -m 0755 bin/berth $(DESTDIR)$(PREFIX)/bin/berth
 	install -D -m 0755 bin/berth-image $(DESTDIR)$(PREFIX)/bin/berth-image
+	install -D -m 0755 bin/containerd-shim-berth-v2 $(DESTDIR)$(PREFIX)/bin/containerd-shim-berth-v2
 
 clean:
 	rm -rf bin

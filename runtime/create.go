@@ -56,6 +56,8 @@ type CreateOptions struct {
 	Start bool
 	// Stdio is given to a detached container.
 	Stdio Stdio
+	// IOOwner owns the stdio pipes made for an attached container.
+	IOOwner *IOOwner
 	// Restore, when set, restores the container from a CRIU checkpoint
 	// instead of starting a new init.
 	Restore *CriuOptions
@@ -284,6 +286,7 @@ func (o CreateOptions) launchOptions() launchOptions {
 		ListenFDs:     o.ListenFDs,
 		Detach:        o.Detach,
 		Stdio:         o.Stdio,
+		IOOwner:       o.IOOwner,
 	}
 }
 

@@ -32,11 +32,10 @@ func (r *Runtime) Events(ctx context.Context, id string, interval time.Duration,
 	if err != nil {
 		return err
 	}
-	ooms, err := c.NotifyOOM()
+	ooms, err := notifyOOM(ctx, c)
 	if err != nil {
-		return fmt.Errorf("watch OOM events of %q: %w", id, err)
+		return err
 	}
-	kills, counted := oomKills(c)
 	tick := time.NewTicker(interval)
 	defer tick.Stop()
 	for {
@@ -45,16 +44,8 @@ func (r *Runtime) Events(ctx context.Context, id string, interval time.Duration,
 			return nil
 		case _, ok := <-ooms:
 			if !ok {
-				// The cgroup emptied: the container has stopped. The
-				// kernel rate-limits memory.events notifications, so the
-				// OOM kill of its last process can arrive after the
-				// watcher has seen it empty; the counter still tells.
-				if n, ok := oomKills(c); ok && counted && n > kills {
-					return emit(types.Event{Type: "oom", ID: id})
-				}
-				return nil
+				return nil // the container has stopped
 			}
-			kills, counted = oomKills(c)
 			if err := emit(types.Event{Type: "oom", ID: id}); err != nil {
 				return err
 			}
@@ -71,6 +62,58 @@ func (r *Runtime) Events(ctx context.Context, id string, interval time.Duration,
 			}
 		}
 	}
+}
+
+// NotifyOOM reports each OOM kill in container id's cgroups on the returned
+// channel, which is closed when the container stops or ctx ends.
+func (r *Runtime) NotifyOOM(ctx context.Context, id string) (<-chan struct{}, error) {
+	c, err := r.runningContainer(id)
+	if err != nil {
+		return nil, err
+	}
+	return notifyOOM(ctx, c)
+}
+
+// notifyOOM passes on libcontainer's OOM notifications, and one more at
+// the end when the counter says the last process was OOM-killed: the kernel
+// rate-limits memory.events notifications, so that kill can arrive after
+// the watcher has seen the cgroup empty.
+func notifyOOM(ctx context.Context, c *libcontainer.Container) (<-chan struct{}, error) {
+	ooms, err := c.NotifyOOM()
+	if err != nil {
+		return nil, fmt.Errorf("watch OOM events of %q: %w", c.ID(), err)
+	}
+	out := make(chan struct{})
+	go func() {
+		defer close(out)
+		kills, counted := oomKills(c)
+		send := func() bool {
+			select {
+			case out <- struct{}{}:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case _, ok := <-ooms:
+				if !ok {
+					if n, ok := oomKills(c); ok && counted && n > kills {
+						send()
+					}
+					return
+				}
+				kills, counted = oomKills(c)
+				if !send() {
+					return
+				}
+			}
+		}
+	}()
+	return out, nil
 }
 
 func (r *Runtime) runningContainer(id string) (*libcontainer.Container, error) {

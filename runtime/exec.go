@@ -39,6 +39,8 @@ type ExecOptions struct {
 	// IgnorePaused allows exec into a paused container.
 	IgnorePaused bool
 	Stdio        Stdio
+	// IOOwner owns the stdio pipes made for an attached process.
+	IOOwner *IOOwner
 }
 
 // ProcessOverrides are exec's flags that change the process: each set field
@@ -99,6 +101,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, o ExecOptions) (*Process,
 		PreserveFDs:   o.PreserveFDs,
 		Detach:        o.Detach,
 		Stdio:         o.Stdio,
+		IOOwner:       o.IOOwner,
 	}, c.Run)
 	if err != nil {
 		return nil, fmt.Errorf("exec in %q: %w", id, err)

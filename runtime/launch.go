@@ -27,6 +27,7 @@ type launchOptions struct {
 	ListenFDs     []*os.File
 	Detach        bool
 	Stdio         Stdio
+	IOOwner       *IOOwner
 }
 
 // launch starts p in container c through run (Container.Start or Restore
@@ -176,12 +177,7 @@ func setupStdio(proc *Process, c *libcontainer.Container, terminal bool, o launc
 	case o.Detach:
 		p.Stdin, p.Stdout, p.Stderr = o.Stdio.Stdin, o.Stdio.Stdout, o.Stdio.Stderr
 	default:
-		cfg := c.Config()
-		uid, err := cfg.HostRootUID()
-		if err != nil {
-			return nil, err
-		}
-		gid, err := cfg.HostRootGID()
+		uid, gid, err := pipeOwner(c, o.IOOwner)
 		if err != nil {
 			return nil, err
 		}
@@ -217,4 +213,23 @@ func (s *stdio) receiveConsole(proc *Process) error {
 	}
 	proc.Console = master
 	return nil
+}
+
+// IOOwner owns the stdio pipes of an attached process without a terminal,
+// on the host (containerd's IoUid and IoGid); by default the container's
+// root does.
+type IOOwner struct {
+	UID, GID int
+}
+
+func pipeOwner(c *libcontainer.Container, o *IOOwner) (uid, gid int, err error) {
+	if o != nil {
+		return o.UID, o.GID, nil
+	}
+	cfg := c.Config()
+	if uid, err = cfg.HostRootUID(); err != nil {
+		return 0, 0, err
+	}
+	gid, err = cfg.HostRootGID()
+	return uid, gid, err
 }

@@ -6,6 +6,14 @@
 // per-container lock of package state serialises the calls that change a
 // container, across processes and within one.
 //
+// Children: Create, Start, Exec, Delete, Checkpoint and the Create of a
+// restore start child processes (the container's init or an exec'd
+// process, hooks, CRIU) and wait for some of them (hooks, nsexec's
+// bootstrap, CRIU). A caller that reaps children itself, a subreaper with
+// wait4(-1) as the containerd shim is, must not reap while one of these
+// calls runs, or that wait loses its child; it reaps the Process it got by
+// its pid, and then calls Release.
+//
 // Which operation is allowed in which status is decided in one table
 // (status.go). The package has no flags, prints nothing, never exits and
 // never changes the process's working directory; it returns errors that

@@ -1,0 +1,369 @@
+package shim
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// TestNode is what a node lives through: containerd restarted under
+// running tasks, a container killed from outside, an OOM kill, an exec of
+// a binary that does not exist, a storm of concurrent execs (probes), and a
+// terminal resized.
+func TestNode(t *testing.T) {
+	forEachFlavor(t, func(t *testing.T, fl flavor) {
+		s := newSuite(t, fl, "node", "")
+		s.importImages(t)
+		fifo := filepath.Join(s.dir, "fifo")
+
+		main := s.id("main")
+		s.mustCtr(t, s.runArgs("-d", busyboxRef, main, "sh", "-c", readyLoop)...)
+		s.waitStatus(t, main, "RUNNING", 20*time.Second)
+		waitReady(t, s.taskPid(main))
+
+		t.Run("ExecMissingBinary", func(t *testing.T) {
+			r := s.ctr("task", "exec", "--fifo-dir", fifo, "--exec-id", "missing", main, "/no/such/binary")
+			if r.code == 0 || !strings.Contains(r.stderr, "/no/such/binary") || !strings.Contains(r.stderr, "no such file or directory") {
+				t.Fatalf("want a clear error naming the missing binary:\n%s", r)
+			}
+			t.Logf("the error: %s", strings.TrimSpace(r.stderr))
+			if st := s.tasks()[main]; st != "RUNNING" {
+				t.Fatalf("the container is %s after the failed exec", st)
+			}
+			r = s.ctr("task", "exec", "--fifo-dir", fifo, "--exec-id", "after", main, "echo", "still-fine")
+			if r.code != 0 || !strings.Contains(r.stdout, "still-fine") {
+				t.Fatalf("exec after the failed one:\n%s", r)
+			}
+		})
+
+		t.Run("ExecStorm", func(t *testing.T) {
+			const n = 50
+			var wg sync.WaitGroup
+			errs := make(chan error, n)
+			start := time.Now()
+			for i := range n {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					r := s.run(2*cmdTimeout, "", fl.bin+"/ctr", s.ctrArgs("task", "exec", "--fifo-dir", fifo, "--exec-id", fmt.Sprintf("storm%d", i), main, "sh", "-c", fmt.Sprintf("echo probe-%d; exit %d", i, i%3))...)
+					if r.code != i%3 || !strings.Contains(r.stdout, fmt.Sprintf("probe-%d", i)) {
+						errs <- fmt.Errorf("exec %d:\n%s", i, r)
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+			t.Logf("%d concurrent execs in %v", n, time.Since(start).Round(time.Millisecond))
+			if st := s.tasks()[main]; st != "RUNNING" {
+				t.Errorf("the container is %s after the storm", st)
+			}
+		})
+
+		t.Run("PtyResize", func(t *testing.T) {
+			m, sl, err := openPTY(24, 80)
+			if err != nil {
+				t.Skipf("no pty: %v", err)
+			}
+			defer m.Close()
+			ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, fl.bin+"/ctr", s.ctrArgs("task", "exec", "--fifo-dir", fifo, "-t", "--exec-id", "tty", main, "sh")...)
+			cmd.Env = append(s.env, "TERM=xterm")
+			cmd.Stdin, cmd.Stdout, cmd.Stderr = sl, sl, sl
+			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			sl.Close()
+			out := &lockedBuf{}
+			go func() { _, _ = io.Copy(out, m) }()
+			expect := func(what string) {
+				t.Helper()
+				if err := eventually(20*time.Second, func() error {
+					if !strings.Contains(out.String(), what) {
+						return errors.New("not yet")
+					}
+					return nil
+				}); err != nil {
+					t.Fatalf("want %q on the terminal, got:\n%s", what, out.String())
+				}
+			}
+			expect("# ")
+			_, _ = m.WriteString("stty size; echo sz-$((1+1))\r")
+			expect("24 80")
+			expect("sz-2")
+			// The terminal grows: ctr gets SIGWINCH and calls ResizePty.
+			_ = unix.IoctlSetWinsize(int(m.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 40, Col: 100})
+			_ = cmd.Process.Signal(unix.SIGWINCH)
+			time.Sleep(500 * time.Millisecond)
+			_, _ = m.WriteString("stty size; echo sz-$((2+1))\r")
+			expect("sz-3")
+			expect("40 100")
+			_, _ = m.WriteString("exit 6\r")
+			err = cmd.Wait()
+			if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 6 {
+				t.Fatalf("want exit 6 from the terminal's shell, got %v:\n%s", err, out.String())
+			}
+		})
+
+		t.Run("RestartContainerd", func(t *testing.T) {
+			victim := s.id("victim")
+			s.mustCtr(t, s.runArgs("-d", busyboxRef, victim, "sh", "-c", readyLoop)...)
+			s.waitStatus(t, victim, "RUNNING", 20*time.Second)
+			victimPid := s.taskPid(victim)
+			pid := s.taskPid(main)
+			shims := s.shimProcs()
+			s.stopDaemon()
+			if err := syscall.Kill(pid, 0); err != nil {
+				t.Fatalf("the container's init died with containerd: %v", err)
+			}
+			for _, p := range shims {
+				if err := syscall.Kill(p, 0); err != nil {
+					t.Fatalf("shim %d died with containerd: %v", p, err)
+				}
+			}
+			// An exit while containerd is away: the shim keeps its event
+			// until containerd is back.
+			_ = syscall.Kill(victimPid, syscall.SIGKILL)
+			time.Sleep(300 * time.Millisecond)
+			s.startDaemon()
+			// containerd 1.6 shows it stopped; 2.x finds a task without
+			// processes on reload and deletes it itself (as it does with
+			// the runc shim's), publishing its exit.
+			var st string
+			if err := eventually(20*time.Second, func() error {
+				if st = s.tasks()[victim]; st != "STOPPED" && st != "" {
+					return fmt.Errorf("victim %s", st)
+				}
+				return nil
+			}); err != nil {
+				t.Fatalf("the task killed while containerd was away is %q after the restart", st)
+			}
+			if st == "STOPPED" {
+				s.mustCtr(t, "task", "delete", victim)
+			}
+			s.mustCtr(t, "container", "delete", victim)
+			if _, err := os.Stat(filepath.Join(s.root, victim)); err == nil {
+				t.Errorf("berth's state of %s is left after its deletion", victim)
+			}
+			if st := s.tasks()[main]; st != "RUNNING" {
+				t.Fatalf("after the restart the task is %q, want RUNNING", st)
+			}
+			r := s.ctr("task", "exec", "--fifo-dir", fifo, "--exec-id", "restarted", main, "echo", "after-restart")
+			if r.code != 0 || !strings.Contains(r.stdout, "after-restart") {
+				t.Fatalf("exec after the restart:\n%s", r)
+			}
+			s.mustCtr(t, "task", "kill", main)
+			s.waitStatus(t, main, "STOPPED", 20*time.Second)
+			s.mustCtr(t, "task", "delete", main)
+			s.mustCtr(t, "container", "delete", main)
+		})
+
+		t.Run("KilledFromOutside", func(t *testing.T) {
+			for _, how := range []string{"kill -9", "berth kill"} {
+				id := s.id("outside")
+				s.mustCtr(t, s.runArgs("-d", busyboxRef, id, "sh", "-c", readyLoop)...)
+				s.waitStatus(t, id, "RUNNING", 20*time.Second)
+				pid := s.taskPid(id)
+				waitReady(t, pid)
+				if how == "kill -9" {
+					_ = syscall.Kill(pid, syscall.SIGKILL)
+				} else if out, err := berth("--root", s.root, "kill", id, "KILL"); err != nil {
+					t.Fatalf("berth kill: %v\n%s", err, out)
+				}
+				s.waitStatus(t, id, "STOPPED", 20*time.Second)
+				r := s.ctr("task", "delete", id)
+				if r.code != 0 || !strings.Contains(r.stdout+r.stderr, "137") {
+					t.Logf("%s: task delete:\n%s", how, r)
+				}
+				if r.code != 0 {
+					t.Fatalf("%s: task delete:\n%s", how, r)
+				}
+				s.mustCtr(t, "container", "delete", id)
+			}
+		})
+
+		t.Run("ShimSocketPrivate", func(t *testing.T) {
+			id := s.id("sock")
+			s.mustCtr(t, s.runArgs("-d", busyboxRef, id, "sh", "-c", readyLoop)...)
+			defer s.removeTask(t, id)
+			addr, err := os.ReadFile(filepath.Join(s.dir, "state", "io.containerd.runtime.v2.task", s.ns, id, "address"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			st, err := os.Stat(strings.TrimPrefix(string(addr), "unix://"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Mode().Perm() != 0o600 || st.Sys().(*syscall.Stat_t).Uid != 0 {
+				t.Errorf("shim socket %s: mode %v uid %d, want 0600 root", addr, st.Mode().Perm(), st.Sys().(*syscall.Stat_t).Uid)
+			}
+		})
+
+		t.Run("ShimKilled", func(t *testing.T) {
+			// A shim that dies (OOM-killed, say): containerd runs the
+			// shim's delete action, which removes the container.
+			id := s.id("orphan")
+			s.mustCtr(t, s.runArgs("-d", busyboxRef, id, "sh", "-c", readyLoop)...)
+			s.waitStatus(t, id, "RUNNING", 20*time.Second)
+			pid := s.taskPid(id)
+			before := map[int]bool{}
+			for _, p := range s.shimProcs() {
+				before[p] = true
+			}
+			var shim int
+			for _, p := range s.shimProcs() {
+				if raw, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p)); strings.Contains(string(raw), id) {
+					shim = p
+				}
+			}
+			if shim == 0 {
+				t.Fatal("no shim process for the container")
+			}
+			_ = syscall.Kill(shim, syscall.SIGKILL)
+			if err := eventually(20*time.Second, func() error {
+				if st := s.tasks()[id]; st != "" && st != "STOPPED" {
+					return fmt.Errorf("task %s", st)
+				}
+				if syscall.Kill(pid, 0) == nil {
+					return fmt.Errorf("init %d still alive", pid)
+				}
+				if _, err := os.Stat(filepath.Join(s.root, id)); err == nil {
+					return fmt.Errorf("berth state of %s still there", id)
+				}
+				return nil
+			}); err != nil {
+				t.Fatalf("after its shim was killed: %v", err)
+			}
+			s.ctr("task", "delete", id)
+			s.mustCtr(t, "container", "delete", id)
+		})
+
+		t.Run("Checkpoint", func(t *testing.T) {
+			id := s.id("ckpt")
+			s.mustCtr(t, s.runArgs("-d", busyboxRef, id, "sleep", "3600")...)
+			defer s.removeTask(t, id)
+			s.waitStatus(t, id, "RUNNING", 20*time.Second)
+			path := filepath.Join(s.dir, "ckpt-"+id)
+			r := s.ctr("task", "checkpoint", "--image-path", path, id)
+			t.Logf("checkpoint:\n%s", r)
+			if r.code != 0 {
+				// Where CRIU cannot work (`criu check` fails, as on
+				// kernels whose vDSO it does not know), the error must
+				// say what CRIU said, and the container runs on.
+				if out, err := exec.Command("criu", "check").CombinedOutput(); err != nil {
+					if !strings.Contains(r.stderr, "CRIU: Error (criu/") {
+						t.Errorf("the checkpoint error does not quote CRIU's own error:\n%s", r)
+					}
+					if st := s.tasks()[id]; st != "RUNNING" {
+						t.Errorf("after the failed checkpoint the task is %s", st)
+					}
+					t.Skipf("CRIU cannot checkpoint here (criu check: %v: %s)", err, strings.TrimSpace(string(out)))
+				}
+				t.Fatalf("checkpoint with CRIU failed")
+			}
+			if ents, _ := os.ReadDir(path); len(ents) == 0 {
+				t.Errorf("no CRIU images in %s", path)
+			}
+			if st := s.tasks()[id]; st != "RUNNING" {
+				t.Errorf("after a checkpoint (leave running) the task is %s", st)
+			}
+		})
+
+		t.Run("OOM", func(t *testing.T) {
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			events := exec.CommandContext(ctx, fl.bin+"/ctr", s.ctrArgs("events")...)
+			events.Env = s.env
+			pipe, _ := events.StdoutPipe()
+			if err := events.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer func() { cancel(); _ = events.Wait() }()
+			lines := make(chan string, 100)
+			go func() {
+				sc := bufio.NewScanner(pipe)
+				for sc.Scan() {
+					lines <- sc.Text()
+				}
+				close(lines)
+			}()
+			time.Sleep(300 * time.Millisecond) // subscribed
+			id := s.id("oom")
+			r := s.ctr(s.runArgs("--rm", "--memory-limit", strconv.Itoa(16<<20), busyboxRef, id, "sh", "-c", "x=0123456789; while :; do x=$x$x; done")...)
+			if r.code != 137 {
+				t.Errorf("want the OOM-killed container's exit code 137:\n%s", r)
+			}
+			deadline := time.After(20 * time.Second)
+			for {
+				select {
+				case l, ok := <-lines:
+					if !ok {
+						t.Fatal("ctr events ended without an OOM event")
+					}
+					if strings.Contains(l, "/tasks/oom") && strings.Contains(l, id) {
+						return
+					}
+				case <-deadline:
+					t.Fatal("no /tasks/oom event for the container within 20 s")
+				}
+			}
+		})
+	})
+}
+
+type lockedBuf struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuf) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuf) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func openPTY(rows, cols uint16) (master, slave *os.File, err error) {
+	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
+		m.Close()
+		return nil, nil, err
+	}
+	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
+	if err != nil {
+		m.Close()
+		return nil, nil, err
+	}
+	sl, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
+	if err != nil {
+		m.Close()
+		return nil, nil, err
+	}
+	_ = unix.IoctlSetWinsize(int(sl.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols})
+	return m, sl, nil
+}

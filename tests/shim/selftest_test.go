@@ -1,0 +1,29 @@
+package shim
+
+import (
+	"os"
+	"testing"
+	"time"
+)
+
+// TestSelfCleanupAfterFailure fails on purpose, with containerd stopped, a
+// paused task and a running exec, to show that a failing suite still leaves
+// the machine clean (check by hand afterwards: no shim, process, mount,
+// cgroup, state or socket). It runs only with SHIM_FAILTEST=1.
+func TestSelfCleanupAfterFailure(t *testing.T) {
+	if os.Getenv("SHIM_FAILTEST") == "" {
+		t.Skip("set SHIM_FAILTEST=1: this test fails on purpose")
+	}
+	forEachFlavor(t, func(t *testing.T, fl flavor) {
+		s := newSuite(t, fl, "fail", "")
+		s.importImages(t)
+		a, b := s.id("a"), s.id("b")
+		s.mustCtr(t, s.runArgs("-d", busyboxRef, a, "sleep", "3600")...)
+		s.mustCtr(t, s.runArgs("-d", busyboxRef, b, "sh", "-c", "sleep 3600 & sleep 3600")...)
+		s.waitStatus(t, b, "RUNNING", 10*time.Second)
+		s.mustCtr(t, "task", "pause", b)
+		s.mustCtr(t, "task", "exec", "--fifo-dir", s.dir+"/fifo", "-d", "--exec-id", "x", a, "sleep", "3600")
+		s.stopDaemon()
+		t.Fatal("deliberate failure with containerd stopped, a paused task and an exec running")
+	})
+}
