@@ -1,0 +1,145 @@
+package testkit
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
+)
+
+// Berth runs the berth binary under test with the global flags of one test
+// (its private --root, an --image-store...).
+type Berth struct {
+	Binary  string
+	Globals []string // before the command, e.g. --root DIR
+	Dir     string
+	Env     []string // nil: the test binary's environment
+	OutDir  string   // see Cmd.OutDir
+	Timeout time.Duration
+}
+
+// Cmd is the command `Binary Globals... args...`.
+func (b Berth) Cmd(args ...string) Cmd {
+	return Cmd{
+		Path:    b.Binary,
+		Args:    append(append([]string{}, b.Globals...), args...),
+		Dir:     b.Dir,
+		Env:     b.Env,
+		OutDir:  b.OutDir,
+		Timeout: b.Timeout,
+	}
+}
+
+// Run runs berth to its end.
+func (b Berth) Run(args ...string) Result { return Run(b.Cmd(args...)) }
+
+// State is what `berth state` prints: the OCI state, plus the rootfs, the
+// creation time and the owner, as runc prints them.
+type State struct {
+	specs.State
+	Rootfs  string    `json:"rootfs"`
+	Created time.Time `json:"created"`
+	Owner   string    `json:"owner"`
+}
+
+// State runs `state id`. st is nil when state failed; err says when it
+// succeeded but printed something that is not a state object.
+func (b Berth) State(id string) (st *State, r Result, err error) {
+	r = b.Run("state", id)
+	if !r.OK() {
+		return nil, r, nil
+	}
+	var s State
+	if err := json.Unmarshal([]byte(r.Stdout), &s); err != nil {
+		return nil, r, fmt.Errorf("state %s printed no JSON state: %w", id, err)
+	}
+	return &s, r, nil
+}
+
+// ForceDelete runs `delete --force` for every id, as a test's cleanup
+// does, and returns the results of the deletes that failed.
+func (b Berth) ForceDelete(ids ...string) []Result {
+	var failed []Result
+	for _, id := range ids {
+		if r := b.Run("delete", "--force", id); !r.OK() {
+			failed = append(failed, r)
+		}
+	}
+	return failed
+}
+
+// RepoRoot is the module root, two levels above the working directory:
+// go test runs a suite in its package directory, tests/<suite> (in the
+// cgroup v2 VM, a copy of it at the same depth).
+func RepoRoot() (string, error) {
+	wd, err := os.Getwd()
+	if err != nil {
+		return "", fmt.Errorf("finding the repository: %w", err)
+	}
+	return filepath.Clean(filepath.Join(wd, "..", "..")), nil
+}
+
+// BerthBinary is the berth binary under test: $BERTH_BINARY, or bin/berth
+// of the repository, made absolute.
+func BerthBinary(repo string) string {
+	bin := os.Getenv("BERTH_BINARY")
+	if bin == "" {
+		bin = filepath.Join(repo, "bin", "berth")
+	}
+	if abs, err := filepath.Abs(bin); err == nil {
+		bin = abs
+	}
+	return bin
+}
+
+// MissingBinary says why the binary at path cannot be run, or "".
+func MissingBinary(path string) string {
+	if st, err := os.Stat(path); err != nil || st.IsDir() {
+		return fmt.Sprintf("runtime binary %s does not exist: run `make build` first (or set BERTH_BINARY)", path)
+	}
+	return ""
+}
+
+// NotRoot says why a suite that needs root cannot run, or "" as root.
+func NotRoot(suite string) string {
+	if euid := os.Geteuid(); euid != 0 {
+		return fmt.Sprintf("%s and needs root (euid is %d)", suite, euid)
+	}
+	return ""
+}
+
+// Gate is why a suite's tests cannot run at all: Skip makes every test
+// skip (not root, not cgroup v2), Fail makes every test fail (no binary,
+// a setup step failed). TestMain fills it.
+type Gate struct {
+	Skip string
+	Fail string
+}
+
+// Check skips or fails t as the gate says.
+func (g Gate) Check(t testing.TB) {
+	t.Helper()
+	if g.Skip != "" {
+		t.Skip(g.Skip)
+	}
+	if g.Fail != "" {
+		t.Fatal(g.Fail)
+	}
+}
+
+// Poll calls cond every 20 ms until it returns nil or timeout has passed,
+// and returns cond's last error.
+func Poll(timeout time.Duration, cond func() error) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil || time.Now().After(deadline) {
+			return err
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
