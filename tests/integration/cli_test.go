@@ -12,6 +12,8 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
 func readSpec(t *testing.T, path string) *specs.Spec {
@@ -72,7 +74,7 @@ func TestSpec(t *testing.T) {
 
 	// Without -b: the current directory.
 	cwd := e.mkdir("cwd")
-	if r := e.exec(execOpts{dir: cwd}, "spec"); r.code != 0 {
+	if r := e.exec(execOpts{dir: cwd}, "spec"); r.Code != 0 {
 		t.Errorf("spec in cwd failed: %s", r)
 	}
 	readSpec(t, filepath.Join(cwd, "config.json"))
@@ -94,7 +96,7 @@ func TestSpecRootless(t *testing.T) {
 func TestVersion(t *testing.T) {
 	e := newEnv(t)
 	r := e.mustRun("--version")
-	lines := strings.Split(r.stdout, "\n")
+	lines := strings.Split(r.Stdout, "\n")
 	if !strings.HasPrefix(lines[0], "berth version") {
 		t.Errorf("--version: first line %q does not start with \"berth version\"", lines[0])
 	}
@@ -114,7 +116,7 @@ func TestGlobalFlags(t *testing.T) {
 		{"--rootless", "false", "list"},
 		{"--rootless", "auto", "list"},
 	} {
-		if r := e.run(args...); r.code != 0 {
+		if r := e.run(args...); r.Code != 0 {
 			t.Errorf("global flags %v: %s", args, r)
 		}
 	}
@@ -127,8 +129,8 @@ func TestRelativeRoot(t *testing.T) {
 	cwd := e.mkdir("cwd")
 	e.root = filepath.Join(cwd, "rel", "state") // where the state must end up
 	id := e.newID()
-	r := e.exec(execOpts{dir: cwd, noRoot: true}, "--root", "rel/state", "create", "--bundle", b.dir, id)
-	if r.code != 0 {
+	r := e.exec(execOpts{dir: cwd, noRoot: true}, "--root", "rel/state", "create", "--bundle", b.Dir, id)
+	if r.Code != 0 {
 		t.Fatalf("create with a relative --root: %s", r)
 	}
 	if st, err := os.Stat(filepath.Join(e.root, id)); err != nil || !st.IsDir() {
@@ -139,7 +141,7 @@ func TestRelativeRoot(t *testing.T) {
 		t.Errorf("status %q, want created", st.Status)
 	}
 	r = e.exec(execOpts{dir: cwd, noRoot: true}, "--root", "rel/state", "state", id)
-	if r.code != 0 {
+	if r.Code != 0 {
 		t.Errorf("state with a relative --root: %s", r)
 	}
 }
@@ -149,15 +151,15 @@ func TestRootSlashRefused(t *testing.T) {
 	e := newEnv(t)
 	b := e.newBundle("sleep", "1000")
 	id := e.newID()
-	r := e.exec(execOpts{noRoot: true}, "--root", "/", "create", "--bundle", b.dir, id)
-	checkFailure(t, r, r.output())
+	r := e.exec(execOpts{noRoot: true}, "--root", "/", "create", "--bundle", b.Dir, id)
+	checkFailure(t, r, r.Output())
 	if _, err := os.Stat(filepath.Join("/", id)); err == nil {
 		t.Errorf("create with --root / made /%s", id)
 		// Clean up with the same root; the leak checker reports the rest.
 		e.exec(execOpts{noRoot: true}, "--root", "/", "delete", "--force", id)
 	}
 	r = e.exec(execOpts{noRoot: true}, "--root", "/", "list")
-	checkFailure(t, r, r.output())
+	checkFailure(t, r, r.Output())
 }
 
 func TestConcurrentCreateSameID(t *testing.T) {
@@ -171,17 +173,17 @@ func TestConcurrentCreateSameID(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = e.exec(execOpts{}, "create", "--bundle", b.dir, id)
+			results[i] = e.exec(execOpts{}, "create", "--bundle", b.Dir, id)
 		}()
 	}
 	wg.Wait()
 	ok := 0
 	for _, r := range results {
-		if r.code == 0 && r.err == nil {
+		if r.Code == 0 && r.Err == nil {
 			ok++
 			continue
 		}
-		if !strings.Contains(r.output(), id) && !strings.Contains(r.output(), "already exists") {
+		if !strings.Contains(r.Output(), id) && !strings.Contains(r.Output(), "already exists") {
 			t.Errorf("a losing concurrent create failed without naming the id or `already exists`: %s", r)
 		}
 	}
@@ -192,12 +194,12 @@ func TestConcurrentCreateSameID(t *testing.T) {
 		t.Fatalf("%d of %d concurrent creates of one id succeeded, want exactly 1", ok, n)
 	}
 	st := e.mustState(id)
-	if st.Status != "created" || !pidAlive(st.Pid) {
+	if st.Status != "created" || !testkit.Alive(st.Pid) {
 		t.Errorf("state after the concurrent creates: %+v", st)
 	}
 	r := e.mustRun("list", "-q")
-	if strings.TrimSpace(r.stdout) != id {
-		t.Errorf("list -q after concurrent creates: %q, want just %s", r.stdout, id)
+	if strings.TrimSpace(r.Stdout) != id {
+		t.Errorf("list -q after concurrent creates: %q, want just %s", r.Stdout, id)
 	}
 }
 
@@ -215,24 +217,24 @@ func TestConcurrentCreateDistinctIDs(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			results[i] = e.exec(execOpts{}, "create", "--bundle", b.dir, ids[i])
+			results[i] = e.exec(execOpts{}, "create", "--bundle", b.Dir, ids[i])
 		}()
 	}
 	wg.Wait()
 	pids := map[int]bool{}
 	for i, r := range results {
-		if r.code != 0 {
+		if r.Code != 0 {
 			t.Errorf("concurrent create %s failed: %s", ids[i], r)
 			continue
 		}
 		st := e.mustState(ids[i])
-		if st.Status != "created" || pids[st.Pid] || !pidAlive(st.Pid) {
+		if st.Status != "created" || pids[st.Pid] || !testkit.Alive(st.Pid) {
 			t.Errorf("state of %s: %+v (pid reused or dead)", ids[i], st)
 		}
 		pids[st.Pid] = true
 	}
 	r := e.mustRun("list", "-q")
-	got := strings.Fields(r.stdout)
+	got := strings.Fields(r.Stdout)
 	slices.Sort(got)
 	want := slices.Clone(ids)
 	slices.Sort(want)
@@ -247,8 +249,8 @@ func TestSystemdCgroupWithoutSystemd(t *testing.T) {
 	}
 	e := newEnv(t)
 	b := e.newBundle("true")
-	b.edit(func(s *specs.Spec) { s.Linux.CgroupsPath = "system.slice:berth-test:x" })
-	e.mustFail([]string{"--systemd-cgroup", "run", "--bundle", b.dir, e.newID()}, "systemd is not running", "cgroupfs")
+	b.Edit(func(s *specs.Spec) { s.Linux.CgroupsPath = "system.slice:berth-test:x" })
+	e.mustFail([]string{"--systemd-cgroup", "run", "--bundle", b.Dir, e.newID()}, "systemd is not running", "cgroupfs")
 }
 
 // TestBashCompletion drives contrib/completions/berth.bash the way bash does.
@@ -304,7 +306,7 @@ func TestNestedRootWarns(t *testing.T) {
 	}
 	b := e.newBundle("true")
 	root := filepath.Join(dir, "state")
-	out, err := exec.Command(copyBin, "--root", root, "run", "--bundle", b.dir, e.newID()).CombinedOutput()
+	out, err := exec.Command(copyBin, "--root", root, "run", "--bundle", b.Dir, e.newID()).CombinedOutput()
 	if err != nil {
 		t.Fatalf("run with a nested root: %v: %s", err, out)
 	}

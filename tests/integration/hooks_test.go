@@ -10,6 +10,8 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
 // hookLogger is a hook script in a host dir that is bind-mounted at the same
@@ -22,7 +24,7 @@ type hookLogger struct {
 	log    string
 }
 
-func (e *env) newHookLogger(b *bundle) *hookLogger {
+func (e *env) newHookLogger(b *testkit.Bundle) *hookLogger {
 	e.t.Helper()
 	h := &hookLogger{dir: e.mkdir("hooks")}
 	h.script = filepath.Join(h.dir, "hook.sh")
@@ -33,7 +35,7 @@ status=$(sed -n 's/.*"status"[[:space:]]*:[[:space:]]*"\([a-z]*\)".*/\1/p' | hea
 ns=$(readlink /proc/self/ns/mnt)
 echo "$1 status=$status arg=$2 env=$HOOK_ENV ns=$ns" >> %s
 `, h.log), 0o755)
-	b.edit(func(s *specs.Spec) {
+	b.Edit(func(s *specs.Spec) {
 		s.Mounts = append(s.Mounts, specs.Mount{
 			Destination: h.dir, Type: "bind", Source: h.dir, Options: []string{"rbind", "rw"},
 		})
@@ -107,7 +109,7 @@ func TestHooks(t *testing.T) {
 	e := newEnv(t)
 	b := e.newBundle("sleep", "1000")
 	h := e.newHookLogger(b)
-	b.edit(func(s *specs.Spec) {
+	b.Edit(func(s *specs.Spec) {
 		s.Hooks = &specs.Hooks{
 			Prestart:        []specs.Hook{h.hook("prestart")},
 			CreateRuntime:   []specs.Hook{h.hook("createRuntime")},
@@ -191,9 +193,9 @@ func TestHookPrestartFails(t *testing.T) {
 	e := newEnv(t)
 	b := e.newBundle("sleep", "1000")
 	hook := e.scriptHook("cat >/dev/null; echo prestart-says-no >&2; exit 1", 0)
-	b.edit(func(s *specs.Spec) { s.Hooks = &specs.Hooks{Prestart: []specs.Hook{hook}} })
+	b.Edit(func(s *specs.Spec) { s.Hooks = &specs.Hooks{Prestart: []specs.Hook{hook}} })
 	id := e.newID()
-	e.mustFail([]string{"create", "--bundle", b.dir, id})
+	e.mustFail([]string{"create", "--bundle", b.Dir, id})
 	e.mustFail([]string{"state", id}, "does not exist")
 	// The leak checker asserts no state dir, cgroup or process is left.
 }
@@ -202,14 +204,14 @@ func TestHookTimeout(t *testing.T) {
 	e := newEnv(t)
 	b := e.newBundle("sleep", "1000")
 	hook := e.scriptHook("exec sleep 10", 1)
-	b.edit(func(s *specs.Spec) { s.Hooks = &specs.Hooks{Prestart: []specs.Hook{hook}} })
+	b.Edit(func(s *specs.Spec) { s.Hooks = &specs.Hooks{Prestart: []specs.Hook{hook}} })
 	id := e.newID()
-	r := e.run("create", "--bundle", b.dir, id)
-	checkFailure(t, r, r.output())
-	if r.dur > 5*time.Second {
-		t.Errorf("create with a hook timing out after 1s took %v, want < 5s", r.dur)
+	r := e.run("create", "--bundle", b.Dir, id)
+	checkFailure(t, r, r.Output())
+	if r.Dur > 5*time.Second {
+		t.Errorf("create with a hook timing out after 1s took %v, want < 5s", r.Dur)
 	}
-	if !strings.Contains(r.output(), "prestart") && !strings.Contains(r.output(), hook.Path) {
+	if !strings.Contains(r.Output(), "prestart") && !strings.Contains(r.Output(), hook.Path) {
 		t.Errorf("the error does not name the hook (kind prestart or path %s): %s", hook.Path, r)
 	}
 	e.mustFail([]string{"state", id}, "does not exist")
@@ -220,15 +222,15 @@ func TestHookPoststartFails(t *testing.T) {
 	e := newEnv(t)
 	b := e.newBundle("sleep", "1000")
 	hook := e.scriptHook("cat >/dev/null; exit 1", 0)
-	b.edit(func(s *specs.Spec) { s.Hooks = &specs.Hooks{Poststart: []specs.Hook{hook}} })
+	b.Edit(func(s *specs.Spec) { s.Hooks = &specs.Hooks{Poststart: []specs.Hook{hook}} })
 	id := e.newID()
 	e.create(b, id)
 	logFile := filepath.Join(e.base, "start.log")
 	r := e.run("--log", logFile, "--log-format", "json", "start", id)
-	if r.code != 0 {
+	if r.Code != 0 {
 		t.Errorf("start with a failing poststart hook: want exit 0: %s", r)
 	}
-	if st := e.mustState(id); st.Status != "running" || !pidAlive(st.Pid) {
+	if st := e.mustState(id); st.Status != "running" || !testkit.Alive(st.Pid) {
 		t.Errorf("state after start with a failing poststart hook: %+v, want running", st)
 	}
 	data, _ := os.ReadFile(logFile)
@@ -249,7 +251,7 @@ func TestHookPoststopFails(t *testing.T) {
 	e := newEnv(t)
 	b := e.newBundle("sleep", "1000")
 	hook := e.scriptHook("cat >/dev/null; exit 1", 0)
-	b.edit(func(s *specs.Spec) { s.Hooks = &specs.Hooks{Poststop: []specs.Hook{hook}} })
+	b.Edit(func(s *specs.Spec) { s.Hooks = &specs.Hooks{Poststop: []specs.Hook{hook}} })
 	id := e.newID()
 	e.create(b, id)
 	e.mustRun("start", id)

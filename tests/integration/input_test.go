@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
 // [berth] Invalid configs are refused by create with an error that names the
@@ -17,28 +19,28 @@ import (
 func TestBadConfig(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		setup func(b *bundle) []string // edits the bundle, returns wanted stderr pieces (regexps)
+		setup func(b *testkit.Bundle) []string // edits the bundle, returns wanted stderr pieces (regexps)
 	}{
-		{"process.args empty", func(b *bundle) []string {
-			b.edit(func(s *specs.Spec) { s.Process.Args = []string{} })
+		{"process.args empty", func(b *testkit.Bundle) []string {
+			b.Edit(func(s *specs.Spec) { s.Process.Args = []string{} })
 			return []string{q("process.args")}
 		}},
-		{"mount destination relative", func(b *bundle) []string {
-			n := len(b.spec.Mounts)
-			b.edit(func(s *specs.Spec) {
+		{"mount destination relative", func(b *testkit.Bundle) []string {
+			n := len(b.Spec.Mounts)
+			b.Edit(func(s *specs.Spec) {
 				s.Mounts = append(s.Mounts, specs.Mount{Destination: "relative/dir", Type: "tmpfs", Source: "tmpfs"})
 			})
 			return []string{q(fmt.Sprintf("mounts[%d].destination", n)), "absolute"}
 		}},
-		{"namespace type unknown", func(b *bundle) []string {
-			n := len(b.spec.Linux.Namespaces)
-			b.edit(func(s *specs.Spec) {
+		{"namespace type unknown", func(b *testkit.Bundle) []string {
+			n := len(b.Spec.Linux.Namespaces)
+			b.Edit(func(s *specs.Spec) {
 				s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "foo"})
 			})
 			return []string{q(fmt.Sprintf("linux.namespaces[%d].type", n)), "foo"}
 		}},
-		{"capability unknown", func(b *bundle) []string {
-			b.edit(func(s *specs.Spec) {
+		{"capability unknown", func(b *testkit.Bundle) []string {
+			b.Edit(func(s *specs.Spec) {
 				if s.Process.Capabilities == nil {
 					s.Process.Capabilities = &specs.LinuxCapabilities{}
 				}
@@ -46,22 +48,22 @@ func TestBadConfig(t *testing.T) {
 			})
 			return []string{q("process.capabilities.bounding[0]"), "CAP_TEST"}
 		}},
-		{"root.path missing", func(b *bundle) []string {
-			b.edit(func(s *specs.Spec) { s.Root.Path = "no-such-rootfs" })
+		{"root.path missing", func(b *testkit.Bundle) []string {
+			b.Edit(func(s *specs.Spec) { s.Root.Path = "no-such-rootfs" })
 			return []string{q("root.path"), "does not exist"}
 		}},
-		{"config.json truncated", func(b *bundle) []string {
-			data, err := os.ReadFile(filepath.Join(b.dir, "config.json"))
+		{"config.json truncated", func(b *testkit.Bundle) []string {
+			data, err := os.ReadFile(filepath.Join(b.Dir, "config.json"))
 			if err != nil {
-				b.t.Fatal(err)
+				b.T.Fatal(err)
 			}
-			b.writeConfig(data[:len(data)*2/3])
+			b.WriteConfig(data[:len(data)*2/3])
 			// A line number: "config.json:12:3: ..." or "... line 12".
 			return []string{q("config.json"), `config\.json:\d+|(?i)line:? \d+`}
 		}},
-		{"config.json missing", func(b *bundle) []string {
-			if err := os.Remove(filepath.Join(b.dir, "config.json")); err != nil {
-				b.t.Fatal(err)
+		{"config.json missing", func(b *testkit.Bundle) []string {
+			if err := os.Remove(filepath.Join(b.Dir, "config.json")); err != nil {
+				b.T.Fatal(err)
 			}
 			return []string{q("config.json")}
 		}},
@@ -71,10 +73,10 @@ func TestBadConfig(t *testing.T) {
 			b := e.newBundle("sleep", "1000")
 			wants := tc.setup(b)
 			id := e.newID()
-			r := e.run("create", "--bundle", b.dir, id)
-			checkFailure(t, r, r.stderr)
+			r := e.run("create", "--bundle", b.Dir, id)
+			checkFailure(t, r, r.Stderr)
 			for _, w := range wants {
-				if r.code != 0 && !regexp.MustCompile(w).MatchString(r.stderr) {
+				if r.Code != 0 && !regexp.MustCompile(w).MatchString(r.Stderr) {
 					t.Errorf("stderr does not match %s: %s", w, r)
 				}
 			}
@@ -89,7 +91,7 @@ func q(s string) string { return regexp.QuoteMeta(s) }
 func TestUnknownConfigProperties(t *testing.T) {
 	e := newEnv(t)
 	b := e.newBundle("sleep", "1000")
-	data, err := json.Marshal(b.spec)
+	data, err := json.Marshal(b.Spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -104,7 +106,7 @@ func TestUnknownConfigProperties(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.writeConfig(data)
+	b.WriteConfig(data)
 	id := e.newID()
 	e.create(b, id)
 	if st := e.mustState(id); st.Status != "created" {
@@ -126,9 +128,9 @@ func TestInvalidIDs(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			b := e.newBundle("sleep", "1000")
-			r := e.run("create", "--bundle", b.dir, tc.id)
-			checkFailure(t, r, r.stderr)
-			if !tc.want.MatchString(r.stderr) {
+			r := e.run("create", "--bundle", b.Dir, tc.id)
+			checkFailure(t, r, r.Stderr)
+			if !tc.want.MatchString(r.Stderr) {
 				t.Errorf("the error does not name the id %q (want match of %s): %s", tc.id, tc.want, r)
 			}
 			ents, _ := os.ReadDir(e.root)
@@ -150,11 +152,11 @@ func TestLogFile(t *testing.T) {
 		t.Run(format, func(t *testing.T) {
 			e := newEnv(t)
 			b := e.newBundle("sleep", "1000")
-			b.edit(func(s *specs.Spec) { s.Root.Path = "no-such-rootfs" })
+			b.Edit(func(s *specs.Spec) { s.Root.Path = "no-such-rootfs" })
 			id := e.newID()
 			logFile := filepath.Join(e.base, "runtime.log")
-			r := e.run("--log", logFile, "--log-format", format, "create", "--bundle", b.dir, id)
-			checkFailure(t, r, r.output())
+			r := e.run("--log", logFile, "--log-format", format, "create", "--bundle", b.Dir, id)
+			checkFailure(t, r, r.Output())
 			data, err := os.ReadFile(logFile)
 			if err != nil {
 				t.Fatalf("log file: %v", err)

@@ -11,27 +11,18 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
-// listEntry is one object of `list --format json`.
-type listEntry struct {
-	ID      string    `json:"id"`
-	Pid     int       `json:"pid"`
-	Status  string    `json:"status"`
-	Bundle  string    `json:"bundle"`
-	Rootfs  string    `json:"rootfs"`
-	Created time.Time `json:"created"`
-	Owner   string    `json:"owner"`
-}
-
 // checkList asserts that the three forms of `list` show id with status.
-func (e *env) checkList(id, status string, b *bundle) {
+func (e *env) checkList(id, status string, b *testkit.Bundle) {
 	e.t.Helper()
 	t := e.t
 
 	// Table.
 	r := e.mustRun("list")
-	lines := strings.Split(strings.TrimRight(r.stdout, "\n"), "\n")
+	lines := strings.Split(strings.TrimRight(r.Stdout, "\n"), "\n")
 	if len(lines) < 2 || !strings.HasPrefix(strings.Fields(lines[0])[0], "ID") {
 		t.Errorf("list: want a header line and a row: %s", r)
 	}
@@ -43,8 +34,8 @@ func (e *env) checkList(id, status string, b *bundle) {
 			if f[2] != status {
 				t.Errorf("list: row %q: status column is %q, want %q", l, f[2], status)
 			}
-			if !strings.Contains(l, b.dir) {
-				t.Errorf("list: row %q does not show bundle %s", l, b.dir)
+			if !strings.Contains(l, b.Dir) {
+				t.Errorf("list: row %q does not show bundle %s", l, b.Dir)
 			}
 		}
 	}
@@ -56,12 +47,12 @@ func (e *env) checkList(id, status string, b *bundle) {
 	for _, flag := range []string{"--format", "-f"} {
 		r = e.mustRun("list", flag, "json")
 		var raw []map[string]json.RawMessage
-		if err := json.Unmarshal([]byte(r.stdout), &raw); err != nil {
+		if err := json.Unmarshal([]byte(r.Stdout), &raw); err != nil {
 			t.Errorf("list %s json: not a JSON array: %v: %s", flag, err, r)
 			continue
 		}
-		var entries []listEntry
-		_ = json.Unmarshal([]byte(r.stdout), &entries)
+		var entries []testkit.State // one object of `list --format json` each
+		_ = json.Unmarshal([]byte(r.Stdout), &entries)
 		found = false
 		for i, ent := range entries {
 			if ent.ID != id {
@@ -70,14 +61,14 @@ func (e *env) checkList(id, status string, b *bundle) {
 			found = true
 			for _, k := range []string{"id", "pid", "status", "bundle", "rootfs", "created", "owner"} {
 				if _, ok := raw[i][k]; !ok {
-					t.Errorf("list json: entry has no %q key: %s", k, r.stdout)
+					t.Errorf("list json: entry has no %q key: %s", k, r.Stdout)
 				}
 			}
-			if ent.Status != status || ent.Bundle != b.dir || ent.Rootfs != filepath.Join(b.dir, "rootfs") || ent.Created.IsZero() {
-				t.Errorf("list json: entry %+v: want status %s, bundle %s, rootfs %s/rootfs, created set", ent, status, b.dir, b.dir)
+			if string(ent.Status) != status || ent.Bundle != b.Dir || ent.Rootfs != filepath.Join(b.Dir, "rootfs") || ent.Created.IsZero() {
+				t.Errorf("list json: entry %+v: want status %s, bundle %s, rootfs %s/rootfs, created set", ent, status, b.Dir, b.Dir)
 			}
 			if ent.Owner == "" {
-				t.Errorf("list json: entry has an empty owner: %s", r.stdout)
+				t.Errorf("list json: entry has an empty owner: %s", r.Stdout)
 			}
 			if status != "stopped" && ent.Pid <= 0 {
 				t.Errorf("list json: pid %d for a %s container", ent.Pid, status)
@@ -90,7 +81,7 @@ func (e *env) checkList(id, status string, b *bundle) {
 
 	// Quiet.
 	r = e.mustRun("list", "-q")
-	if strings.TrimSpace(r.stdout) != id {
+	if strings.TrimSpace(r.Stdout) != id {
 		t.Errorf("list -q: want exactly %q, got: %s", id, r)
 	}
 }
@@ -98,33 +89,33 @@ func (e *env) checkList(id, status string, b *bundle) {
 func TestLifecycle(t *testing.T) {
 	e := newEnv(t)
 	b := e.newBundle("sleep", "1000")
-	b.edit(func(s *specs.Spec) {
+	b.Edit(func(s *specs.Spec) {
 		s.Annotations = map[string]string{"org.example.key": "value", "org.example.other": "2"}
 	})
 	id := e.newID()
 
 	// Empty list first.
-	if r := e.mustRun("list", "-q"); strings.TrimSpace(r.stdout) != "" {
+	if r := e.mustRun("list", "-q"); strings.TrimSpace(r.Stdout) != "" {
 		t.Errorf("list -q with no containers printed something: %s", r)
 	}
 
 	// create with a relative --bundle from the bundle's parent dir.
-	r := e.exec(execOpts{dir: filepath.Dir(b.dir)}, "create", "--bundle", filepath.Base(b.dir), id)
-	if r.code != 0 {
+	r := e.exec(execOpts{dir: filepath.Dir(b.Dir)}, "create", "--bundle", filepath.Base(b.Dir), id)
+	if r.Code != 0 {
 		t.Fatalf("create failed: %s", r)
 	}
 	st := e.mustState(id)
-	if st.Status != "created" || st.ID != id || st.OCIVersion == "" {
+	if st.Status != "created" || st.ID != id || st.Version == "" {
 		t.Errorf("state after create: %+v", st)
 	}
-	if st.Pid <= 0 || !pidAlive(st.Pid) {
+	if st.Pid <= 0 || !testkit.Alive(st.Pid) {
 		t.Errorf("state after create: pid %d is not a live process", st.Pid)
 	}
-	if st.Bundle != b.dir {
-		t.Errorf("state bundle = %q, want the absolute bundle path %q", st.Bundle, b.dir)
+	if st.Bundle != b.Dir {
+		t.Errorf("state bundle = %q, want the absolute bundle path %q", st.Bundle, b.Dir)
 	}
-	if st.Rootfs != filepath.Join(b.dir, "rootfs") {
-		t.Errorf("state rootfs = %q, want %q", st.Rootfs, filepath.Join(b.dir, "rootfs"))
+	if st.Rootfs != filepath.Join(b.Dir, "rootfs") {
+		t.Errorf("state rootfs = %q, want %q", st.Rootfs, filepath.Join(b.Dir, "rootfs"))
 	}
 	if st.Annotations["org.example.key"] != "value" || st.Annotations["org.example.other"] != "2" {
 		t.Errorf("state annotations = %v", st.Annotations)
@@ -134,10 +125,10 @@ func TestLifecycle(t *testing.T) {
 	}
 	var raw map[string]json.RawMessage
 	_, sr := e.state(id)
-	if err := json.Unmarshal([]byte(sr.stdout), &raw); err == nil {
+	if err := json.Unmarshal([]byte(sr.Stdout), &raw); err == nil {
 		for _, k := range []string{"ociVersion", "id", "status", "pid", "bundle", "rootfs", "created", "owner", "annotations"} {
 			if _, ok := raw[k]; !ok {
-				t.Errorf("state JSON has no %q key: %s", k, sr.stdout)
+				t.Errorf("state JSON has no %q key: %s", k, sr.Stdout)
 			}
 		}
 	}
@@ -146,7 +137,7 @@ func TestLifecycle(t *testing.T) {
 	// start.
 	e.mustRun("start", id)
 	st2 := e.mustState(id)
-	if st2.Status != "running" || st2.Pid != st.Pid || !pidAlive(st2.Pid) {
+	if st2.Status != "running" || st2.Pid != st.Pid || !testkit.Alive(st2.Pid) {
 		t.Errorf("state after start: %+v (pid after create %d)", st2, st.Pid)
 	}
 	e.checkList(id, "running", b)
@@ -162,7 +153,7 @@ func TestLifecycle(t *testing.T) {
 	// delete.
 	e.mustRun("delete", id)
 	e.mustFail([]string{"state", id}, "does not exist")
-	if r := e.mustRun("list", "-q"); strings.TrimSpace(r.stdout) != "" {
+	if r := e.mustRun("list", "-q"); strings.TrimSpace(r.Stdout) != "" {
 		t.Errorf("list -q after delete: %s", r)
 	}
 }
@@ -198,9 +189,9 @@ func TestCreateDuplicateID(t *testing.T) {
 	id := e.newID()
 	e.create(b, id)
 	pid := e.mustState(id).Pid
-	e.mustFail([]string{"create", "--bundle", b.dir, id}, "already exists")
+	e.mustFail([]string{"create", "--bundle", b.Dir, id}, "already exists")
 	st := e.mustState(id)
-	if st.Status != "created" || st.Pid != pid || !pidAlive(pid) {
+	if st.Status != "created" || st.Pid != pid || !testkit.Alive(pid) {
 		t.Errorf("the first container changed after a duplicate create: %+v (pid was %d)", st, pid)
 	}
 }
@@ -214,14 +205,14 @@ func TestDeleteRunning(t *testing.T) {
 	pid := e.mustState(id).Pid
 
 	e.mustFail([]string{"delete", id})
-	if st := e.mustState(id); st.Status != "running" || !pidAlive(pid) {
+	if st := e.mustState(id); st.Status != "running" || !testkit.Alive(pid) {
 		t.Errorf("after delete without --force: %+v, want still running", st)
 	}
 
 	e.mustRun("delete", "--force", id)
 	e.mustFail([]string{"state", id}, "does not exist")
 	waitFor(t, 5*time.Second, "the container process to be gone", func() (bool, string) {
-		return !pidAlive(pid), "still alive"
+		return !testkit.Alive(pid), "still alive"
 	})
 }
 
@@ -244,7 +235,7 @@ func TestDeleteCreated(t *testing.T) {
 	e.mustRun("delete", id)
 	e.mustFail([]string{"state", id}, "does not exist")
 	waitFor(t, 5*time.Second, "the container process to be gone", func() (bool, string) {
-		return !pidAlive(pid), "still alive"
+		return !testkit.Alive(pid), "still alive"
 	})
 }
 
@@ -267,7 +258,7 @@ func TestKillAll(t *testing.T) {
 	id := e.newID()
 	e.create(b, id)
 	e.mustRun("start", id)
-	waitFile(t, b.rootfs("ready"), "", 10*time.Second)
+	waitFile(t, b.Rootfs("ready"), "", 10*time.Second)
 	e.mustRun("kill", "--all", id, "KILL")
 	e.waitStatus(id, "stopped", 10*time.Second)
 }
@@ -312,9 +303,9 @@ func TestKillSignals(t *testing.T) {
 			id := e.newID()
 			e.create(b, id)
 			e.mustRun("start", id)
-			waitFile(t, b.rootfs("tmp/ready"), "", 10*time.Second)
+			waitFile(t, b.Rootfs("tmp/ready"), "", 10*time.Second)
 			e.mustRun(append([]string{"kill", id}, tc.signal...)...)
-			waitFile(t, b.rootfs("tmp/x"), tc.want, 10*time.Second)
+			waitFile(t, b.Rootfs("tmp/x"), tc.want, 10*time.Second)
 			e.waitStatus(id, "stopped", 10*time.Second)
 		})
 	}
@@ -349,15 +340,15 @@ func TestPidFile(t *testing.T) {
 				pidArg = filepath.Join(e.mkdir("piddir"), "abs.pid")
 				want = pidArg
 			}
-			r := e.exec(execOpts{dir: cwd}, "create", "--bundle", b.dir, "--pid-file", pidArg, id)
-			if r.code != 0 {
+			r := e.exec(execOpts{dir: cwd}, "create", "--bundle", b.Dir, "--pid-file", pidArg, id)
+			if r.Code != 0 {
 				t.Fatalf("create failed: %s", r)
 			}
 			data, err := os.ReadFile(want)
 			if err != nil {
 				t.Fatalf("pid file right after create: %v", err)
 			}
-			if _, err := os.ReadFile(filepath.Join(b.dir, "ctr.pid")); err == nil && !abs {
+			if _, err := os.ReadFile(filepath.Join(b.Dir, "ctr.pid")); err == nil && !abs {
 				t.Errorf("pid file was written relative to the bundle, not the caller's cwd")
 			}
 			st := e.mustState(id)
@@ -376,10 +367,10 @@ func TestPidFile(t *testing.T) {
 func TestCreateWithoutProcess(t *testing.T) {
 	e := newEnv(t)
 	b := e.newBundle("true")
-	b.edit(func(s *specs.Spec) { s.Process = nil })
+	b.Edit(func(s *specs.Spec) { s.Process = nil })
 	id := e.newID()
 	e.create(b, id)
-	if st := e.mustState(id); st.Status != "created" || st.Pid <= 0 || !pidAlive(st.Pid) {
+	if st := e.mustState(id); st.Status != "created" || st.Pid <= 0 || !testkit.Alive(st.Pid) {
 		t.Fatalf("state of a container without process: %+v", st)
 	}
 	e.mustFail([]string{"start", id}, id, "no process")
@@ -389,5 +380,5 @@ func TestCreateWithoutProcess(t *testing.T) {
 	e.mustRun("delete", id)
 	e.mustFail([]string{"state", id}, "does not exist")
 
-	e.mustFail([]string{"run", "--bundle", b.dir, e.newID()}, "process", "must be set")
+	e.mustFail([]string{"run", "--bundle", b.Dir, e.newID()}, "process", "must be set")
 }

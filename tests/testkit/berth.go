@@ -131,6 +131,58 @@ func (g Gate) Check(t testing.TB) {
 	}
 }
 
+// Report writes to stderr why the suite's tests skip or fail, if they do.
+func (g Gate) Report(suite string) {
+	if g.Skip != "" {
+		fmt.Fprintf(os.Stderr, "%s: skipping: %s\n", suite, g.Skip)
+	}
+	if g.Fail != "" {
+		fmt.Fprintf(os.Stderr, "%s: setup failed: %s\n", suite, g.Fail)
+	}
+}
+
+// Setup is what the TestMain of a suite that runs berth finds out first.
+type Setup struct {
+	Repo   string // the module root
+	Binary string // the berth binary under test
+	Gate   Gate
+}
+
+// NewSetup finds the repository and the binary under test, and closes the
+// gate unless the test binary runs as root (needsRoot says why the suite
+// needs it) and the binary exists.
+func NewSetup(needsRoot string) Setup {
+	var s Setup
+	repo, err := RepoRoot()
+	if err != nil {
+		s.Gate.Fail = err.Error()
+		return s
+	}
+	s.Repo, s.Binary = repo, BerthBinary(repo)
+	if s.Gate.Skip = NotRoot(needsRoot); s.Gate.Skip == "" {
+		s.Gate.Fail = MissingBinary(s.Binary)
+	}
+	return s
+}
+
+// BaseBundle makes the base bundle (MakeBaseBundle) in a new temporary
+// directory, unless the gate is closed already; a failure closes it. The
+// function returned removes the directory.
+func (s *Setup) BaseBundle() (dir string, remove func()) {
+	if s.Gate.Skip != "" || s.Gate.Fail != "" {
+		return "", func() {}
+	}
+	dir, err := os.MkdirTemp("", "berth-base-")
+	if err != nil {
+		s.Gate.Fail = "making the base bundle's directory: " + err.Error()
+		return "", func() {}
+	}
+	if err := MakeBaseBundle(dir, s.Binary); err != nil {
+		s.Gate.Fail = "making the base bundle: " + err.Error()
+	}
+	return dir, func() { os.RemoveAll(dir) }
+}
+
 // Poll calls cond every 20 ms until it returns nil or timeout has passed,
 // and returns cond's last error.
 func Poll(timeout time.Duration, cond func() error) error {

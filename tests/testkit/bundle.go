@@ -10,6 +10,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 )
@@ -142,15 +143,20 @@ func MakeBaseBundle(dir, berth string) error {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return fmt.Errorf("%s spec: %v: %s", berth, err, out)
 	}
-	b := &Bundle{Dir: dir}
-	if b.Spec, err = ReadSpec(filepath.Join(dir, "config.json")); err != nil {
+	path := filepath.Join(dir, "config.json")
+	s, err := ReadSpec(path)
+	if err != nil {
 		return err
 	}
-	if b.Spec.Process == nil || b.Spec.Linux == nil {
+	if s.Process == nil || s.Linux == nil {
 		return fmt.Errorf("the config.json of `%s spec` has no process or no linux section", berth)
 	}
-	b.Spec.Process.Terminal = false
-	return b.Write()
+	s.Process.Terminal = false
+	data, err := json.MarshalIndent(s, "", "\t")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
 }
 
 // ReadSpec reads a config.json.
@@ -167,25 +173,27 @@ func ReadSpec(path string) (*specs.Spec, error) {
 }
 
 // Bundle is an OCI bundle on disk, Dir/config.json and Dir/rootfs, with
-// its config in memory.
+// its config in memory. It is a test's: its methods fail T on errors.
 type Bundle struct {
 	Dir  string
 	Spec *specs.Spec
+	T    testing.TB
 }
 
-// CopyBundle makes a bundle in dir from the base bundle: a copy of its
-// rootfs (cp -a: owners, modes and links as they are) and its config, with
-// a writable rootfs, no terminal and, when given, args as the process.
-func CopyBundle(base, dir string, args ...string) (*Bundle, error) {
+// CopyBundle makes a bundle for t in dir from the base bundle: a copy of
+// its rootfs (cp -a: owners, modes and links as they are) and its config,
+// with a writable rootfs, no terminal and, when given, args as the process.
+func CopyBundle(t testing.TB, base, dir string, args ...string) *Bundle {
+	t.Helper()
 	if out, err := exec.Command("cp", "-a", filepath.Join(base, "rootfs"), filepath.Join(dir, "rootfs")).CombinedOutput(); err != nil {
-		return nil, fmt.Errorf("copying the base rootfs: %v: %s", err, out)
+		t.Fatalf("copying the base rootfs: %v: %s", err, out)
 	}
 	s, err := ReadSpec(filepath.Join(base, "config.json"))
 	if err != nil {
-		return nil, fmt.Errorf("base bundle: %w", err)
+		t.Fatalf("base bundle: %v", err)
 	}
 	if s.Process == nil {
-		return nil, errors.New("the base config.json has no process")
+		t.Fatal("the base config.json has no process")
 	}
 	if s.Root == nil {
 		s.Root = &specs.Root{Path: "rootfs"}
@@ -195,29 +203,42 @@ func CopyBundle(base, dir string, args ...string) (*Bundle, error) {
 	if len(args) > 0 {
 		s.Process.Args = args
 	}
-	b := &Bundle{Dir: dir, Spec: s}
-	return b, b.Write()
+	b := &Bundle{Dir: dir, Spec: s, T: t}
+	b.Write()
+	return b
+}
+
+// In is the bundle with failures reported to t (a subtest).
+func (b *Bundle) In(t testing.TB) *Bundle {
+	c := *b
+	c.T = t
+	return &c
 }
 
 // Edit applies f to the config and rewrites config.json.
-func (b *Bundle) Edit(f func(*specs.Spec)) error {
+func (b *Bundle) Edit(f func(*specs.Spec)) {
+	b.T.Helper()
 	f(b.Spec)
-	return b.Write()
+	b.Write()
 }
 
 // Write writes the config to config.json.
-func (b *Bundle) Write() error {
+func (b *Bundle) Write() {
+	b.T.Helper()
 	data, err := json.MarshalIndent(b.Spec, "", "\t")
 	if err != nil {
-		return err
+		b.T.Fatal(err)
 	}
-	return b.WriteConfig(data)
+	b.WriteConfig(data)
 }
 
 // WriteConfig replaces config.json with raw bytes (a broken one, or one
 // with properties the spec does not know).
-func (b *Bundle) WriteConfig(data []byte) error {
-	return os.WriteFile(filepath.Join(b.Dir, "config.json"), data, 0o644)
+func (b *Bundle) WriteConfig(data []byte) {
+	b.T.Helper()
+	if err := os.WriteFile(filepath.Join(b.Dir, "config.json"), data, 0o644); err != nil {
+		b.T.Fatal(err)
+	}
 }
 
 // Rootfs is the host path of p inside the bundle's rootfs.

@@ -10,9 +10,8 @@
 // mutable state of its own: what a suite needs across its tests (the berth
 // binary, a base bundle, an id counter) lives in the suite.
 //
-// Functions that can fail return errors rather than failing a test, so that
-// bench/, which has no testing.T, uses the same code; Gate is the only
-// helper that takes a testing.TB.
+// What bench/, which has no testing.T, uses returns errors; only the
+// helpers of tests alone (Gate, Bundle) take a testing.TB.
 //
 // It lives outside tests/internal so that bench/ can import it too.
 package testkit
