@@ -44,19 +44,19 @@ func TestDevices(t *testing.T) {
 				specs.LinuxDeviceCgroup{Allow: false, Type: "c", Major: ptr[int64](1), Minor: ptr[int64](7), Access: "rwm"},
 			)
 		}, "sh", "-c", devicesScript)
-		r := e.run("run", "--bundle", b.dir, id)
-		if r.code != 0 {
+		r := e.run("run", "--bundle", b.Dir, id)
+		if r.Code != 0 {
 			t.Fatalf("run: %s", r)
 		}
 		for _, want := range []string{"null-ok", "zero-read=4", "done"} {
-			if !strings.Contains(r.stdout, want) {
+			if !strings.Contains(r.Stdout, want) {
 				t.Errorf("stdout lacks %q: %s", want, r)
 			}
 		}
-		if strings.Contains(r.stdout, "full-written") {
+		if strings.Contains(r.Stdout, "full-written") {
 			t.Errorf("/dev/full (c 1:7, denied rwm) could be opened for writing: %s", r)
 		}
-		if !strings.Contains(r.stderr, "/dev/full") || !strings.Contains(r.stderr, "Operation not permitted") {
+		if !strings.Contains(r.Stderr, "/dev/full") || !strings.Contains(r.Stderr, "Operation not permitted") {
 			t.Errorf("opening the denied /dev/full did not fail with EPERM (Operation not permitted): %s", r)
 		}
 	})
@@ -72,17 +72,17 @@ func TestDevices(t *testing.T) {
 				specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: ptr[int64](1), Minor: ptr[int64](7), Access: "rwm"},
 			)
 		}, "sh", "-c", devicesScript)
-		r := e.run("run", "--bundle", b.dir, id)
-		if r.code != 0 {
+		r := e.run("run", "--bundle", b.Dir, id)
+		if r.Code != 0 {
 			t.Fatalf("run: %s", r)
 		}
-		if !strings.Contains(r.stdout, "null-ok") || !strings.Contains(r.stdout, "done") {
+		if !strings.Contains(r.Stdout, "null-ok") || !strings.Contains(r.Stdout, "done") {
 			t.Errorf("unexpected output: %s", r)
 		}
-		if strings.Contains(r.stderr, "Operation not permitted") {
+		if strings.Contains(r.Stderr, "Operation not permitted") {
 			t.Errorf("an allowed device was denied: %s", r)
 		}
-		if !strings.Contains(r.stderr, "No space left on device") {
+		if !strings.Contains(r.Stderr, "No space left on device") {
 			t.Errorf("writing the allowed /dev/full did not fail with ENOSPC: %s", r)
 		}
 	})
@@ -113,15 +113,15 @@ func TestCgroupNamespace(t *testing.T) {
 				}
 				s.Linux.Namespaces = nss
 			}, "cat", "/proc/self/cgroup")
-			r := e.run("run", "--bundle", b.dir, id)
-			if r.code != 0 {
+			r := e.run("run", "--bundle", b.Dir, id)
+			if r.Code != 0 {
 				t.Fatalf("run: %s", r)
 			}
 			want := "0::/"
 			if !tc.cgroup {
 				want = "0::" + b.cgroup
 			}
-			if got := strings.TrimSpace(r.stdout); got != want {
+			if got := strings.TrimSpace(r.Stdout); got != want {
 				t.Errorf("/proc/self/cgroup in the container: got %q, want %q", got, want)
 			}
 		})

@@ -169,8 +169,8 @@ func TestOOMRun(t *testing.T) {
 	e := newEnv(t)
 	id := e.newID()
 	b := e.oomBundle(id, hog...)
-	r := e.run("run", "--keep", "--bundle", b.dir, id)
-	if r.code != 137 || r.err != nil {
+	r := e.run("run", "--keep", "--bundle", b.Dir, id)
+	if r.Code != 137 || r.Err != nil {
 		t.Fatalf("run of an OOM-killed container: want exit 137: %s", r)
 	}
 	if n, _ := strconv.Atoi(b.keyed("memory.events", "oom_kill")); n < 1 {
@@ -212,7 +212,7 @@ func TestUpdate(t *testing.T) {
 			"unified": {"memory.high": "41943040"}
 		}`
 		r := e.runIn(strings.NewReader(res), "update", "-r", "-", id)
-		if r.code != 0 {
+		if r.Code != 0 {
 			t.Fatalf("update -r -: %s", r)
 		}
 		b.expectFile("memory.max", "50331648")
@@ -269,7 +269,7 @@ func TestEventsStats(t *testing.T) {
 	e.mustRun("start", id)
 
 	r := e.mustRun("events", "--stats", id)
-	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
 	if len(lines) != 1 {
 		t.Fatalf("events --stats printed %d lines, want 1: %s", len(lines), r)
 	}
@@ -301,30 +301,30 @@ func TestEventsStats(t *testing.T) {
 	}
 	d := ev.Data
 	if d.Memory.Usage == nil || d.Memory.Usage.Usage == 0 {
-		t.Errorf("data.memory.usage.usage missing or 0: %s", r.stdout)
+		t.Errorf("data.memory.usage.usage missing or 0: %s", r.Stdout)
 	} else if d.Memory.Usage.Limit != 64*mib {
 		t.Errorf("data.memory.usage.limit = %d, want memory.max %d", d.Memory.Usage.Limit, 64*mib)
 	}
 	if d.Pids == nil || d.Pids.Current < 1 {
-		t.Errorf("data.pids.current missing or < 1: %s", r.stdout)
+		t.Errorf("data.pids.current missing or < 1: %s", r.Stdout)
 	} else if d.Pids.Limit != 50 {
 		t.Errorf("data.pids.limit = %d, want 50", d.Pids.Limit)
 	}
 	var total uint64
 	if raw, ok := d.CPU.Usage["total"]; !ok || json.Unmarshal(raw, &total) != nil || total == 0 {
-		t.Errorf("data.cpu.usage.total missing or 0: %s", r.stdout)
+		t.Errorf("data.cpu.usage.total missing or 0: %s", r.Stdout)
 	}
 	// v2 shape.
 	if _, ok := d.CPU.Usage["percpu"]; ok {
-		t.Errorf("data.cpu.usage.percpu present: cgroup v2 has no per-CPU usage: %s", r.stdout)
+		t.Errorf("data.cpu.usage.percpu present: cgroup v2 has no per-CPU usage: %s", r.Stdout)
 	}
 	for _, k := range []string{"anon", "file"} {
 		if _, ok := d.Memory.Raw[k]; !ok {
-			t.Errorf("data.memory.raw lacks the v2 memory.stat key %q: %s", k, r.stdout)
+			t.Errorf("data.memory.raw lacks the v2 memory.stat key %q: %s", k, r.Stdout)
 		}
 	}
 	if _, ok := d.Memory.Raw["total_rss"]; ok {
-		t.Errorf("data.memory.raw has the v1 key total_rss on cgroup v2: %s", r.stdout)
+		t.Errorf("data.memory.raw has the v1 key total_rss on cgroup v2: %s", r.Stdout)
 	}
 }
 
@@ -341,11 +341,11 @@ func TestFeatures(t *testing.T) {
 			} `json:"cgroup"`
 		} `json:"linux"`
 	}
-	if err := json.Unmarshal([]byte(r.stdout), &f); err != nil {
+	if err := json.Unmarshal([]byte(r.Stdout), &f); err != nil {
 		t.Fatalf("features: not JSON: %v: %s", err, r)
 	}
 	if f.Linux == nil || f.Linux.Cgroup == nil || f.Linux.Cgroup.V1 == nil || f.Linux.Cgroup.V2 == nil {
-		t.Fatalf("features lacks linux.cgroup.v1/v2: %s", r.stdout)
+		t.Fatalf("features lacks linux.cgroup.v1/v2: %s", r.Stdout)
 	}
 	if !*f.Linux.Cgroup.V2 || *f.Linux.Cgroup.V1 {
 		t.Errorf("features: linux.cgroup v1=%v v2=%v, want v1=false v2=true", *f.Linux.Cgroup.V1, *f.Linux.Cgroup.V2)

@@ -198,11 +198,11 @@ func TestUnifiedInvalidKey(t *testing.T) {
 	b := e.newBundle(id, func(s *specs.Spec) {
 		s.Linux.Resources.Unified = map[string]string{"memory.no_such_file": "1"}
 	}, "true")
-	r := e.run("create", "--bundle", b.dir, id)
-	if r.code == 0 {
+	r := e.run("create", "--bundle", b.Dir, id)
+	if r.Code == 0 {
 		t.Fatalf("create with unified key memory.no_such_file succeeded: %s", r)
 	}
-	if !strings.Contains(r.stderr, "memory.no_such_file") {
+	if !strings.Contains(r.Stderr, "memory.no_such_file") {
 		t.Errorf("the error does not name the bad key memory.no_such_file: %s", r)
 	}
 	if _, err := os.Stat(b.path()); err == nil {
