@@ -10,6 +10,8 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
 // waitStatus polls berth state until the container has status want.
@@ -18,7 +20,7 @@ func (e *env) waitStatus(id, want string) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		r := e.berth("state", id)
-		if r.code == 0 && strings.Contains(r.stdout, `"status": "`+want+`"`) {
+		if r.Code == 0 && strings.Contains(r.Stdout, `"status": "`+want+`"`) {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -39,11 +41,11 @@ func TestRunImageDetachedStopSignalAndGC(t *testing.T) {
 		Env:        []string{defaultPath},
 		Cmd:        []string{"sh", "-c", "trap 'exit 42' USR1; echo ready >/tmp/ready; while :; do sleep 0.05; done"},
 		StopSignal: "SIGUSR1",
-	}, newLayer(tarOf(append(busyboxEntries(basePasswd, baseGroup), fileE("marker", t.Name()+"\n", 0o644))...), gzipLayer))
+	}, newLayer(tarOf(append(busyboxEntries(basePasswd, baseGroup), testkit.FileEntry("marker", t.Name()+"\n", 0o644))...), gzipLayer))
 	p := pushImage(t, openReg, uniqueRepo(t, "stopsignal"), "latest", img)
 
 	id, r := e.runImage(p.Ref, []string{"--detach"})
-	if r.code != 0 {
+	if r.Code != 0 {
 		t.Fatalf("run --image --detach: %s", r)
 	}
 	e.waitStatus(id, "running")
@@ -107,11 +109,11 @@ func TestPullResumesBrokenDownload(t *testing.T) {
 	p := pushImage(t, openReg, uniqueRepo(t, "resume"), "latest", markedBusyboxImage(t.Name()))
 	layerPath := "/v2/" + p.Repo + "/blobs/" + p.Layers[0]
 	const cut = 200_000
-	openReg.cutNextGET(layerPath, cut)
+	openReg.CutNextGET(layerPath, cut)
 	e.pull(p.Ref, p.Digest)
 
-	var gets []request
-	for _, q := range openReg.requestsFor(p.Repo) {
+	var gets []testkit.Request
+	for _, q := range openReg.RequestsFor(p.Repo) {
 		if q.Method == "GET" && q.Path == layerPath {
 			gets = append(gets, q)
 		}
@@ -158,7 +160,7 @@ func TestRunImageWarmWithoutCompanion(t *testing.T) {
 	solo := e.soloBerth()
 	p := pushBusybox(t)
 	id, r := e.runImage(p.Ref, nil) // cold: pulls and unpacks through berth-image
-	if r.code != 0 {
+	if r.Code != 0 {
 		t.Fatalf("cold run --image: %s", r)
 	}
 	e.requireGone(id)
