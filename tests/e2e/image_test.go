@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
-	"debug/elf"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
@@ -18,6 +17,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
 // The images every suite uses. They share one layer: the host's static
@@ -74,30 +75,6 @@ type imageSet struct {
 	layerTar blob // uncompressed layer
 	layerGz  blob // gzip of layerTar
 	images   []builtImage
-}
-
-// findStaticBusybox returns the host's busybox, which must be statically
-// linked (Debian: busybox-static), since the image has no libc.
-func findStaticBusybox() (string, error) {
-	var tried []string
-	for _, p := range []string{"/bin/busybox", "/usr/bin/busybox", "/usr/local/bin/busybox"} {
-		f, err := elf.Open(p)
-		if err != nil {
-			continue
-		}
-		static := true
-		for _, prog := range f.Progs {
-			if prog.Type == elf.PT_INTERP {
-				static = false
-			}
-		}
-		f.Close()
-		if static {
-			return p, nil
-		}
-		tried = append(tried, p+" (dynamically linked)")
-	}
-	return "", fmt.Errorf("no statically linked busybox found (tried %v); install busybox-static", tried)
 }
 
 // busyboxApplets lists the applets of the busybox binary at p.
@@ -341,7 +318,7 @@ func (s *imageSet) writeDockerArchive(dst string) error {
 // TestImageBuilder checks the archives without any engine: digests match
 // contents and the layer holds busybox and its applets.
 func TestImageBuilder(t *testing.T) {
-	bb, err := findStaticBusybox()
+	bb, err := testkit.Busybox()
 	if err != nil {
 		if ciMode {
 			t.Fatal(err)

@@ -186,12 +186,18 @@ func (s *Setup) BaseBundle() (dir string, remove func()) {
 // Poll calls cond every 20 ms until it returns nil or timeout has passed,
 // and returns cond's last error.
 func Poll(timeout time.Duration, cond func() error) error {
+	return PollEvery(timeout, 20*time.Millisecond, cond)
+}
+
+// PollEvery is Poll with another pause between calls, for a cond that is
+// itself costly (a client command of a container engine).
+func PollEvery(timeout, pause time.Duration, cond func() error) error {
 	deadline := time.Now().Add(timeout)
 	for {
 		err := cond()
 		if err == nil || time.Now().After(deadline) {
 			return err
 		}
-		time.Sleep(20 * time.Millisecond)
+		time.Sleep(pause)
 	}
 }
