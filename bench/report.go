@@ -32,7 +32,7 @@ func loadRaw(path string) (*rawResults, error) {
 }
 
 // writeReport writes results.json (raw samples and the computed tables),
-// results.csv (the samples), ratios.png and, unless quick, the generated
+// results.csv (the samples), ratios.svg and, unless quick, the generated
 // section of BENCHMARKS.md. The tables are printed too.
 func writeReport(raw *rawResults, repo, out string, quick bool) error {
 	a := analyze(raw)
@@ -53,17 +53,17 @@ func writeReport(raw *rawResults, repo, out string, quick bool) error {
 	if err := writeCSV(raw, filepath.Join(out, "results.csv")); err != nil {
 		return err
 	}
-	pngPath := filepath.Join(out, "ratios.png")
-	if err := writeChart(raw, a, pngPath); err != nil {
+	chartPath := filepath.Join(out, "ratios.svg")
+	if err := writeChart(raw, a, chartPath); err != nil {
 		return err
 	}
-	rel, err := filepath.Rel(repo, pngPath)
+	rel, err := filepath.Rel(repo, chartPath)
 	if err != nil || strings.HasPrefix(rel, "..") {
-		rel = pngPath
+		rel = chartPath
 	}
 	section := markdown(raw, a, rel)
 	fmt.Println(section)
-	logf("raw results: %s, %s; chart: %s", filepath.Join(out, "results.json"), filepath.Join(out, "results.csv"), pngPath)
+	logf("raw results: %s, %s; chart: %s", filepath.Join(out, "results.json"), filepath.Join(out, "results.csv"), chartPath)
 	if quick {
 		return nil
 	}
