@@ -28,6 +28,23 @@ func fullDevice(s *specs.Spec) {
 	})
 }
 
+// runDevicesScript runs devicesScript in a container with /dev/full (see
+// fullDevice) and the device rules given, and fails the test unless the
+// script exits 0.
+func runDevicesScript(e *env, rules ...specs.LinuxDeviceCgroup) result {
+	e.t.Helper()
+	id := e.newID()
+	b := e.newBundle(id, func(s *specs.Spec) {
+		fullDevice(s)
+		s.Linux.Resources.Devices = append(s.Linux.Resources.Devices, rules...)
+	}, "sh", "-c", devicesScript)
+	r := e.run("run", "--bundle", b.Dir, id)
+	if r.Code != 0 {
+		e.t.Fatalf("run: %s", r)
+	}
+	return r
+}
+
 // TestDevices: on cgroup v2 the device rules are an eBPF program attached
 // to the container's cgroup. Allowed devices open, a denied one fails with
 // EPERM ("Operation not permitted").
@@ -35,19 +52,10 @@ func TestDevices(t *testing.T) {
 	e := newEnv(t)
 
 	t.Run("denied", func(t *testing.T) {
-		e := e.sub(t)
-		id := e.newID()
-		b := e.newBundle(id, func(s *specs.Spec) {
-			fullDevice(s)
-			s.Linux.Resources.Devices = append(s.Linux.Resources.Devices,
-				specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: ptr[int64](1), Minor: ptr[int64](3), Access: "rwm"},
-				specs.LinuxDeviceCgroup{Allow: false, Type: "c", Major: ptr[int64](1), Minor: ptr[int64](7), Access: "rwm"},
-			)
-		}, "sh", "-c", devicesScript)
-		r := e.run("run", "--bundle", b.Dir, id)
-		if r.Code != 0 {
-			t.Fatalf("run: %s", r)
-		}
+		r := runDevicesScript(e.sub(t),
+			specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: ptr[int64](1), Minor: ptr[int64](3), Access: "rwm"},
+			specs.LinuxDeviceCgroup{Allow: false, Type: "c", Major: ptr[int64](1), Minor: ptr[int64](7), Access: "rwm"},
+		)
 		for _, want := range []string{"null-ok", "zero-read=4", "done"} {
 			if !strings.Contains(r.Stdout, want) {
 				t.Errorf("stdout lacks %q: %s", want, r)
@@ -64,18 +72,9 @@ func TestDevices(t *testing.T) {
 	// The same node, allowed: it opens, and writing fails the way /dev/full
 	// does (ENOSPC). So the EPERM above came from the device rules.
 	t.Run("allowed", func(t *testing.T) {
-		e := e.sub(t)
-		id := e.newID()
-		b := e.newBundle(id, func(s *specs.Spec) {
-			fullDevice(s)
-			s.Linux.Resources.Devices = append(s.Linux.Resources.Devices,
-				specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: ptr[int64](1), Minor: ptr[int64](7), Access: "rwm"},
-			)
-		}, "sh", "-c", devicesScript)
-		r := e.run("run", "--bundle", b.Dir, id)
-		if r.Code != 0 {
-			t.Fatalf("run: %s", r)
-		}
+		r := runDevicesScript(e.sub(t),
+			specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: ptr[int64](1), Minor: ptr[int64](7), Access: "rwm"},
+		)
 		if !strings.Contains(r.Stdout, "null-ok") || !strings.Contains(r.Stdout, "done") {
 			t.Errorf("unexpected output: %s", r)
 		}

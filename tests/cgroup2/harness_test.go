@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,24 +23,15 @@ const cmdTimeout = 90 * time.Second
 // ids makes the container ids of every test of the package.
 var ids = testkit.NewIDs("")
 
-// env is one test's private world: a temp dir holding the test's --root
-// and bundles, and the containers it made, which its cleanup removes
-// whatever happens.
+// env is one test's private world: its space (a temp dir holding the
+// test's --root and bundles, and the containers it made, which its cleanup
+// removes whatever happens), shared by its subtests.
 type env struct {
-	t    *testing.T
-	base string // the test's files live below here
-	root string // the private --root of every berth call
-	reg  *registry
+	t *testing.T
+	*testkit.Space
 }
 
-// registry is what the cleanup removes: the containers a test made. It is
-// shared by the test's subtests.
-type registry struct {
-	mu  sync.Mutex
-	ids []string
-}
-
-// sub returns the env for subtest t: the same root and registry, with
+// sub returns the env for subtest t: the same space, with
 // failures reported to (and FailNow called on) t.
 func (e *env) sub(t *testing.T) *env {
 	c := *e
@@ -55,8 +45,7 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	setup.Gate.Check(t)
 	t.Parallel()
-	e := &env{t: t, base: t.TempDir(), reg: &registry{}}
-	e.root = filepath.Join(e.base, "state")
+	e := &env{t: t, Space: testkit.NewSpace(t, ids)}
 	// Registered after TempDir's cleanup, so it runs first, while the
 	// bundles still exist.
 	t.Cleanup(e.cleanup)
@@ -65,13 +54,7 @@ func newEnv(t *testing.T) *env {
 
 // newID returns a fresh container id derived from the test name and
 // registers it for cleanup.
-func (e *env) newID() string {
-	id := ids.New(e.t.Name())
-	e.reg.mu.Lock()
-	e.reg.ids = append(e.reg.ids, id)
-	e.reg.mu.Unlock()
-	return id
-}
+func (e *env) newID() string { return e.NewID(e.t.Name()) }
 
 // cgroupOf is the linux.cgroupsPath the tests give container id.
 func cgroupOf(id string) string { return parentCgroup + "/" + id }
@@ -92,7 +75,7 @@ type bundle struct {
 // before it is written.
 func (e *env) newBundle(id string, edit func(*specs.Spec), args ...string) *bundle {
 	e.t.Helper()
-	dir, err := os.MkdirTemp(e.base, "bundle")
+	dir, err := os.MkdirTemp(e.Dir, "bundle")
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -169,9 +152,7 @@ func (b *bundle) keyed(name, key string) string {
 type result = testkit.Result
 
 // berth runs berth with the test's --root.
-func (e *env) berth() testkit.Berth {
-	return testkit.Berth{Binary: binary, Globals: []string{"--root", e.root}, OutDir: e.base, Timeout: cmdTimeout}
-}
+func (e *env) berth() testkit.Berth { return e.Berth(binary, cmdTimeout) }
 
 // runIn runs `berth --root <private root> args...` with stdin from stdin
 // (nil: /dev/null).
@@ -197,6 +178,24 @@ func (e *env) mustRun(args ...string) result {
 func (e *env) create(b *bundle) {
 	e.t.Helper()
 	e.mustRun("create", "--bundle", b.Dir, b.id)
+}
+
+// created makes a container, its bundle from edit and args (see
+// newBundle), and creates it.
+func (e *env) created(edit func(*specs.Spec), args ...string) (*bundle, string) {
+	e.t.Helper()
+	id := e.newID()
+	b := e.newBundle(id, edit, args...)
+	e.create(b)
+	return b, id
+}
+
+// started is created, then started.
+func (e *env) started(edit func(*specs.Spec), args ...string) (*bundle, string) {
+	e.t.Helper()
+	b, id := e.created(edit, args...)
+	e.mustRun("start", id)
+	return b, id
 }
 
 // status returns the container's status from `berth state`.
@@ -244,13 +243,13 @@ type stream struct {
 // process is killed when the test ends.
 func (e *env) startStream(args ...string) *stream {
 	e.t.Helper()
-	full := append([]string{"--root", e.root}, args...)
+	full := append([]string{"--root", e.Root}, args...)
 	cmd := exec.Command(binary, full...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	errF, err := os.CreateTemp(e.base, "stderr")
+	errF, err := os.CreateTemp(e.Dir, "stderr")
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -312,13 +311,10 @@ type event struct {
 // before it returns), or if anything else of them (state, a mount, a
 // process) is still there a moment later; it removes whatever is left.
 func (e *env) cleanup() {
-	e.reg.mu.Lock()
-	ids := append([]string(nil), e.reg.ids...)
-	e.reg.mu.Unlock()
-	for _, r := range e.berth().ForceDelete(ids...) {
+	scope := e.Scope(binary)
+	for _, r := range e.berth().ForceDelete(scope.IDs...) {
 		e.t.Errorf("cleanup: %s", r)
 	}
-	scope := testkit.Scope{IDs: ids, Roots: []string{e.root}, Dir: e.base, Binary: binary}
 	for _, l := range scope.Find() {
 		if l.Kind == "cgroup" {
 			e.t.Errorf("%s still exists after `delete --force`", l)

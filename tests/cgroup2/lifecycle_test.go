@@ -16,10 +16,7 @@ import (
 // reports them; a paused container can be force-deleted.
 func TestFreezer(t *testing.T) {
 	e := newEnv(t)
-	id := e.newID()
-	b := e.newBundle(id, nil, "sleep", "600")
-	e.create(b)
-	e.mustRun("start", id)
+	b, id := e.started(nil, "sleep", "600")
 	if got := e.status(id); got != "running" {
 		t.Fatalf("status after start: %q", got)
 	}
@@ -183,14 +180,11 @@ func TestOOMRun(t *testing.T) {
 // values, including those set by an earlier update.
 func TestUpdate(t *testing.T) {
 	e := newEnv(t)
-	id := e.newID()
-	b := e.newBundle(id, func(s *specs.Spec) {
+	b, id := e.started(func(s *specs.Spec) {
 		s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: ptr[int64](64 * mib)}
 		s.Linux.Resources.Pids = &specs.LinuxPids{Limit: ptr[int64](100)}
 		s.Linux.Resources.CPU = &specs.LinuxCPU{Quota: ptr[int64](50000), Period: ptr[uint64](100000)}
 	}, "sleep", "600")
-	e.create(b)
-	e.mustRun("start", id)
 	b.expectFile("memory.max", fmt.Sprint(64*mib))
 	b.expectFile("pids.max", "100")
 	b.expectFile("cpu.max", "50000 100000")
@@ -260,13 +254,10 @@ func TestUpdate(t *testing.T) {
 // usage computed by libcontainer from memory.current and memory.swap.current.
 func TestEventsStats(t *testing.T) {
 	e := newEnv(t)
-	id := e.newID()
-	b := e.newBundle(id, func(s *specs.Spec) {
+	_, id := e.started(func(s *specs.Spec) {
 		s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: ptr[int64](64 * mib)}
 		s.Linux.Resources.Pids = &specs.LinuxPids{Limit: ptr[int64](50)}
 	}, "sleep", "600")
-	e.create(b)
-	e.mustRun("start", id)
 
 	r := e.mustRun("events", "--stats", id)
 	lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
@@ -362,8 +353,7 @@ func TestDelete(t *testing.T) {
 
 	t.Run("created", func(t *testing.T) {
 		e := e.sub(t)
-		id := e.newID()
-		b := e.newBundle(id, nil, "sleep", "600")
+		b, id := e.started(nil, "sleep", "600")
 		e.create(b)
 		if _, err := os.Stat(b.path()); err != nil {
 			t.Fatalf("created container has no cgroup: %v", err)
@@ -378,8 +368,6 @@ func TestDelete(t *testing.T) {
 		e := e.sub(t)
 		id := e.newID()
 		b := e.newBundle(id, nil, "sleep", "600")
-		e.create(b)
-		e.mustRun("start", id)
 		e.mustRun("kill", id, "KILL")
 		e.waitStatus(id, "stopped", cmdTimeout)
 		e.mustRun("delete", id)

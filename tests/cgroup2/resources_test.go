@@ -173,8 +173,7 @@ func TestResources(t *testing.T) {
 // as written, after (so over) the values from the structured fields.
 func TestUnified(t *testing.T) {
 	e := newEnv(t)
-	id := e.newID()
-	b := e.newBundle(id, func(s *specs.Spec) {
+	b, _ := e.created(func(s *specs.Spec) {
 		s.Linux.Resources.Pids = &specs.LinuxPids{Limit: ptr[int64](42)}
 		s.Linux.Resources.Unified = map[string]string{
 			"memory.oom.group": "1",
@@ -183,7 +182,6 @@ func TestUnified(t *testing.T) {
 			"cpu.weight":       "300",
 		}
 	}, "sleep", "600")
-	e.create(b)
 	b.expectFile("memory.oom.group", "1")
 	b.expectFile("memory.high", fmt.Sprint(96*mib))
 	b.expectFile("pids.max", "77")

@@ -232,14 +232,32 @@ func (d *containerd) waitStatus(t *testing.T, id, want string, timeout time.Dura
 	}
 }
 
+// must runs ctr and fails t unless it exits 0; what names the step.
+func (d *containerd) must(t *testing.T, what string, args ...string) result {
+	t.Helper()
+	r := d.run(args...)
+	if r.Code != 0 {
+		t.Fatalf("%s:\n%s", what, r)
+	}
+	return r
+}
+
+// remove kills task id (with killFlags), waits for it to stop, and deletes
+// the task and the container.
+func (d *containerd) remove(t *testing.T, id string, killFlags ...string) {
+	t.Helper()
+	d.must(t, "kill", append(append([]string{"task", "kill"}, killFlags...), id)...)
+	d.waitStatus(t, id, "STOPPED", 20*time.Second)
+	d.must(t, "task delete", "task", "delete", id)
+	d.must(t, "container delete", "container", "delete", id)
+}
+
 // importImages imports the busybox and pause images and checks that ctr
 // lists them.
 func (d *containerd) importImages(t *testing.T) {
 	t.Helper()
 	needImages(t)
-	if r := d.run("images", "import", ociTar); r.Code != 0 {
-		t.Fatalf("importing the OCI archive:\n%s", r)
-	}
+	d.must(t, "importing the OCI archive", "images", "import", ociTar)
 	r := d.run("images", "ls", "-q")
 	for _, img := range defaultImages {
 		if !strings.Contains(r.Stdout, img.ref) {
@@ -376,9 +394,7 @@ func TestContainerd(t *testing.T) {
 		if !strings.Contains(ps.Stdout, strconv.Itoa(pid)) {
 			t.Errorf("`ctr task ps` does not list the exec process %d:\n%s", pid, ps)
 		}
-		if r := d.run("task", "kill", "--exec-id", "x3", "-s", "SIGKILL", main); r.Code != 0 {
-			t.Fatalf("killing the exec process:\n%s", r)
-		}
+		d.must(t, "killing the exec process", "task", "kill", "--exec-id", "x3", "-s", "SIGKILL", main)
 		if err := eventually(10*time.Second, func() error {
 			if pidRunning("sleep 4242") != 0 {
 				return fmt.Errorf("still running")
@@ -404,16 +420,12 @@ func TestContainerd(t *testing.T) {
 	})
 
 	t.Run("PauseResume", func(t *testing.T) {
-		if r := d.run("task", "pause", main); r.Code != 0 {
-			t.Fatalf("pause:\n%s", r)
-		}
+		d.must(t, "pause", "task", "pause", main)
 		d.waitStatus(t, main, "PAUSED", 10*time.Second)
 		if st := freezerState(main); st != "" && st != "FROZEN" {
 			t.Errorf("freezer state %q after pause", st)
 		}
-		if r := d.run("task", "resume", main); r.Code != 0 {
-			t.Fatalf("resume:\n%s", r)
-		}
+		d.must(t, "resume", "task", "resume", main)
 		d.waitStatus(t, main, "RUNNING", 10*time.Second)
 		if st := freezerState(main); st != "" && st != "THAWED" {
 			t.Errorf("freezer state %q after resume", st)
@@ -433,9 +445,7 @@ func TestContainerd(t *testing.T) {
 		fg := s.start(60*time.Second, "ctr", d.ctrArgs(ctrRun("--rm", busyboxRef, kid, "sh", "-c", loop))...)
 		d.waitStatus(t, kid, "RUNNING", 20*time.Second)
 		waitReady(t, d.taskPID(kid))
-		if r := d.run("task", "kill", kid); r.Code != 0 {
-			t.Fatalf("kill:\n%s", r)
-		}
+		d.must(t, "kill", "task", "kill", kid)
 		if r := fg.Wait(); r.Code != 7 {
 			t.Fatalf("want the trap's exit code 7:\n%s", r)
 		}
@@ -446,9 +456,7 @@ func TestContainerd(t *testing.T) {
 		kid := id("kill")
 		fg := s.start(60*time.Second, "ctr", d.ctrArgs(ctrRun("--rm", busyboxRef, kid, "sh", "-c", loop))...)
 		d.waitStatus(t, kid, "RUNNING", 20*time.Second)
-		if r := d.run("task", "kill", "-s", "SIGKILL", kid); r.Code != 0 {
-			t.Fatalf("kill:\n%s", r)
-		}
+		d.must(t, "kill", "task", "kill", "-s", "SIGKILL", kid)
 		if r := fg.Wait(); r.Code != 137 {
 			t.Fatalf("want exit code 137 (SIGKILL):\n%s", r)
 		}
@@ -465,9 +473,7 @@ func TestContainerd(t *testing.T) {
 			}
 			return nil
 		})
-		if r := d.run("task", "kill", "--all", "-s", "SIGKILL", kid); r.Code != 0 {
-			t.Fatalf("kill --all:\n%s", r)
-		}
+		d.must(t, "kill --all", "task", "kill", "--all", "-s", "SIGKILL", kid)
 		if r := fg.Wait(); r.Code != 137 {
 			t.Fatalf("want exit code 137 (SIGKILL):\n%s", r)
 		}
@@ -478,39 +484,17 @@ func TestContainerd(t *testing.T) {
 
 	t.Run("CreateStart", func(t *testing.T) {
 		cid := id("created")
-		if r := d.run("container", "create", busyboxRef, cid, "--", "sh", "-c", loop); r.Code != 0 {
-			t.Fatalf("container create:\n%s", r)
-		}
-		if r := d.run("task", "start", "--fifo-dir", fifo, "-d", cid); r.Code != 0 {
-			t.Fatalf("task start -d:\n%s", r)
-		}
+		d.must(t, "container create", "container", "create", busyboxRef, cid, "--", "sh", "-c", loop)
+		d.must(t, "task start -d", "task", "start", "--fifo-dir", fifo, "-d", cid)
 		d.waitStatus(t, cid, "RUNNING", 20*time.Second)
 		if r := d.run("task", "exec", "--fifo-dir", fifo, "--exec-id", "c1", cid, "echo", "in-created"); r.Code != 0 || !strings.Contains(r.Stdout, "in-created") {
 			t.Errorf("exec in the created container:\n%s", r)
 		}
-		if r := d.run("task", "kill", "-s", "SIGKILL", cid); r.Code != 0 {
-			t.Fatalf("kill:\n%s", r)
-		}
-		d.waitStatus(t, cid, "STOPPED", 20*time.Second)
-		if r := d.run("task", "delete", cid); r.Code != 0 {
-			t.Fatalf("task delete:\n%s", r)
-		}
-		if r := d.run("container", "delete", cid); r.Code != 0 {
-			t.Fatalf("container delete:\n%s", r)
-		}
+		d.remove(t, cid, "-s", "SIGKILL")
 	})
 
 	t.Run("StopDetached", func(t *testing.T) {
-		if r := d.run("task", "kill", main); r.Code != 0 {
-			t.Fatalf("kill:\n%s", r)
-		}
-		d.waitStatus(t, main, "STOPPED", 20*time.Second)
-		if r := d.run("task", "delete", main); r.Code != 0 {
-			t.Fatalf("task delete:\n%s", r)
-		}
-		if r := d.run("container", "delete", main); r.Code != 0 {
-			t.Fatalf("container delete:\n%s", r)
-		}
+		d.remove(t, main)
 	})
 
 	t.Run("NothingLeft", func(t *testing.T) {

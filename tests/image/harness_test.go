@@ -7,7 +7,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -24,16 +23,12 @@ const cmdTimeout = 2 * time.Minute
 // directory of berth, so that whatever berth writes (temporary bundles
 // included) lands below base.
 type env struct {
-	t     *testing.T
-	base  string
-	root  string // --root
-	store string // --image-store
-	home  string // HOME, with an empty .docker/ (DOCKER_CONFIG)
-	tmp   string // TMPDIR
-	cwd   string // berth's working directory
-
-	mu  sync.Mutex
-	ids []string
+	t              *testing.T
+	*testkit.Space        // Dir, and Root: --root
+	store          string // --image-store
+	home           string // HOME, with an empty .docker/ (DOCKER_CONFIG)
+	tmp            string // TMPDIR
+	cwd            string // berth's working directory
 }
 
 // newEnv checks the suite and the berth binary, marks t parallel and makes
@@ -46,12 +41,11 @@ func newEnv(t *testing.T) *env {
 		t.Fatal(binaryErr)
 	}
 	t.Parallel()
-	e := &env{t: t, base: t.TempDir()}
-	e.root = filepath.Join(e.base, "state")
-	e.store = filepath.Join(e.base, "store")
-	e.home = filepath.Join(e.base, "home")
-	e.tmp = filepath.Join(e.base, "tmp")
-	e.cwd = filepath.Join(e.base, "cwd")
+	e := &env{t: t, Space: testkit.NewSpace(t, ids)}
+	e.store = filepath.Join(e.Dir, "store")
+	e.home = filepath.Join(e.Dir, "home")
+	e.tmp = filepath.Join(e.Dir, "tmp")
+	e.cwd = filepath.Join(e.Dir, "cwd")
 	for _, d := range []string{filepath.Join(e.home, ".docker"), e.tmp, e.cwd} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
@@ -65,17 +59,11 @@ func newEnv(t *testing.T) *env {
 var ids = testkit.NewIDs("img-")
 
 // newID returns a fresh container id and registers it for cleanup.
-func (e *env) newID() string {
-	id := ids.New(e.t.Name())
-	e.mu.Lock()
-	e.ids = append(e.ids, id)
-	e.mu.Unlock()
-	return id
-}
+func (e *env) newID() string { return e.NewID(e.t.Name()) }
 
 // path returns a path below the test's base dir (not created).
 func (e *env) path(elem ...string) string {
-	return filepath.Join(append([]string{e.base}, elem...)...)
+	return filepath.Join(append([]string{e.Dir}, elem...)...)
 }
 
 // ---------------------------------------------------------------------------
@@ -122,14 +110,8 @@ func (e *env) scrubbedEnv() []string {
 // cli is berth as the test runs it: its root, store, environment and
 // working directory.
 func (e *env) cli(o opts) testkit.Berth {
-	b := testkit.Berth{
-		Binary:  binary,
-		Globals: []string{"--root", e.root},
-		Dir:     e.cwd,
-		Env:     append(e.scrubbedEnv(), o.env...),
-		OutDir:  e.base,
-		Timeout: cmdTimeout,
-	}
+	b := e.Berth(binary, cmdTimeout)
+	b.Dir, b.Env = e.cwd, append(e.scrubbedEnv(), o.env...)
 	if !o.noStore {
 		b.Globals = append(b.Globals, "--image-store", e.store)
 	}
@@ -271,18 +253,15 @@ func readFile(t *testing.T, p string) string {
 // anything of them is left (state, a cgroup, a process) or a mount below
 // its base dir, and removes it.
 func (e *env) cleanup() {
-	e.mu.Lock()
-	ids := append([]string(nil), e.ids...)
-	e.mu.Unlock()
-	for _, r := range e.cli(opts{}).ForceDelete(ids...) {
+	scope := e.Scope(binary)
+	for _, r := range e.cli(opts{}).ForceDelete(scope.IDs...) {
 		if !strings.Contains(r.Output(), "not exist") {
 			e.t.Logf("cleanup: %s", r)
 		}
 	}
-	scope := testkit.Scope{IDs: ids, Roots: []string{e.root}, Dir: e.base, Binary: binary}
 	leaks := scope.Settle(3 * time.Second)
 	for _, l := range leaks {
-		e.t.Errorf("left by the test below %s: %s", e.base, l)
+		e.t.Errorf("left by the test below %s: %s", e.Dir, l)
 	}
 	if err := testkit.Remove(leaks); err != nil {
 		e.t.Errorf("cleanup: %v", err)

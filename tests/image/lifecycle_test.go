@@ -49,11 +49,11 @@ func TestRunImageDetachedStopSignalAndGC(t *testing.T) {
 		t.Fatalf("run --image --detach: %s", r)
 	}
 	e.waitStatus(id, "running")
-	bundles := bundleDirs(e.base)
+	bundles := bundleDirs(e.Dir)
 	if len(bundles) != 1 {
 		t.Fatalf("a detached run --image should have one bundle, found %v", bundles)
 	}
-	if m := mountsBelow(e.base); len(m) != 1 {
+	if m := mountsBelow(e.Dir); len(m) != 1 {
 		t.Fatalf("a detached run --image should have its overlay mounted, mounts: %v", m)
 	}
 
@@ -86,10 +86,10 @@ func TestRunImageDetachedStopSignalAndGC(t *testing.T) {
 	e.waitStatus(id, "stopped")
 
 	e.mustBerth("delete", id)
-	if b := bundleDirs(e.base); len(b) != 0 {
+	if b := bundleDirs(e.Dir); len(b) != 0 {
 		t.Errorf("delete left the image bundle: %v", b)
 	}
-	if m := mountsBelow(e.base); len(m) != 0 {
+	if m := mountsBelow(e.Dir); len(m) != 0 {
 		t.Errorf("delete left mounts: %v", m)
 	}
 	// Nothing uses the image now: gc takes its layers and blobs.
@@ -144,7 +144,7 @@ func TestPullResumesBrokenDownload(t *testing.T) {
 func TestImageCommandsWithoutCompanion(t *testing.T) {
 	e := newEnv(t)
 	solo := e.soloBerth()
-	for _, args := range [][]string{{"pull", "127.0.0.1:1/x"}, {"--root", e.root, "run", "--image", "127.0.0.1:1/x", e.newID()}, {"images"}} {
+	for _, args := range [][]string{{"pull", "127.0.0.1:1/x"}, {"--root", e.Root, "run", "--image", "127.0.0.1:1/x", e.newID()}, {"images"}} {
 		out, err := exec.Command(solo, args...).CombinedOutput()
 		if err == nil || !strings.Contains(string(out), "berth-image") || !strings.Contains(string(out), "not installed") {
 			t.Errorf("berth %v without berth-image: %v\n%s", args, err, out)
@@ -166,7 +166,7 @@ func TestRunImageWarmWithoutCompanion(t *testing.T) {
 	e.requireGone(id)
 
 	id = e.newID()
-	cmd := exec.Command(solo, "--root", e.root, "--image-store", e.store, "run", "--image", p.Ref, id, "--", "echo", "warm-"+id)
+	cmd := exec.Command(solo, "--root", e.Root, "--image-store", e.store, "run", "--image", p.Ref, id, "--", "echo", "warm-"+id)
 	cmd.Dir = e.cwd
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "warm-"+id) {
@@ -187,7 +187,7 @@ func (e *env) soloBerth() string {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	solo := filepath.Join(e.base, "solo", "berth")
+	solo := filepath.Join(e.Dir, "solo", "berth")
 	if err := os.MkdirAll(filepath.Dir(solo), 0o755); err != nil {
 		e.t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/berth-oci/berth/tests/testkit"
@@ -144,18 +143,7 @@ func TestPullTwiceDownloadsNothing(t *testing.T) {
 // returns the results in order.
 func (e *env) concurrently(args ...[]string) []result {
 	results := make([]result, len(args))
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i, a := range args {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			results[i] = e.berth(a...)
-		}()
-	}
-	close(start)
-	wg.Wait()
+	testkit.Together(len(args), func(i int) { results[i] = e.berth(args[i]...) })
 	return results
 }
 
@@ -321,7 +309,7 @@ func TestPullTokenAuth(t *testing.T) {
 		t.Errorf("pull from the token-auth registry without credentials: no word of auth in:\n%s", r)
 	}
 
-	wrong, err := writeAuthFile(e.base, "wrong.json", "not-the-password")
+	wrong, err := writeAuthFile(e.Dir, "wrong.json", "not-the-password")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -333,7 +321,7 @@ func TestPullTokenAuth(t *testing.T) {
 		t.Fatalf("images lists %s after failed pulls", p.Ref)
 	}
 
-	right, err := writeAuthFile(e.base, "auth.json", tokenSrv.Password)
+	right, err := writeAuthFile(e.Dir, "auth.json", tokenSrv.Password)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -28,7 +28,7 @@ func (e *env) requireGone(id string) {
 	if r := e.berth("state", id); r.Code == 0 {
 		e.t.Errorf("container %s still exists after run:\n%s", id, r)
 	}
-	if b := bundleDirs(e.base); len(b) != 0 {
+	if b := bundleDirs(e.Dir); len(b) != 0 {
 		e.t.Errorf("run --image left bundles behind: %v", b)
 	}
 }
@@ -128,7 +128,7 @@ func TestRunImageKeep(t *testing.T) {
 	if r.Code != 0 || !strings.Contains(r.Stdout, busyboxHello) {
 		t.Fatalf("run --image --keep: %s", r)
 	}
-	kept := bundleDirs(e.base)
+	kept := bundleDirs(e.Dir)
 	if len(kept) != 1 {
 		t.Fatalf("run --image --keep: %d bundles below the test's dir, want 1: %v", len(kept), kept)
 	}

@@ -33,9 +33,7 @@ func TestCheckpointRestore(t *testing.T) {
 // checkpointed; a created one is refused before CRIU is asked.
 func TestCheckpointNotRunning(t *testing.T) {
 	e := newEnv(t)
-	b := e.newBundle("true")
-	id := e.newID()
-	e.create(b, id)
+	_, id := e.created("true")
 	e.mustFail([]string{"checkpoint", "--image-path", filepath.Join(e.mkdir("ckpt"), "images"), id}, "cannot checkpoint", "created")
 	if st := e.mustState(id); st.Status != "created" {
 		t.Errorf("a refused checkpoint changed the container: %+v", st)

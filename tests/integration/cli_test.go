@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
@@ -107,7 +106,7 @@ func TestVersion(t *testing.T) {
 
 func TestGlobalFlags(t *testing.T) {
 	e := newEnv(t)
-	logFile := filepath.Join(e.base, "debug.log")
+	logFile := filepath.Join(e.Dir, "debug.log")
 	for _, args := range [][]string{
 		{"--debug", "list"},
 		{"--log", logFile, "--debug", "list"},
@@ -127,14 +126,14 @@ func TestRelativeRoot(t *testing.T) {
 	e := newEnv(t)
 	b := e.newBundle("sleep", "1000")
 	cwd := e.mkdir("cwd")
-	e.root = filepath.Join(cwd, "rel", "state") // where the state must end up
+	e.Root = filepath.Join(cwd, "rel", "state") // where the state must end up
 	id := e.newID()
 	r := e.exec(execOpts{dir: cwd, noRoot: true}, "--root", "rel/state", "create", "--bundle", b.Dir, id)
 	if r.Code != 0 {
 		t.Fatalf("create with a relative --root: %s", r)
 	}
-	if st, err := os.Stat(filepath.Join(e.root, id)); err != nil || !st.IsDir() {
-		t.Errorf("no state dir %s: %v", filepath.Join(e.root, id), err)
+	if st, err := os.Stat(filepath.Join(e.Root, id)); err != nil || !st.IsDir() {
+		t.Errorf("no state dir %s: %v", filepath.Join(e.Root, id), err)
 	}
 	// The absolute form of the same root sees it, from any directory.
 	if st := e.mustState(id); st.Status != "created" {
@@ -168,15 +167,7 @@ func TestConcurrentCreateSameID(t *testing.T) {
 	id := e.newID()
 	const n = 8
 	results := make([]result, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i] = e.exec(execOpts{}, "create", "--bundle", b.Dir, id)
-		}()
-	}
-	wg.Wait()
+	testkit.Together(n, func(i int) { results[i] = e.run("create", "--bundle", b.Dir, id) })
 	ok := 0
 	for _, r := range results {
 		if r.Code == 0 && r.Err == nil {
@@ -212,15 +203,7 @@ func TestConcurrentCreateDistinctIDs(t *testing.T) {
 		ids[i] = e.newID()
 	}
 	results := make([]result, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i] = e.exec(execOpts{}, "create", "--bundle", b.Dir, ids[i])
-		}()
-	}
-	wg.Wait()
+	testkit.Together(n, func(i int) { results[i] = e.run("create", "--bundle", b.Dir, ids[i]) })
 	pids := map[int]bool{}
 	for i, r := range results {
 		if r.Code != 0 {
@@ -259,9 +242,7 @@ func TestBashCompletion(t *testing.T) {
 		t.Skip("no bash on this machine")
 	}
 	e := newEnv(t)
-	b := e.newBundle("sleep", "100")
-	id := e.newID()
-	e.create(b, id)
+	_, id := e.created("sleep", "100")
 	script, err := filepath.Abs("../../contrib/completions/berth.bash")
 	if err != nil {
 		t.Fatal(err)
@@ -273,7 +254,7 @@ func TestBashCompletion(t *testing.T) {
 			quoted[i] = "'" + w + "'"
 		}
 		prog := fmt.Sprintf(`source %q; COMP_WORDS=(%q --root %q %s); COMP_CWORD=$((${#COMP_WORDS[@]}-1)); _berth; printf '%%s\n' "${COMPREPLY[@]}"`,
-			script, binary, e.root, strings.Join(quoted, " "))
+			script, binary, e.Root, strings.Join(quoted, " "))
 		out, err := exec.Command("bash", "-c", prog).CombinedOutput()
 		if err != nil {
 			t.Fatalf("bash completion of %v: %v: %s", words, err, out)

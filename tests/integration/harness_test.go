@@ -8,9 +8,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
+
+	specs "github.com/opencontainers/runtime-spec/specs-go"
 
 	"github.com/berth-oci/berth/tests/testkit"
 )
@@ -26,16 +27,12 @@ const (
 // ids makes the container ids of every test of the package.
 var ids = testkit.NewIDs("")
 
-// env is one test's private world: a temp base dir that holds the private
-// --root and every bundle/helper dir of the test, and the container ids the
-// test created (checked for leaks when the test ends).
+// env is one test's private world: its space (a temp dir that holds the
+// private --root and every bundle and helper dir of the test, and the
+// container ids the test created, checked for leaks when the test ends).
 type env struct {
-	t    *testing.T
-	base string // all of the test's files live below here
-	root string // the private --root passed to every runtime call
-
-	mu  sync.Mutex
-	ids []string
+	t *testing.T
+	*testkit.Space
 }
 
 // newEnv checks the suite preconditions, marks the test parallel and makes
@@ -46,26 +43,19 @@ func newEnv(t *testing.T) *env {
 	t.Helper()
 	setup.Gate.Check(t)
 	t.Parallel()
-	e := &env{t: t, base: t.TempDir()}
-	e.root = filepath.Join(e.base, "state")
+	e := &env{t: t, Space: testkit.NewSpace(t, ids)}
 	t.Cleanup(e.cleanup)
 	return e
 }
 
 // newID returns a fresh, short container id derived from the test name and
 // registers it with the leak checker.
-func (e *env) newID() string {
-	id := ids.New(e.t.Name())
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	e.ids = append(e.ids, id)
-	return id
-}
+func (e *env) newID() string { return e.NewID(e.t.Name()) }
 
 // mkdir makes a fresh directory below the test's base dir.
 func (e *env) mkdir(prefix string) string {
 	e.t.Helper()
-	d, err := os.MkdirTemp(e.base, prefix)
+	d, err := os.MkdirTemp(e.Dir, prefix)
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -103,9 +93,7 @@ type execOpts struct {
 }
 
 // berth runs the runtime with the test's --root.
-func (e *env) berth() testkit.Berth {
-	return testkit.Berth{Binary: binary, Globals: []string{"--root", e.root}, OutDir: e.base, Timeout: cmdTimeout}
-}
+func (e *env) berth() testkit.Berth { return e.Berth(binary, cmdTimeout) }
 
 // cmd is the runtime invocation `<binary> --root <root> args...` (without
 // --root when o.noRoot).
@@ -180,6 +168,37 @@ func (e *env) create(b *testkit.Bundle, id string, flags ...string) result {
 	e.t.Helper()
 	args := append(append([]string{"create", "--bundle", b.Dir}, flags...), id)
 	return e.mustRun(args...)
+}
+
+// created makes a bundle with args and creates a container of it.
+func (e *env) created(args ...string) (*testkit.Bundle, string) {
+	e.t.Helper()
+	b := e.newBundle(args...)
+	id := e.newID()
+	e.create(b, id)
+	return b, id
+}
+
+// started makes a bundle with args and a container of it, created and
+// started.
+func (e *env) started(args ...string) (*testkit.Bundle, string) {
+	e.t.Helper()
+	b, id := e.created(args...)
+	e.mustRun("start", id)
+	return b, id
+}
+
+// runNew runs a container of a new bundle with args in the foreground
+// (edit, when not nil, changes its config first) and returns the result of
+// `run` and the container's id.
+func (e *env) runNew(edit func(*specs.Spec), args ...string) (result, string) {
+	e.t.Helper()
+	b := e.newBundle(args...)
+	if edit != nil {
+		b.Edit(edit)
+	}
+	id := e.newID()
+	return e.run("run", "--bundle", b.Dir, id), id
 }
 
 // ---------------------------------------------------------------------------
@@ -318,18 +337,16 @@ func openPty(t *testing.T) (master, slave *os.File) {
 // left behind and cleans up whatever was: no state entry (in the test's
 // root, or in / should --root / have been taken), cgroup, mount or process.
 func (e *env) cleanup() {
-	e.mu.Lock()
-	ids := append([]string(nil), e.ids...)
-	e.mu.Unlock()
-	for _, r := range e.berth().ForceDelete(ids...) {
+	scope := e.Scope(binary)
+	scope.Roots = append(scope.Roots, "/")
+	for _, r := range e.berth().ForceDelete(scope.IDs...) {
 		e.t.Logf("cleanup: %s", r)
 	}
-	scope := testkit.Scope{IDs: ids, Roots: []string{e.root, "/"}, Dir: e.base, Binary: binary}
 	leaks := scope.Settle(leakGrace)
 	if len(leaks) == 0 {
 		return
 	}
-	e.t.Errorf("leaked after `delete --force` of %v:\n%s", ids, leakList(leaks))
+	e.t.Errorf("leaked after `delete --force` of %v:\n%s", scope.IDs, leakList(leaks))
 	if err := testkit.Remove(leaks); err != nil {
 		e.t.Logf("cleanup: %v", err)
 	}

@@ -177,7 +177,7 @@ func TestHooks(t *testing.T) {
 	check(ls[5], "stopped", hostNS, "the runtime namespace")
 }
 
-// failingHook writes a host hook script with body and returns the hook.
+// scriptHook writes a host hook script with body and returns the hook.
 func (e *env) scriptHook(body string, timeout int) specs.Hook {
 	e.t.Helper()
 	p := filepath.Join(e.mkdir("hook"), "hook.sh")
@@ -189,12 +189,31 @@ func (e *env) scriptHook(body string, timeout int) specs.Hook {
 	return h
 }
 
+// hookBundle makes a `sleep 1000` bundle whose only hook is a scriptHook of
+// kind (prestart, poststart or poststop), and returns it with the hook and
+// a new container id.
+func (e *env) hookBundle(kind, body string, timeout int) (*testkit.Bundle, specs.Hook, string) {
+	e.t.Helper()
+	hook := e.scriptHook(body, timeout)
+	hooks := &specs.Hooks{}
+	switch kind {
+	case "prestart":
+		hooks.Prestart = []specs.Hook{hook} //nolint:staticcheck // what is tested
+	case "poststart":
+		hooks.Poststart = []specs.Hook{hook}
+	case "poststop":
+		hooks.Poststop = []specs.Hook{hook}
+	default:
+		e.t.Fatalf("hookBundle: no hook kind %q", kind)
+	}
+	b := e.newBundle("sleep", "1000")
+	b.Edit(func(s *specs.Spec) { s.Hooks = hooks })
+	return b, hook, e.newID()
+}
+
 func TestHookPrestartFails(t *testing.T) {
 	e := newEnv(t)
-	b := e.newBundle("sleep", "1000")
-	hook := e.scriptHook("cat >/dev/null; echo prestart-says-no >&2; exit 1", 0)
-	b.Edit(func(s *specs.Spec) { s.Hooks = &specs.Hooks{Prestart: []specs.Hook{hook}} })
-	id := e.newID()
+	b, _, id := e.hookBundle("prestart", "cat >/dev/null; echo prestart-says-no >&2; exit 1", 0)
 	e.mustFail([]string{"create", "--bundle", b.Dir, id})
 	e.mustFail([]string{"state", id}, "does not exist")
 	// The leak checker asserts no state dir, cgroup or process is left.
@@ -202,10 +221,7 @@ func TestHookPrestartFails(t *testing.T) {
 
 func TestHookTimeout(t *testing.T) {
 	e := newEnv(t)
-	b := e.newBundle("sleep", "1000")
-	hook := e.scriptHook("exec sleep 10", 1)
-	b.Edit(func(s *specs.Spec) { s.Hooks = &specs.Hooks{Prestart: []specs.Hook{hook}} })
-	id := e.newID()
+	b, hook, id := e.hookBundle("prestart", "exec sleep 10", 1)
 	r := e.run("create", "--bundle", b.Dir, id)
 	checkFailure(t, r, r.Output())
 	if r.Dur > 5*time.Second {
@@ -220,12 +236,9 @@ func TestHookTimeout(t *testing.T) {
 // [berth] A failing poststart hook only warns: start succeeds.
 func TestHookPoststartFails(t *testing.T) {
 	e := newEnv(t)
-	b := e.newBundle("sleep", "1000")
-	hook := e.scriptHook("cat >/dev/null; exit 1", 0)
-	b.Edit(func(s *specs.Spec) { s.Hooks = &specs.Hooks{Poststart: []specs.Hook{hook}} })
-	id := e.newID()
+	b, _, id := e.hookBundle("poststart", "cat >/dev/null; exit 1", 0)
 	e.create(b, id)
-	logFile := filepath.Join(e.base, "start.log")
+	logFile := filepath.Join(e.Dir, "start.log")
 	r := e.run("--log", logFile, "--log-format", "json", "start", id)
 	if r.Code != 0 {
 		t.Errorf("start with a failing poststart hook: want exit 0: %s", r)
@@ -249,10 +262,7 @@ func TestHookPoststartFails(t *testing.T) {
 // [berth] A failing poststop hook does not fail delete.
 func TestHookPoststopFails(t *testing.T) {
 	e := newEnv(t)
-	b := e.newBundle("sleep", "1000")
-	hook := e.scriptHook("cat >/dev/null; exit 1", 0)
-	b.Edit(func(s *specs.Spec) { s.Hooks = &specs.Hooks{Poststop: []specs.Hook{hook}} })
-	id := e.newID()
+	b, _, id := e.hookBundle("poststop", "cat >/dev/null; exit 1", 0)
 	e.create(b, id)
 	e.mustRun("start", id)
 	e.mustRun("kill", id, "KILL")

@@ -133,13 +133,13 @@ func TestInvalidIDs(t *testing.T) {
 			if !tc.want.MatchString(r.Stderr) {
 				t.Errorf("the error does not name the id %q (want match of %s): %s", tc.id, tc.want, r)
 			}
-			ents, _ := os.ReadDir(e.root)
+			ents, _ := os.ReadDir(e.Root)
 			for _, ent := range ents {
-				t.Errorf("create of invalid id %q left %s in the state root", tc.id, filepath.Join(e.root, ent.Name()))
+				t.Errorf("create of invalid id %q left %s in the state root", tc.id, filepath.Join(e.Root, ent.Name()))
 			}
 			if tc.id == "a/b" {
-				if _, err := os.Stat(filepath.Join(e.base, "a")); err == nil {
-					t.Errorf("create of id a/b made %s", filepath.Join(e.base, "a"))
+				if _, err := os.Stat(filepath.Join(e.Dir, "a")); err == nil {
+					t.Errorf("create of id a/b made %s", filepath.Join(e.Dir, "a"))
 				}
 			}
 		})
@@ -154,7 +154,7 @@ func TestLogFile(t *testing.T) {
 			b := e.newBundle("sleep", "1000")
 			b.Edit(func(s *specs.Spec) { s.Root.Path = "no-such-rootfs" })
 			id := e.newID()
-			logFile := filepath.Join(e.base, "runtime.log")
+			logFile := filepath.Join(e.Dir, "runtime.log")
 			r := e.run("--log", logFile, "--log-format", format, "create", "--bundle", b.Dir, id)
 			checkFailure(t, r, r.Output())
 			data, err := os.ReadFile(logFile)

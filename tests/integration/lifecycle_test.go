@@ -160,10 +160,7 @@ func TestLifecycle(t *testing.T) {
 
 func TestStartRunningFails(t *testing.T) {
 	e := newEnv(t)
-	b := e.newBundle("sleep", "1000")
-	id := e.newID()
-	e.create(b, id)
-	e.mustRun("start", id)
+	_, id := e.started("sleep", "1000")
 	e.mustFail([]string{"start", id})
 	if st := e.mustState(id); st.Status != "running" {
 		t.Errorf("after a failed second start the status is %q, want running", st.Status)
@@ -172,10 +169,7 @@ func TestStartRunningFails(t *testing.T) {
 
 func TestStartStoppedFails(t *testing.T) {
 	e := newEnv(t)
-	b := e.newBundle("true")
-	id := e.newID()
-	e.create(b, id)
-	e.mustRun("start", id)
+	_, id := e.started("true")
 	e.waitStatus(id, "stopped", 10*time.Second)
 	e.mustFail([]string{"start", id})
 	if st := e.mustState(id); st.Status != "stopped" {
@@ -185,9 +179,7 @@ func TestStartStoppedFails(t *testing.T) {
 
 func TestCreateDuplicateID(t *testing.T) {
 	e := newEnv(t)
-	b := e.newBundle("sleep", "1000")
-	id := e.newID()
-	e.create(b, id)
+	b, id := e.created("sleep", "1000")
 	pid := e.mustState(id).Pid
 	e.mustFail([]string{"create", "--bundle", b.Dir, id}, "already exists")
 	st := e.mustState(id)
@@ -198,10 +190,7 @@ func TestCreateDuplicateID(t *testing.T) {
 
 func TestDeleteRunning(t *testing.T) {
 	e := newEnv(t)
-	b := e.newBundle("sleep", "1000")
-	id := e.newID()
-	e.create(b, id)
-	e.mustRun("start", id)
+	_, id := e.started("sleep", "1000")
 	pid := e.mustState(id).Pid
 
 	e.mustFail([]string{"delete", id})
@@ -218,19 +207,14 @@ func TestDeleteRunning(t *testing.T) {
 
 func TestDeleteForceShort(t *testing.T) {
 	e := newEnv(t)
-	b := e.newBundle("sleep", "1000")
-	id := e.newID()
-	e.create(b, id)
-	e.mustRun("start", id)
+	_, id := e.started("sleep", "1000")
 	e.mustRun("delete", "-f", id)
 	e.mustFail([]string{"state", id}, "does not exist")
 }
 
 func TestDeleteCreated(t *testing.T) {
 	e := newEnv(t)
-	b := e.newBundle("sleep", "1000")
-	id := e.newID()
-	e.create(b, id)
+	_, id := e.created("sleep", "1000")
 	pid := e.mustState(id).Pid
 	e.mustRun("delete", id)
 	e.mustFail([]string{"state", id}, "does not exist")
@@ -241,10 +225,7 @@ func TestDeleteCreated(t *testing.T) {
 
 func TestKillStopped(t *testing.T) {
 	e := newEnv(t)
-	b := e.newBundle("true")
-	id := e.newID()
-	e.create(b, id)
-	e.mustRun("start", id)
+	_, id := e.started("true")
 	e.waitStatus(id, "stopped", 10*time.Second)
 	e.mustFail([]string{"kill", id, "KILL"}, "container not running")
 	e.mustRun("kill", "--all", id, "KILL")
@@ -254,10 +235,7 @@ func TestKillStopped(t *testing.T) {
 
 func TestKillAll(t *testing.T) {
 	e := newEnv(t)
-	b := e.newBundle("sh", "-c", "sleep 1000 & sleep 1000 & touch /ready; wait")
-	id := e.newID()
-	e.create(b, id)
-	e.mustRun("start", id)
+	b, id := e.started("sh", "-c", "sleep 1000 & sleep 1000 & touch /ready; wait")
 	waitFile(t, b.Rootfs("ready"), "", 10*time.Second)
 	e.mustRun("kill", "--all", id, "KILL")
 	e.waitStatus(id, "stopped", 10*time.Second)
@@ -299,10 +277,7 @@ func TestKillSignals(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			b := e.newBundle("sh", "-c", trapScript)
-			id := e.newID()
-			e.create(b, id)
-			e.mustRun("start", id)
+			b, id := e.started("sh", "-c", trapScript)
 			waitFile(t, b.Rootfs("tmp/ready"), "", 10*time.Second)
 			e.mustRun(append([]string{"kill", id}, tc.signal...)...)
 			waitFile(t, b.Rootfs("tmp/x"), tc.want, 10*time.Second)
@@ -313,10 +288,7 @@ func TestKillSignals(t *testing.T) {
 
 func TestKillUnknownSignal(t *testing.T) {
 	e := newEnv(t)
-	b := e.newBundle("sleep", "1000")
-	id := e.newID()
-	e.create(b, id)
-	e.mustRun("start", id)
+	_, id := e.started("sleep", "1000")
 	e.mustFail([]string{"kill", id, "NOSUCHSIG"}, "NOSUCHSIG")
 	if st := e.mustState(id); st.Status != "running" {
 		t.Errorf("status %q after an unknown signal, want running", st.Status)

@@ -27,9 +27,5 @@ func TestMain(m *testing.M) {
 func testMain(m *testing.M) int {
 	setup = testkit.NewSetup("integration tests run real containers")
 	binary = setup.Binary
-	var remove func()
-	baseDir, remove = setup.BaseBundle()
-	defer remove()
-	setup.Gate.Report("integration")
-	return m.Run()
+	return setup.Run(m, "integration", &baseDir)
 }

@@ -16,9 +16,7 @@ import (
 
 func TestRunExitStatus(t *testing.T) {
 	e := newEnv(t)
-	b := e.newBundle("sh", "-c", "exit 3")
-	id := e.newID()
-	r := e.run("run", "--bundle", b.Dir, id)
+	r, id := e.runNew(nil, "sh", "-c", "exit 3")
 	if r.Code != 3 {
 		t.Errorf("run of `exit 3`: want exit code 3: %s", r)
 	}
@@ -43,9 +41,7 @@ func TestRunKilledFromOutside(t *testing.T) {
 
 func TestRunStdio(t *testing.T) {
 	e := newEnv(t)
-	b := e.newBundle("sh", "-c", "echo to-stdout; echo to-stderr >&2")
-	id := e.newID()
-	r := e.run("run", "--bundle", b.Dir, id)
+	r, _ := e.runNew(nil, "sh", "-c", "echo to-stdout; echo to-stderr >&2")
 	if r.Code != 0 {
 		t.Fatalf("run failed: %s", r)
 	}

@@ -29,17 +29,14 @@ func TestSeccompProfileWithoutStatx(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t)
-			b := e.newBundle("sh", "-c", "ls / >/dev/null && echo seccomp-ok")
-			b.Edit(func(s *specs.Spec) {
+			r, _ := e.runNew(func(s *specs.Spec) {
 				s.Process.NoNewPrivileges = nnp
 				s.Linux.Seccomp = &specs.LinuxSeccomp{
 					DefaultAction: specs.ActErrno,
 					Architectures: []specs.Arch{specs.ArchX86_64},
 					Syscalls:      []specs.LinuxSyscall{{Names: oldProfileSyscalls, Action: specs.ActAllow}},
 				}
-			})
-			id := e.newID()
-			r := e.run("run", "--bundle", b.Dir, id)
+			}, "sh", "-c", "ls / >/dev/null && echo seccomp-ok")
 			if r.Code != 0 || r.Stdout != "seccomp-ok\n" {
 				t.Fatalf("container under a profile without statx: want exit 0 and seccomp-ok: %s", r)
 			}

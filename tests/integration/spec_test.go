@@ -10,20 +10,20 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
 // Spec points where runc 1.5.2 fails the runtime spec and berth does not.
 
 func TestFifoDevice(t *testing.T) {
 	e := newEnv(t)
-	b := e.newBundle("sh", "-c", `[ -p /dev/myfifo ] && echo is-fifo`)
-	b.Edit(func(s *specs.Spec) {
+	r, _ := e.runNew(func(s *specs.Spec) {
 		mode := os.FileMode(0o666)
 		// The spec ignores major and minor for fifos; libcontainer
 		// compared them with the new inode's 0:0 and failed.
 		s.Linux.Devices = append(s.Linux.Devices, specs.LinuxDevice{Path: "/dev/myfifo", Type: "p", Major: 8, Minor: 666, FileMode: &mode})
-	})
-	r := e.run("run", "--bundle", b.Dir, e.newID())
+	}, "sh", "-c", `[ -p /dev/myfifo ] && echo is-fifo`)
 	if r.Code != 0 || r.Stdout != "is-fifo\n" {
 		t.Fatalf("fifo device with major:minor: want a fifo at /dev/myfifo: %s", r)
 	}
@@ -33,12 +33,10 @@ func TestBindMountWithFilesystemOptions(t *testing.T) {
 	e := newEnv(t)
 	src := e.mkdir("bindsrc")
 	e.writeFile(filepath.Join(src, "hello"), "bound\n", 0o644)
-	b := e.newBundle("cat", "/mnt/hello")
-	b.Edit(func(s *specs.Spec) {
+	r, _ := e.runNew(func(s *specs.Spec) {
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: src,
 			Options: []string{"rbind", "ro", "size=1m", "mode=755"}})
-	})
-	r := e.run("run", "--bundle", b.Dir, e.newID())
+	}, "cat", "/mnt/hello")
 	if r.Code != 0 || r.Stdout != "bound\n" {
 		t.Fatalf("bind mount with filesystem options: want it mounted (options ignored): %s", r)
 	}
@@ -52,12 +50,7 @@ func TestUngrantableCapabilityDropped(t *testing.T) {
 	// asks for it. The spec: do not fail, the capability cannot be granted.
 	e := newEnv(t)
 	b := e.newBundle("sh", "-c", "grep CapBnd /proc/self/status")
-	b.Edit(func(s *specs.Spec) {
-		c := s.Process.Capabilities
-		c.Bounding = append(c.Bounding, "CAP_SYS_TIME")
-		c.Permitted = append(c.Permitted, "CAP_SYS_TIME")
-		c.Effective = append(c.Effective, "CAP_SYS_TIME")
-	})
+	b.Edit(func(s *specs.Spec) { testkit.AddCaps(s, "CAP_SYS_TIME") })
 	r := e.exec(execOpts{wrap: []string{"setpriv", "--bounding-set", "-sys_time", "--"}}, "run", "--bundle", b.Dir, e.newID())
 	if r.Code != 0 {
 		t.Fatalf("run without CAP_SYS_TIME to grant: want success with a warning: %s", r)
@@ -79,9 +72,7 @@ func TestMountLabelWithoutSELinux(t *testing.T) {
 		t.Skip("SELinux is enabled on this host: linux.mountLabel is applied, not ignored")
 	}
 	e := newEnv(t)
-	b := e.newBundle("true")
-	b.Edit(func(s *specs.Spec) { s.Linux.MountLabel = "system_u:object_r:container_file_t:s0:c1,c2" })
-	r := e.run("run", "--bundle", b.Dir, e.newID())
+	r, _ := e.runNew(func(s *specs.Spec) { s.Linux.MountLabel = "system_u:object_r:container_file_t:s0:c1,c2" }, "true")
 	if r.Code != 0 || !strings.Contains(r.Stderr, "ignoring linux.mountLabel") {
 		t.Fatalf("mountLabel without SELinux: want success with a warning: %s", r)
 	}

@@ -68,7 +68,7 @@ func TestCorruptState(t *testing.T) {
 					w.must("run", "--detach", "--bundle", b.Dir, id)
 				}
 				st := w.waitStatus(id, status, 10*time.Second)
-				file := filepath.Join(w.root, id, "state.json")
+				file := filepath.Join(w.Root, id, "state.json")
 				old, err := os.ReadFile(file)
 				if err != nil {
 					t.Fatal(err)
@@ -121,9 +121,9 @@ func TestMissingIDLeavesNoLock(t *testing.T) {
 				t.Errorf("%s on a missing id: want \"does not exist\": %s", op[0], r)
 			}
 		}
-		if ents, _ := os.ReadDir(w.root); len(ents) > 0 {
+		if ents, _ := os.ReadDir(w.Root); len(ents) > 0 {
 			t.Errorf("`%s` on a missing id left %s in the root", strings.Join(op, " "), ents[0].Name())
-			_ = os.RemoveAll(filepath.Join(w.root, ents[0].Name()))
+			_ = os.RemoveAll(filepath.Join(w.Root, ents[0].Name()))
 		}
 	}
 }

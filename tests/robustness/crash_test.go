@@ -211,7 +211,7 @@ func checkHonest(w *world, id, what string) string {
 		// The berth that held the lock is dead. A child it forked may
 		// hold a copy of the lock's fd for a moment (until its execve
 		// closes it); longer than that is a stale lock.
-		holders := lockHolders(filepath.Join(w.root, id+"~lock"))
+		holders := lockHolders(filepath.Join(w.Root, id+"~lock"))
 		start := time.Now()
 		if waitUntil(2*time.Second, func() bool {
 			st, _ := w.state(id)
@@ -233,7 +233,7 @@ func checkHonest(w *world, id, what string) string {
 // half-done create made (cgroups, state, the waiting init).
 func TestStaleLockNeverBlocks(t *testing.T) {
 	w := newWorld(t)
-	pidFile := filepath.Join(w.dir, "hook.pid")
+	pidFile := filepath.Join(w.Dir, "hook.pid")
 	b := w.newBundle("sleep", "1000")
 	b.Edit(func(s *specs.Spec) {
 		s.Hooks = &specs.Hooks{Prestart: []specs.Hook{{ //nolint:staticcheck // prestart is what runs under create's lock
@@ -307,7 +307,7 @@ func TestStartInterruptedAfterRelease(t *testing.T) {
 	id := w.newID()
 	w.must("run", "--detach", "--bundle", b.Dir, id)
 	st := w.waitStatus(id, "running", 10*time.Second)
-	if err := unix.Mkfifo(filepath.Join(w.root, id, "exec.fifo"), 0o600); err != nil {
+	if err := unix.Mkfifo(filepath.Join(w.Root, id, "exec.fifo"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if got, r := w.state(id); got == nil || got.Status != "running" {

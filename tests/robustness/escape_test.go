@@ -71,7 +71,7 @@ func TestNoRuntimeFDsInContainer(t *testing.T) {
 		preserve int
 		want     string
 	}{{0, "[0 1 2]"}, {2, "[0 1 2 3 4]"}} {
-		r := w.start(opts{extra: tempFiles(t, w.dir, c.preserve)}, "run", "--preserve-fds", strconv.Itoa(c.preserve), "--bundle", b.Dir, w.newID()).Wait()
+		r := w.start(opts{extra: tempFiles(t, w.Dir, c.preserve)}, "run", "--preserve-fds", strconv.Itoa(c.preserve), "--bundle", b.Dir, w.newID()).Wait()
 		if got := fmt.Sprint(fdSet(r.Stdout)); !r.OK() || got != c.want {
 			t.Errorf("run --preserve-fds %d: container fds %s, want %s: %s", c.preserve, got, c.want, r)
 		}
@@ -95,12 +95,12 @@ func TestNoRuntimeFDsInContainer(t *testing.T) {
 		preserve int
 		want     string
 	}{{0, "[0 1 2]"}, {1, "[0 1 2 3]"}} {
-		r := w.start(opts{extra: tempFiles(t, w.dir, c.preserve)}, "exec", "--preserve-fds", strconv.Itoa(c.preserve), id, "sh", "-c", listFDs).Wait()
+		r := w.start(opts{extra: tempFiles(t, w.Dir, c.preserve)}, "exec", "--preserve-fds", strconv.Itoa(c.preserve), id, "sh", "-c", listFDs).Wait()
 		if got := fmt.Sprint(fdSet(r.Stdout)); !r.OK() || got != c.want {
 			t.Errorf("exec --preserve-fds %d: fds %s, want %s: %s", c.preserve, got, c.want, r)
 		}
 	}
-	pidFile := filepath.Join(w.dir, "exec.pid")
+	pidFile := filepath.Join(w.Dir, "exec.pid")
 	w.must("exec", "--detach", "--pid-file", pidFile, id, "sleep", "1000")
 	data, _ := os.ReadFile(pidFile)
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
@@ -122,7 +122,7 @@ func TestNoRuntimeFDsInContainer(t *testing.T) {
 func TestCwdOutsideRootfs(t *testing.T) {
 	w := newWorld(t)
 	secret := fmt.Sprintf("HOST-SECRET-%d-%d", os.Getpid(), time.Now().UnixNano())
-	secretPath := filepath.Join(w.dir, "secret.txt")
+	secretPath := filepath.Join(w.Dir, "secret.txt")
 	if err := os.WriteFile(secretPath, []byte(secret), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func TestCwdOutsideRootfs(t *testing.T) {
 // damage bin/berth.
 func TestRuntimeBinaryNotWritable(t *testing.T) {
 	w := newWorld(t)
-	bin := filepath.Join(w.dir, "berth-copy")
+	bin := filepath.Join(w.Dir, "berth-copy")
 	data, err := os.ReadFile(berthBin)
 	if err != nil {
 		t.Fatal(err)
@@ -384,7 +384,7 @@ func receiveFD(t *testing.T, dir string) (string, <-chan *os.File) {
 // hostTargets makes host files and a directory that container-controlled
 // symlinks will point to, and returns a check that they are untouched.
 func hostTargets(t *testing.T, w *world, names ...string) (dir string, untouched func(when string)) {
-	dir = filepath.Join(w.dir, fmt.Sprintf("host%d", ids.Next()))
+	dir = filepath.Join(w.Dir, fmt.Sprintf("host%d", ids.Next()))
 	if err := os.MkdirAll(filepath.Join(dir, "pts"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -447,7 +447,7 @@ func TestDeviceSymlinksToHost(t *testing.T) {
 			})
 			what := fmt.Sprintf("rootfs with /dev/{%s} -> host", strings.Join(devs, ","))
 			id := w.newID()
-			sock, ch := receiveFD(t, w.dir)
+			sock, ch := receiveFD(t, w.Dir)
 			r := w.start(opts{}, "create", "--console-socket", sock, "--bundle", b.Dir, id).Wait()
 			untouched(what + ": create")
 			if r.Panicked() || r.TimedOut {
@@ -489,7 +489,7 @@ func TestDeviceSymlinksToHost(t *testing.T) {
 			var ch <-chan *os.File
 			if tty {
 				var sock string
-				sock, ch = receiveFD(t, w.dir)
+				sock, ch = receiveFD(t, w.Dir)
 				args = append([]string{"exec", "--tty", "--console-socket", sock}, args[1:]...)
 			}
 			r := w.start(opts{}, args...).Wait()

@@ -31,12 +31,10 @@ var ids = testkit.NewIDs("rb")
 // test ends, every id is force-deleted, and anything of it still on the host
 // (state entry, lock, cgroup, mount, process) fails the test and is removed.
 type world struct {
-	t    *testing.T
-	dir  string
-	root string
+	t *testing.T
+	*testkit.Space
 
 	mu    sync.Mutex
-	ids   []string
 	pids  []int           // host processes the test made that must not outlive it
 	calls []*testkit.Proc // berth invocations, killed at the end if still running
 }
@@ -47,21 +45,14 @@ func newWorld(t *testing.T) *world {
 	t.Helper()
 	setup.Gate.Check(t)
 	t.Parallel()
-	w := &world{t: t, dir: t.TempDir()}
-	w.root = filepath.Join(w.dir, "root")
+	w := &world{t: t, Space: testkit.NewSpace(t, ids)}
 	t.Cleanup(w.finish)
 	return w
 }
 
 // newID returns a container id unique on this host and registers it for the
 // final leak check.
-func (w *world) newID() string {
-	id := ids.New(w.t.Name())
-	w.mu.Lock()
-	w.ids = append(w.ids, id)
-	w.mu.Unlock()
-	return id
-}
+func (w *world) newID() string { return w.NewID(w.t.Name()) }
 
 // trackPid registers a host process that must be gone when the test ends.
 func (w *world) trackPid(pid int) {
@@ -74,7 +65,7 @@ func (w *world) trackPid(pid int) {
 // terminal and, when given, args as the process.
 func (w *world) newBundle(args ...string) *testkit.Bundle {
 	w.t.Helper()
-	dir, err := os.MkdirTemp(w.dir, "bundle")
+	dir, err := os.MkdirTemp(w.Dir, "bundle")
 	if err != nil {
 		w.t.Fatal(err)
 	}
@@ -97,16 +88,11 @@ type opts struct {
 	bin     string // "": berthBin
 }
 
-// berth is how the world runs berth with default options.
-func (w *world) berth(timeout time.Duration) testkit.Berth {
-	return testkit.Berth{Binary: berthBin, Globals: []string{"--root", w.root}, OutDir: w.dir, Timeout: timeout}
-}
-
 // start runs berth (with --root of the world unless o.noRoot) without
 // waiting for it.
 func (w *world) start(o opts, args ...string) *testkit.Proc {
 	w.t.Helper()
-	b := w.berth(opTimeout)
+	b := w.Berth(berthBin, opTimeout)
 	if o.noRoot {
 		b.Globals = nil
 	}
@@ -195,7 +181,8 @@ func (w *world) checkClean(what string, ids ...string) bool {
 	w.mu.Lock()
 	tracked := append([]int(nil), w.pids...)
 	w.mu.Unlock()
-	scope := testkit.Scope{IDs: ids, Roots: []string{w.root}, Dir: w.dir, Pids: tracked, Binary: berthBin}
+	scope := w.Scope(berthBin)
+	scope.IDs, scope.Pids = ids, tracked
 	leaks := scope.Settle(leakGrace)
 	if len(leaks) == 0 {
 		return true
@@ -214,10 +201,8 @@ func (w *world) checkClean(what string, ids ...string) bool {
 // finish force-deletes every container of the test, stops berth calls still
 // running, and checks that nothing is left.
 func (w *world) finish() {
-	w.mu.Lock()
-	ids := append([]string(nil), w.ids...)
-	w.mu.Unlock()
-	for _, r := range w.berth(30 * time.Second).ForceDelete(ids...) {
+	ids := w.IDs()
+	for _, r := range w.Berth(berthBin, 30*time.Second).ForceDelete(ids...) {
 		w.t.Logf("final delete --force: %s", r)
 	}
 	w.mu.Lock()

@@ -24,9 +24,5 @@ func TestMain(m *testing.M) { os.Exit(testMain(m)) }
 func testMain(m *testing.M) int {
 	setup = testkit.NewSetup("the robustness suite runs real containers")
 	berthBin = setup.Binary
-	var remove func()
-	baseBundle, remove = setup.BaseBundle()
-	defer remove()
-	setup.Gate.Report("robustness")
-	return m.Run()
+	return setup.Run(m, "robustness", &baseBundle)
 }

@@ -20,15 +20,7 @@ func TestRaceCreateSameID(t *testing.T) {
 	for round := 0; round < rounds; round++ {
 		id := w.newID()
 		results := make([]result, racers)
-		var wg sync.WaitGroup
-		for i := range results {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				results[i] = w.start(opts{}, "create", "--bundle", b.Dir, id).Wait()
-			}()
-		}
-		wg.Wait()
+		testkit.Together(racers, func(i int) { results[i] = w.start(opts{}, "create", "--bundle", b.Dir, id).Wait() })
 		won := 0
 		for _, r := range results {
 			switch {
@@ -61,15 +53,7 @@ func TestRaceCreateManyIDs(t *testing.T) {
 	}
 	parallel := func(args func(id string) []string) []result {
 		out := make([]result, n)
-		var wg sync.WaitGroup
-		for i, id := range ids {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				out[i] = w.start(opts{}, args(id)...).Wait()
-			}()
-		}
-		wg.Wait()
+		testkit.Together(n, func(i int) { out[i] = w.start(opts{}, args(ids[i])...).Wait() })
 		return out
 	}
 	for _, r := range parallel(func(id string) []string { return []string{"create", "--bundle", b.Dir, id} }) {

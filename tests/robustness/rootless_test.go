@@ -74,19 +74,19 @@ func TestRootless(t *testing.T) {
 		t.Fatalf("chown: %v: %s", err, out)
 	}
 	// A world of the user's: its --root lives in the user's directory.
-	uw := &world{t: t, dir: dir, root: filepath.Join(dir, "state")}
+	uw := &world{t: t, Space: testkit.SpaceAt(dir, ids)}
 	asUser := opts{
 		wrap: []string{"setpriv", "--reuid=" + u.Uid, "--regid=" + u.Gid, "--init-groups"},
 		env:  []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + dir},
 		dir:  dir,
 	}
 	t.Cleanup(func() {
-		for _, id := range uw.ids {
+		for _, id := range uw.IDs() {
 			if r := uw.start(asUser, "delete", "--force", id).Wait(); !r.OK() {
 				t.Logf("final delete --force %s as %s: %s", id, name, r)
 			}
 		}
-		uw.checkClean("rootless containers after delete --force", uw.ids...)
+		uw.checkClean("rootless containers after delete --force", uw.IDs()...)
 	})
 
 	spec := asUser

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -183,6 +184,18 @@ func (s *Setup) BaseBundle() (dir string, remove func()) {
 	return dir, func() { os.RemoveAll(dir) }
 }
 
+// Run is the TestMain of a suite whose tests copy their bundles from a base
+// bundle: it makes the base bundle into *base (unless the gate is closed),
+// reports the gate, runs the tests and removes the base bundle. It returns
+// the exit code.
+func (s *Setup) Run(m *testing.M, suite string, base *string) int {
+	var remove func()
+	*base, remove = s.BaseBundle()
+	defer remove()
+	s.Gate.Report(suite)
+	return m.Run()
+}
+
 // Poll calls cond every 20 ms until it returns nil or timeout has passed,
 // and returns cond's last error.
 func Poll(timeout time.Duration, cond func() error) error {
@@ -200,4 +213,21 @@ func PollEvery(timeout, pause time.Duration, cond func() error) error {
 		}
 		time.Sleep(pause)
 	}
+}
+
+// Together runs f(0) ... f(n-1) at the same time, each in a goroutine of
+// its own, and waits for them all: races of berth commands.
+func Together(n int, f func(i int)) {
+	var wg sync.WaitGroup
+	start := make(chan struct{}) // no f starts before every goroutine is there
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			<-start
+			f(i)
+		}()
+	}
+	close(start)
+	wg.Wait()
 }

@@ -1,0 +1,60 @@
+package testkit
+
+import (
+	"path/filepath"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Space is one test's private part of the host: a directory of its own for
+// its files and the --root of its berth calls, and the containers it made,
+// which the test's cleanup force-deletes and then must find gone.
+type Space struct {
+	Dir  string // the test's directory
+	Root string // Dir/state: the --root of the test's berth calls
+
+	ids  *IDs
+	mu   sync.Mutex
+	made []string
+}
+
+// NewSpace makes test t's space in t.TempDir(); its container ids come
+// from ids.
+func NewSpace(t testing.TB, ids *IDs) *Space { return SpaceAt(t.TempDir(), ids) }
+
+// SpaceAt is the space of a test in dir, which the caller removes.
+func SpaceAt(dir string, ids *IDs) *Space {
+	return &Space{Dir: dir, Root: filepath.Join(dir, "state"), ids: ids}
+}
+
+// NewID returns a fresh container id for the test named testName and
+// registers it.
+func (s *Space) NewID(testName string) string {
+	id := s.ids.New(testName)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.made = append(s.made, id)
+	return id
+}
+
+// IDs are the ids NewID returned so far.
+func (s *Space) IDs() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.made)
+}
+
+// Berth is how the test runs berth: binary with the space's --root, its
+// output files in the space's directory.
+func (s *Space) Berth(binary string, timeout time.Duration) Berth {
+	return Berth{Binary: binary, Globals: []string{"--root", s.Root}, OutDir: s.Dir, Timeout: timeout}
+}
+
+// Scope is what of the space must be gone once its containers are deleted:
+// their state in its root, their cgroups and processes, the mounts in its
+// directory and processes naming it.
+func (s *Space) Scope(binary string) Scope {
+	return Scope{IDs: s.IDs(), Roots: []string{s.Root}, Dir: s.Dir, Binary: binary}
+}
