@@ -33,7 +33,7 @@ func fullDevice(s *specs.Spec) {
 // script exits 0.
 func runDevicesScript(e *env, rules ...specs.LinuxDeviceCgroup) result {
 	e.t.Helper()
-	id := e.newID()
+	id := e.NewID()
 	b := e.newBundle(id, func(s *specs.Spec) {
 		fullDevice(s)
 		s.Linux.Resources.Devices = append(s.Linux.Resources.Devices, rules...)
@@ -99,7 +99,7 @@ func TestCgroupNamespace(t *testing.T) {
 	}{{"private", true}, {"host", false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := e.sub(t)
-			id := e.newID()
+			id := e.NewID()
 			b := e.newBundle(id, func(s *specs.Spec) {
 				var nss []specs.LinuxNamespace
 				for _, ns := range s.Linux.Namespaces {

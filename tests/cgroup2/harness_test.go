@@ -20,9 +20,6 @@ import (
 // software-emulated VM one container lifecycle takes seconds.
 const cmdTimeout = 90 * time.Second
 
-// ids makes the container ids of every test of the package.
-var ids = testkit.NewIDs("")
-
 // env is one test's private world: its space (a temp dir holding the
 // test's --root and bundles, and the containers it made, which its cleanup
 // removes whatever happens), shared by its subtests.
@@ -43,18 +40,12 @@ func (e *env) sub(t *testing.T) *env {
 // parallel and registers its cleanup.
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	setup.Gate.Check(t)
-	t.Parallel()
-	e := &env{t: t, Space: testkit.NewSpace(t, ids)}
+	e := &env{t: t, Space: setup.NewSpace(t)}
 	// Registered after TempDir's cleanup, so it runs first, while the
 	// bundles still exist.
 	t.Cleanup(e.cleanup)
 	return e
 }
-
-// newID returns a fresh container id derived from the test name and
-// registers it for cleanup.
-func (e *env) newID() string { return e.NewID(e.t.Name()) }
 
 // cgroupOf is the linux.cgroupsPath the tests give container id.
 func cgroupOf(id string) string { return parentCgroup + "/" + id }
@@ -152,7 +143,7 @@ func (b *bundle) keyed(name, key string) string {
 type result = testkit.Result
 
 // berth runs berth with the test's --root.
-func (e *env) berth() testkit.Berth { return e.Berth(binary, cmdTimeout) }
+func (e *env) berth() testkit.Berth { return e.Berth(setup.Binary, cmdTimeout) }
 
 // runIn runs `berth --root <private root> args...` with stdin from stdin
 // (nil: /dev/null).
@@ -167,11 +158,7 @@ func (e *env) run(args ...string) result { return e.berth().Run(args...) }
 // mustRun is run that fails the test unless berth exits 0.
 func (e *env) mustRun(args ...string) result {
 	e.t.Helper()
-	r := e.run(args...)
-	if !r.OK() {
-		e.t.Fatalf("command failed: %s", r)
-	}
-	return r
+	return e.berth().Must(e.t, args...)
 }
 
 // create creates the bundle's container.
@@ -184,7 +171,7 @@ func (e *env) create(b *bundle) {
 // newBundle), and creates it.
 func (e *env) created(edit func(*specs.Spec), args ...string) (*bundle, string) {
 	e.t.Helper()
-	id := e.newID()
+	id := e.NewID()
 	b := e.newBundle(id, edit, args...)
 	e.create(b)
 	return b, id
@@ -244,7 +231,7 @@ type stream struct {
 func (e *env) startStream(args ...string) *stream {
 	e.t.Helper()
 	full := append([]string{"--root", e.Root}, args...)
-	cmd := exec.Command(binary, full...)
+	cmd := exec.Command(setup.Binary, full...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		e.t.Fatal(err)
@@ -311,7 +298,7 @@ type event struct {
 // before it returns), or if anything else of them (state, a mount, a
 // process) is still there a moment later; it removes whatever is left.
 func (e *env) cleanup() {
-	scope := e.Scope(binary)
+	scope := e.Scope(setup.Binary)
 	for _, r := range e.berth().ForceDelete(scope.IDs...) {
 		e.t.Errorf("cleanup: %s", r)
 	}
@@ -320,7 +307,7 @@ func (e *env) cleanup() {
 			e.t.Errorf("%s still exists after `delete --force`", l)
 		}
 	}
-	leaks := scope.Settle(leakGrace)
+	leaks := scope.Settle(testkit.LeakGrace)
 	for _, l := range leaks {
 		if l.Kind != "cgroup" { // reported above
 			e.t.Errorf("%s left after `delete --force`", l)

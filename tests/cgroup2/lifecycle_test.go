@@ -22,22 +22,15 @@ func TestFreezer(t *testing.T) {
 	}
 	b.expectFile("cgroup.freeze", "0")
 
-	e.mustRun("pause", id)
-	b.expectFile("cgroup.freeze", "1")
-	if got := b.keyed("cgroup.events", "frozen"); got != "1" {
-		t.Errorf("cgroup.events frozen after pause: %q, want 1", got)
-	}
-	if got := e.status(id); got != "paused" {
-		t.Errorf("status after pause: %q, want paused", got)
-	}
-
-	e.mustRun("resume", id)
-	b.expectFile("cgroup.freeze", "0")
-	if got := b.keyed("cgroup.events", "frozen"); got != "0" {
-		t.Errorf("cgroup.events frozen after resume: %q, want 0", got)
-	}
-	if got := e.status(id); got != "running" {
-		t.Errorf("status after resume: %q, want running", got)
+	for _, step := range []struct{ cmd, frozen, status string }{{"pause", "1", "paused"}, {"resume", "0", "running"}} {
+		e.mustRun(step.cmd, id)
+		b.expectFile("cgroup.freeze", step.frozen)
+		if got := b.keyed("cgroup.events", "frozen"); got != step.frozen {
+			t.Errorf("cgroup.events frozen after %s: %q, want %s", step.cmd, got, step.frozen)
+		}
+		if got := e.status(id); got != step.status {
+			t.Errorf("status after %s: %q, want %s", step.cmd, got, step.status)
+		}
 	}
 
 	e.mustRun("pause", id)
@@ -94,7 +87,7 @@ func TestOOMEvents(t *testing.T) {
 
 func testOOMEvents(e *env, args []string) {
 	t := e.t
-	id := e.newID()
+	id := e.NewID()
 	b := e.oomBundle(id, args...).in(t)
 	e.create(b)
 	b.expectFile("memory.max", fmt.Sprint(16*mib))
@@ -164,7 +157,7 @@ func testOOMEvents(e *env, args []string) {
 // 128+SIGKILL = 137.
 func TestOOMRun(t *testing.T) {
 	e := newEnv(t)
-	id := e.newID()
+	id := e.NewID()
 	b := e.oomBundle(id, hog...)
 	r := e.run("run", "--keep", "--bundle", b.Dir, id)
 	if r.Code != 137 || r.Err != nil {
@@ -175,16 +168,26 @@ func TestOOMRun(t *testing.T) {
 	}
 }
 
+// limited sets a memory limit and a pids limit in the spec, then what more
+// sets, when not nil.
+func limited(memory, pids int64, more func(*specs.Spec)) func(*specs.Spec) {
+	return func(s *specs.Spec) {
+		s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &memory}
+		s.Linux.Resources.Pids = &specs.LinuxPids{Limit: &pids}
+		if more != nil {
+			more(s)
+		}
+	}
+}
+
 // TestUpdate: `update` changes the limits of a running container live, from
 // flags and from LinuxResources JSON on stdin; limits not given keep their
 // values, including those set by an earlier update.
 func TestUpdate(t *testing.T) {
 	e := newEnv(t)
-	b, id := e.started(func(s *specs.Spec) {
-		s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: ptr[int64](64 * mib)}
-		s.Linux.Resources.Pids = &specs.LinuxPids{Limit: ptr[int64](100)}
+	b, id := e.started(limited(64*mib, 100, func(s *specs.Spec) {
 		s.Linux.Resources.CPU = &specs.LinuxCPU{Quota: ptr[int64](50000), Period: ptr[uint64](100000)}
-	}, "sleep", "600")
+	}), "sleep", "600")
 	b.expectFile("memory.max", fmt.Sprint(64*mib))
 	b.expectFile("pids.max", "100")
 	b.expectFile("cpu.max", "50000 100000")
@@ -254,10 +257,7 @@ func TestUpdate(t *testing.T) {
 // usage computed by libcontainer from memory.current and memory.swap.current.
 func TestEventsStats(t *testing.T) {
 	e := newEnv(t)
-	_, id := e.started(func(s *specs.Spec) {
-		s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: ptr[int64](64 * mib)}
-		s.Linux.Resources.Pids = &specs.LinuxPids{Limit: ptr[int64](50)}
-	}, "sleep", "600")
+	_, id := e.started(limited(64*mib, 50, nil), "sleep", "600")
 
 	r := e.mustRun("events", "--stats", id)
 	lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
@@ -366,7 +366,7 @@ func TestDelete(t *testing.T) {
 
 	t.Run("stopped", func(t *testing.T) {
 		e := e.sub(t)
-		id := e.newID()
+		id := e.NewID()
 		b := e.newBundle(id, nil, "sleep", "600")
 		e.mustRun("kill", id, "KILL")
 		e.waitStatus(id, "stopped", cmdTimeout)

@@ -15,17 +15,12 @@ import (
 // cgroupRoot is where the unified hierarchy is mounted.
 const cgroupRoot = testkit.CgroupRoot
 
-// leakGrace is how long the cleanup waits for processes to be reaped and
-// mounts to go before it calls them leaked.
-const leakGrace = 3 * time.Second
-
 // Suite-wide settings, fixed in TestMain.
 var (
-	// setup has the berth binary under test and why the tests cannot run,
-	// if they cannot (not cgroup v2, not root, no binary, no busybox...).
+	// setup has the berth binary under test, the ids, and why the tests
+	// cannot run, if they cannot (not cgroup v2, not root, no binary, no
+	// busybox...).
 	setup testkit.Setup
-	// binary is the absolute path of the berth binary under test.
-	binary string
 	// baseRootfs is the shared busybox root filesystem; containers mount
 	// it read-only, so every test can use it at once.
 	baseRootfs string
@@ -42,18 +37,17 @@ func TestMain(m *testing.M) {
 }
 
 func testMain(m *testing.M) int {
-	setup = testkit.NewSetup("the cgroup v2 tests run real containers")
-	binary = setup.Binary
+	setup = testkit.NewSetup("the cgroup v2 tests run real containers", "")
 	parentCgroup = fmt.Sprintf("/berth-cg2test-%d", os.Getpid())
 	if why := cgroup2Unavailable(); why != "" {
 		setup.Gate = testkit.Gate{Skip: why}
 	}
-	base, remove := setup.BaseBundle()
+	remove := setup.BaseBundle()
 	defer remove()
-	if base != "" && setup.Gate.Fail == "" {
-		baseRootfs = filepath.Join(base, "rootfs")
+	if setup.Base != "" && setup.Gate.Fail == "" {
+		baseRootfs = filepath.Join(setup.Base, "rootfs")
 		var err error
-		if baseSpec, err = os.ReadFile(filepath.Join(base, "config.json")); err != nil {
+		if baseSpec, err = os.ReadFile(filepath.Join(setup.Base, "config.json")); err != nil {
 			setup.Gate.Fail = "reading the base config.json: " + err.Error()
 		}
 	}

@@ -66,7 +66,7 @@ func containsWord(s, w string) bool {
 // has a cgroup v2 file and reads the files from outside before start.
 func TestResources(t *testing.T) {
 	e := newEnv(t)
-	id := e.newID()
+	id := e.NewID()
 
 	cpus := fmt.Sprint(runtime.NumCPU() - 1) // the last CPU: not the default "all"
 	diskMajor, diskMinor, noDisk := scratchDisk()
@@ -192,7 +192,7 @@ func TestUnified(t *testing.T) {
 // with a message naming it, and leaves no cgroup behind (the cleanup checks).
 func TestUnifiedInvalidKey(t *testing.T) {
 	e := newEnv(t)
-	id := e.newID()
+	id := e.NewID()
 	b := e.newBundle(id, func(s *specs.Spec) {
 		s.Linux.Resources.Unified = map[string]string{"memory.no_such_file": "1"}
 	}, "true")

@@ -439,11 +439,18 @@ func TestContainerd(t *testing.T) {
 		}
 	})
 
-	t.Run("KillTERM", func(t *testing.T) {
-		s := s.in(t)
-		kid := id("term")
-		fg := s.start(60*time.Second, "ctr", d.ctrArgs(ctrRun("--rm", busyboxRef, kid, "sh", "-c", loop))...)
+	// foreground runs a container with `ctr run --rm` in the background
+	// and waits until its task runs.
+	foreground := func(t *testing.T, kid string, cmd ...string) *testkit.Proc {
+		t.Helper()
+		fg := s.in(t).start(60*time.Second, "ctr", d.ctrArgs(ctrRun(append([]string{"--rm", busyboxRef, kid}, cmd...)...))...)
 		d.waitStatus(t, kid, "RUNNING", 20*time.Second)
+		return fg
+	}
+
+	t.Run("KillTERM", func(t *testing.T) {
+		kid := id("term")
+		fg := foreground(t, kid, "sh", "-c", loop)
 		waitReady(t, d.taskPID(kid))
 		d.must(t, "kill", "task", "kill", kid)
 		if r := fg.Wait(); r.Code != 7 {
@@ -452,10 +459,8 @@ func TestContainerd(t *testing.T) {
 	})
 
 	t.Run("KillKILL", func(t *testing.T) {
-		s := s.in(t)
 		kid := id("kill")
-		fg := s.start(60*time.Second, "ctr", d.ctrArgs(ctrRun("--rm", busyboxRef, kid, "sh", "-c", loop))...)
-		d.waitStatus(t, kid, "RUNNING", 20*time.Second)
+		fg := foreground(t, kid, "sh", "-c", loop)
 		d.must(t, "kill", "task", "kill", "-s", "SIGKILL", kid)
 		if r := fg.Wait(); r.Code != 137 {
 			t.Fatalf("want exit code 137 (SIGKILL):\n%s", r)
@@ -463,10 +468,8 @@ func TestContainerd(t *testing.T) {
 	})
 
 	t.Run("KillAll", func(t *testing.T) {
-		s := s.in(t)
 		kid := id("killall")
-		fg := s.start(60*time.Second, "ctr", d.ctrArgs(ctrRun("--rm", busyboxRef, kid, "sh", "-c", "sleep 4343 & sleep 4343 & wait"))...)
-		d.waitStatus(t, kid, "RUNNING", 20*time.Second)
+		fg := foreground(t, kid, "sh", "-c", "sleep 4343 & sleep 4343 & wait")
 		eventually(5*time.Second, func() error {
 			if pidRunning("sleep 4343") == 0 {
 				return fmt.Errorf("not yet")

@@ -34,7 +34,7 @@ func TestMain(m *testing.M) {
 }
 
 func testMain(m *testing.M) int {
-	setup = testkit.NewSetup("the e2e suites run container engines")
+	setup = testkit.NewSetup("the e2e suites run container engines", "")
 	repoRoot, binary = setup.Repo, setup.Binary
 	ciMode = os.Getenv("CI") == "true"
 	keep = os.Getenv("E2E_KEEP") == "1"

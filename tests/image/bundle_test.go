@@ -184,6 +184,14 @@ type unsafeCase struct {
 	inside string
 }
 
+// escapeCase is an unsafeCase whose error, when bundle refuses the layer,
+// names name, whose entry lands at inside in the rootfs when bundle takes
+// it, and that must not have made the host path outside.
+func escapeCase(caseName, name, inside, outside string, entries ...testkit.TarEntry) unsafeCase {
+	return unsafeCase{name: caseName, entries: entries, names: []string{name}, inside: inside,
+		outside: func(string) []string { return []string{outside} }}
+}
+
 func TestBundleUnsafeLayers(t *testing.T) {
 	e := newEnv(t)
 	tok := testkit.RandomHex(6)
@@ -195,31 +203,16 @@ func TestBundleUnsafeLayers(t *testing.T) {
 		outside: func(b string) []string {
 			return []string{filepath.Join(b, "escape-"+tok), filepath.Join(filepath.Dir(b), "escape-"+tok)}
 		},
-	}, {
-		name:    "absolute",
-		entries: []testkit.TarEntry{testkit.FileEntry("/abs-escape-"+tok, "escaped\n", 0o644)},
-		names:   []string{"abs-escape-" + tok},
-		inside:  "abs-escape-" + tok,
-		outside: func(string) []string { return []string{"/abs-escape-" + tok} },
-	}, {
-		name:    "symlink to /",
-		entries: []testkit.TarEntry{testkit.SymlinkEntry("link", "/"), testkit.FileEntry("link/etc/escaped-"+tok, "escaped\n", 0o644)},
-		names:   []string{"link"},
-		inside:  "etc/escaped-" + tok,
-		outside: func(string) []string { return []string{"/etc/escaped-" + tok} },
-	}, {
-		name:    "relative symlink up",
-		entries: []testkit.TarEntry{testkit.SymlinkEntry("up", strings.Repeat("../", 12)), testkit.FileEntry("up/tmp/escaped-up-"+tok, "escaped\n", 0o644)},
-		names:   []string{"up"},
-		inside:  "tmp/escaped-up-" + tok,
-		outside: func(string) []string { return []string{"/tmp/escaped-up-" + tok} },
-	}, {
-		name:    "symlink to a host dir",
-		entries: []testkit.TarEntry{testkit.SymlinkEntry("etcdir", "/etc"), testkit.FileEntry("etcdir/escaped-dir-"+tok, "escaped\n", 0o644)},
-		names:   []string{"etcdir"},
-		inside:  "etc/escaped-dir-" + tok,
-		outside: func(string) []string { return []string{"/etc/escaped-dir-" + tok} },
-	}}
+	},
+		escapeCase("absolute", "abs-escape-"+tok, "abs-escape-"+tok, "/abs-escape-"+tok,
+			testkit.FileEntry("/abs-escape-"+tok, "escaped\n", 0o644)),
+		escapeCase("symlink to /", "link", "etc/escaped-"+tok, "/etc/escaped-"+tok,
+			testkit.SymlinkEntry("link", "/"), testkit.FileEntry("link/etc/escaped-"+tok, "escaped\n", 0o644)),
+		escapeCase("relative symlink up", "up", "tmp/escaped-up-"+tok, "/tmp/escaped-up-"+tok,
+			testkit.SymlinkEntry("up", strings.Repeat("../", 12)), testkit.FileEntry("up/tmp/escaped-up-"+tok, "escaped\n", 0o644)),
+		escapeCase("symlink to a host dir", "etcdir", "etc/escaped-dir-"+tok, "/etc/escaped-dir-"+tok,
+			testkit.SymlinkEntry("etcdir", "/etc"), testkit.FileEntry("etcdir/escaped-dir-"+tok, "escaped\n", 0o644)),
+	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			checkUnsafe(t, e, c)

@@ -52,22 +52,19 @@ func readBack(t *testing.T, reg *testkit.Registry, ref string) v1.Image {
 	return img
 }
 
-// tarNames lists the entry names of an uncompressed tar stream.
-func tarNames(t *testing.T, rc io.ReadCloser) map[string]*tar.Header {
+// tarNames lists the entries of an uncompressed tar stream by name.
+func tarNames(t *testing.T, rc io.ReadCloser) map[string]*testkit.TarEntry {
 	t.Helper()
 	defer rc.Close()
-	tr := tar.NewReader(rc)
-	out := map[string]*tar.Header{}
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatalf("reading layer tar: %v", err)
-		}
-		out[h.Name] = h
+	entries, err := testkit.ReadTar(rc)
+	if err != nil {
+		t.Fatalf("reading layer tar: %v", err)
 	}
+	out := map[string]*testkit.TarEntry{}
+	for i := range entries {
+		out[entries[i].Name] = &entries[i]
+	}
+	return out
 }
 
 // checkImage compares what the registry serves for p with p, layer by
@@ -147,7 +144,7 @@ func TestHarness(t *testing.T) {
 		if h := names["bin/busybox"]; h == nil || h.Mode&0o111 == 0 {
 			t.Errorf("layer has no executable bin/busybox: %+v", h)
 		}
-		if h := names["bin/sh"]; h == nil || h.Typeflag != tar.TypeSymlink || h.Linkname != "/bin/busybox" {
+		if h := names["bin/sh"]; h == nil || h.Type != tar.TypeSymlink || h.Link != "/bin/busybox" {
 			t.Errorf("bin/sh is not a symlink to /bin/busybox: %+v", h)
 		}
 		cf, err := img.ConfigFile()

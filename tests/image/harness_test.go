@@ -58,9 +58,6 @@ func newEnv(t *testing.T) *env {
 // ids makes the container ids of every test of the package.
 var ids = testkit.NewIDs("img-")
 
-// newID returns a fresh container id and registers it for cleanup.
-func (e *env) newID() string { return e.NewID(e.t.Name()) }
-
 // path returns a path below the test's base dir (not created).
 func (e *env) path(elem ...string) string {
 	return filepath.Join(append([]string{e.Dir}, elem...)...)
@@ -128,11 +125,7 @@ func (e *env) berthWith(o opts, args ...string) result {
 // mustBerth runs berth and fails the test unless it exits 0.
 func (e *env) mustBerth(args ...string) result {
 	e.t.Helper()
-	r := e.berth(args...)
-	if r.Code != 0 || r.Err != nil {
-		e.t.Fatalf("%s", r)
-	}
-	return r
+	return e.cli(opts{}).Must(e.t, args...)
 }
 
 // mustFail runs berth and fails the test unless it exits non-zero.
@@ -241,7 +234,7 @@ func readFile(t *testing.T, p string) string {
 	t.Helper()
 	data, err := os.ReadFile(p)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("reading %s: %v", p, err)
 	}
 	return string(data)
 }
@@ -259,7 +252,7 @@ func (e *env) cleanup() {
 			e.t.Logf("cleanup: %s", r)
 		}
 	}
-	leaks := scope.Settle(3 * time.Second)
+	leaks := scope.Settle(testkit.LeakGrace)
 	for _, l := range leaks {
 		e.t.Errorf("left by the test below %s: %s", e.Dir, l)
 	}

@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -353,16 +355,10 @@ func (p pushedImage) Blobs() []string {
 // describe fills the digests of img into a pushedImage.
 func describe(img v1.Image) (pushedImage, error) {
 	var p pushedImage
-	d, err := img.Digest()
-	if err != nil {
-		return p, err
-	}
-	m, err := img.Manifest()
-	if err != nil {
-		return p, err
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
+	d, errD := img.Digest()
+	m, errM := img.Manifest()
+	cf, errC := img.ConfigFile()
+	if err := errors.Join(errD, errM, errC); err != nil {
 		return p, err
 	}
 	p.Digest, p.Config = d.String(), m.Config.Digest.String()
@@ -400,23 +396,28 @@ func remoteOpts(ctx context.Context, reg *testkit.Registry) []remote.Option {
 	return opts
 }
 
-func pushContext(t *testing.T) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(t.Context(), 2*time.Minute)
+// pushRef writes an image or an index (what, for messages) to reg as
+// repo:tag with write (remote.Write or remote.WriteIndex), through the
+// proxy, and returns the reference "HOST:PORT/REPO:TAG".
+func pushRef(t *testing.T, reg *testkit.Registry, repo, tag, what string, write func(name.Tag, ...remote.Option) error) name.Tag {
+	t.Helper()
+	ref, err := name.NewTag(reg.Addr+"/"+repo+":"+tag, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	if err := write(ref, remoteOpts(ctx, reg)...); err != nil {
+		t.Fatalf("pushing %s%s: %v", what, ref, err)
+	}
+	return ref
 }
 
 // pushImage pushes img to reg as repo:tag (through the proxy) and returns
 // its description, Ref being "HOST:PORT/REPO:TAG".
 func pushImage(t *testing.T, reg *testkit.Registry, repo, tag string, img v1.Image) pushedImage {
 	t.Helper()
-	ref, err := name.NewTag(reg.Addr+"/"+repo+":"+tag, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := pushContext(t)
-	defer cancel()
-	if err := remote.Write(ref, img, remoteOpts(ctx, reg)...); err != nil {
-		t.Fatalf("pushing %s: %v", ref, err)
-	}
+	ref := pushRef(t, reg, repo, tag, "", func(ref name.Tag, o ...remote.Option) error { return remote.Write(ref, img, o...) })
 	p, err := describe(img)
 	if err != nil {
 		t.Fatal(err)
@@ -428,15 +429,7 @@ func pushImage(t *testing.T, reg *testkit.Registry, repo, tag string, img v1.Ima
 // pushIndex pushes idx (its images first) to reg as repo:tag.
 func pushIndex(t *testing.T, reg *testkit.Registry, repo, tag string, idx v1.ImageIndex) pushedImage {
 	t.Helper()
-	ref, err := name.NewTag(reg.Addr+"/"+repo+":"+tag, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := pushContext(t)
-	defer cancel()
-	if err := remote.WriteIndex(ref, idx, remoteOpts(ctx, reg)...); err != nil {
-		t.Fatalf("pushing index %s: %v", ref, err)
-	}
+	ref := pushRef(t, reg, repo, tag, "index ", func(ref name.Tag, o ...remote.Option) error { return remote.WriteIndex(ref, idx, o...) })
 	d, err := idx.Digest()
 	if err != nil {
 		t.Fatal(err)
@@ -554,13 +547,8 @@ func writeOCIArchive(t *testing.T, file, tag string) pushedImage {
 // tarDir writes the tree under dir (regular files and directories) as an
 // uncompressed tar to file, names relative to dir.
 func tarDir(dir, file string) error {
-	out, err := os.Create(file)
-	if err != nil {
-		return err
-	}
-	defer out.Close()
-	tw := tar.NewWriter(out)
-	err = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+	var es []testkit.TarEntry
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || p == dir {
 			return err
 		}
@@ -568,33 +556,21 @@ func tarDir(dir, file string) error {
 		if err != nil {
 			return err
 		}
-		h, err := tar.FileInfoHeader(fi, "")
-		if err != nil {
-			return err
+		name := filepath.ToSlash(rel)
+		if d.IsDir() {
+			es = append(es, testkit.DirEntry(name+"/", 0o755))
+			return nil
 		}
-		h.Name = filepath.ToSlash(rel)
-		if fi.IsDir() {
-			h.Name += "/"
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			return err
-		}
-		if fi.Mode().IsRegular() {
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			_, err = io.Copy(tw, f)
-			return err
-		}
-		return nil
+		body, err := os.ReadFile(p)
+		es = append(es, testkit.TarEntry{Name: name, Type: tar.TypeReg, Mode: 0o644, Body: body})
+		return err
 	})
 	if err != nil {
 		return err
 	}
-	if err := tw.Close(); err != nil {
+	data, err := testkit.Tar(es, layerTime)
+	if err != nil {
 		return err
 	}
-	return out.Close()
+	return os.WriteFile(file, data, 0o644)
 }

@@ -144,7 +144,7 @@ func TestPullResumesBrokenDownload(t *testing.T) {
 func TestImageCommandsWithoutCompanion(t *testing.T) {
 	e := newEnv(t)
 	solo := e.soloBerth()
-	for _, args := range [][]string{{"pull", "127.0.0.1:1/x"}, {"--root", e.Root, "run", "--image", "127.0.0.1:1/x", e.newID()}, {"images"}} {
+	for _, args := range [][]string{{"pull", "127.0.0.1:1/x"}, {"--root", e.Root, "run", "--image", "127.0.0.1:1/x", e.NewID()}, {"images"}} {
 		out, err := exec.Command(solo, args...).CombinedOutput()
 		if err == nil || !strings.Contains(string(out), "berth-image") || !strings.Contains(string(out), "not installed") {
 			t.Errorf("berth %v without berth-image: %v\n%s", args, err, out)
@@ -165,7 +165,7 @@ func TestRunImageWarmWithoutCompanion(t *testing.T) {
 	}
 	e.requireGone(id)
 
-	id = e.newID()
+	id = e.NewID()
 	cmd := exec.Command(solo, "--root", e.Root, "--image-store", e.store, "run", "--image", p.Ref, id, "--", "echo", "warm-"+id)
 	cmd.Dir = e.cwd
 	out, err := cmd.CombinedOutput()

@@ -11,7 +11,7 @@ import (
 // runImage runs `berth run --image REF [FLAGS...] ID [-- ARGS...]` with a
 // fresh id, returning the id and the result.
 func (e *env) runImage(ref string, flags []string, args ...string) (string, result) {
-	id := e.newID()
+	id := e.NewID()
 	cmd := append(append([]string{"run", "--image", ref}, flags...), id)
 	if len(args) > 0 {
 		cmd = append(append(cmd, "--"), args...)

@@ -16,7 +16,7 @@ func TestCheckpointRestore(t *testing.T) {
 	}
 	e := newEnv(t)
 	b := e.newBundle("sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.1; done")
-	id := e.newID()
+	id := e.NewID()
 	e.mustRun("run", "-d", "--bundle", b.Dir, id)
 	e.waitStatus(id, "running", 10*time.Second)
 	images := filepath.Join(e.mkdir("ckpt"), "images")

@@ -127,7 +127,7 @@ func TestRelativeRoot(t *testing.T) {
 	b := e.newBundle("sleep", "1000")
 	cwd := e.mkdir("cwd")
 	e.Root = filepath.Join(cwd, "rel", "state") // where the state must end up
-	id := e.newID()
+	id := e.NewID()
 	r := e.exec(execOpts{dir: cwd, noRoot: true}, "--root", "rel/state", "create", "--bundle", b.Dir, id)
 	if r.Code != 0 {
 		t.Fatalf("create with a relative --root: %s", r)
@@ -149,7 +149,7 @@ func TestRelativeRoot(t *testing.T) {
 func TestRootSlashRefused(t *testing.T) {
 	e := newEnv(t)
 	b := e.newBundle("sleep", "1000")
-	id := e.newID()
+	id := e.NewID()
 	r := e.exec(execOpts{noRoot: true}, "--root", "/", "create", "--bundle", b.Dir, id)
 	checkFailure(t, r, r.Output())
 	if _, err := os.Stat(filepath.Join("/", id)); err == nil {
@@ -164,7 +164,7 @@ func TestRootSlashRefused(t *testing.T) {
 func TestConcurrentCreateSameID(t *testing.T) {
 	e := newEnv(t)
 	b := e.newBundle("sleep", "1000")
-	id := e.newID()
+	id := e.NewID()
 	const n = 8
 	results := make([]result, n)
 	testkit.Together(n, func(i int) { results[i] = e.run("create", "--bundle", b.Dir, id) })
@@ -198,28 +198,25 @@ func TestConcurrentCreateDistinctIDs(t *testing.T) {
 	e := newEnv(t)
 	b := e.newBundle("sleep", "1000")
 	const n = 8
-	ids := make([]string, n)
-	for i := range ids {
-		ids[i] = e.newID()
-	}
+	cids := e.NewIDs(n)
 	results := make([]result, n)
-	testkit.Together(n, func(i int) { results[i] = e.run("create", "--bundle", b.Dir, ids[i]) })
+	testkit.Together(n, func(i int) { results[i] = e.run("create", "--bundle", b.Dir, cids[i]) })
 	pids := map[int]bool{}
 	for i, r := range results {
 		if r.Code != 0 {
-			t.Errorf("concurrent create %s failed: %s", ids[i], r)
+			t.Errorf("concurrent create %s failed: %s", cids[i], r)
 			continue
 		}
-		st := e.mustState(ids[i])
+		st := e.mustState(cids[i])
 		if st.Status != "created" || pids[st.Pid] || !testkit.Alive(st.Pid) {
-			t.Errorf("state of %s: %+v (pid reused or dead)", ids[i], st)
+			t.Errorf("state of %s: %+v (pid reused or dead)", cids[i], st)
 		}
 		pids[st.Pid] = true
 	}
 	r := e.mustRun("list", "-q")
 	got := strings.Fields(r.Stdout)
 	slices.Sort(got)
-	want := slices.Clone(ids)
+	want := slices.Clone(cids)
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("list -q = %v, want %v", got, want)
@@ -233,7 +230,7 @@ func TestSystemdCgroupWithoutSystemd(t *testing.T) {
 	e := newEnv(t)
 	b := e.newBundle("true")
 	b.Edit(func(s *specs.Spec) { s.Linux.CgroupsPath = "system.slice:berth-test:x" })
-	e.mustFail([]string{"--systemd-cgroup", "run", "--bundle", b.Dir, e.newID()}, "systemd is not running", "cgroupfs")
+	e.mustFail([]string{"--systemd-cgroup", "run", "--bundle", b.Dir, e.NewID()}, "systemd is not running", "cgroupfs")
 }
 
 // TestBashCompletion drives contrib/completions/berth.bash the way bash does.
@@ -254,7 +251,7 @@ func TestBashCompletion(t *testing.T) {
 			quoted[i] = "'" + w + "'"
 		}
 		prog := fmt.Sprintf(`source %q; COMP_WORDS=(%q --root %q %s); COMP_CWORD=$((${#COMP_WORDS[@]}-1)); _berth; printf '%%s\n' "${COMPREPLY[@]}"`,
-			script, binary, e.Root, strings.Join(quoted, " "))
+			script, setup.Binary, e.Root, strings.Join(quoted, " "))
 		out, err := exec.Command("bash", "-c", prog).CombinedOutput()
 		if err != nil {
 			t.Fatalf("bash completion of %v: %v: %s", words, err, out)
@@ -277,7 +274,7 @@ func TestBashCompletion(t *testing.T) {
 func TestNestedRootWarns(t *testing.T) {
 	e := newEnv(t)
 	dir := e.mkdir("nested")
-	data, err := os.ReadFile(binary)
+	data, err := os.ReadFile(setup.Binary)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -287,7 +284,7 @@ func TestNestedRootWarns(t *testing.T) {
 	}
 	b := e.newBundle("true")
 	root := filepath.Join(dir, "state")
-	out, err := exec.Command(copyBin, "--root", root, "run", "--bundle", b.Dir, e.newID()).CombinedOutput()
+	out, err := exec.Command(copyBin, "--root", root, "run", "--bundle", b.Dir, e.NewID()).CombinedOutput()
 	if err != nil {
 		t.Fatalf("run with a nested root: %v: %s", err, out)
 	}

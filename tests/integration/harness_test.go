@@ -16,16 +16,17 @@ import (
 	"github.com/berth-oci/berth/tests/testkit"
 )
 
-const (
-	// cmdTimeout bounds every runtime invocation so that no test hangs.
-	cmdTimeout = 30 * time.Second
-	// leakGrace is how long the leak checker waits for the kernel to reap
-	// processes and for the runtime's teardown to become visible.
-	leakGrace = 3 * time.Second
-)
+// setup is what every test shares, fixed in TestMain: the runtime binary
+// under test, the base bundle (testkit.MakeBaseBundle, which makes what
+// contrib/mkbundle.sh makes: a busybox rootfs and the config.json written
+// by `<binary> spec`), the ids, and why the tests cannot run, if they
+// cannot (not root, no binary, no base).
+var setup testkit.Setup
 
-// ids makes the container ids of every test of the package.
-var ids = testkit.NewIDs("")
+func TestMain(m *testing.M) {
+	setup = testkit.NewSetup("integration tests run real containers", "")
+	os.Exit(setup.Run(m, "integration"))
+}
 
 // env is one test's private world: its space (a temp dir that holds the
 // private --root and every bundle and helper dir of the test, and the
@@ -41,16 +42,10 @@ type env struct {
 // test made and asserts that nothing leaked.
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	setup.Gate.Check(t)
-	t.Parallel()
-	e := &env{t: t, Space: testkit.NewSpace(t, ids)}
+	e := &env{t: t, Space: setup.NewSpace(t)}
 	t.Cleanup(e.cleanup)
 	return e
 }
-
-// newID returns a fresh, short container id derived from the test name and
-// registers it with the leak checker.
-func (e *env) newID() string { return e.NewID(e.t.Name()) }
 
 // mkdir makes a fresh directory below the test's base dir.
 func (e *env) mkdir(prefix string) string {
@@ -74,13 +69,16 @@ func (e *env) writeFile(path, content string, mode os.FileMode) {
 // writable rootfs and, when given, process.args = args.
 func (e *env) newBundle(args ...string) *testkit.Bundle {
 	e.t.Helper()
-	return testkit.CopyBundle(e.t, baseDir, e.mkdir("bundle"), args...)
+	return testkit.CopyBundle(e.t, setup.Base, e.mkdir("bundle"), args...)
 }
 
 // ---------------------------------------------------------------------------
 // Running the runtime
 
 type result = testkit.Result
+
+// cmdTimeout bounds every runtime invocation so that no test hangs.
+const cmdTimeout = 30 * time.Second
 
 type execOpts struct {
 	dir        string        // working directory
@@ -93,7 +91,7 @@ type execOpts struct {
 }
 
 // berth runs the runtime with the test's --root.
-func (e *env) berth() testkit.Berth { return e.Berth(binary, cmdTimeout) }
+func (e *env) berth() testkit.Berth { return e.Berth(setup.Binary, cmdTimeout) }
 
 // cmd is the runtime invocation `<binary> --root <root> args...` (without
 // --root when o.noRoot).
@@ -134,11 +132,7 @@ func (e *env) run(args ...string) result {
 // mustRun is run that fails the test unless the command exits 0.
 func (e *env) mustRun(args ...string) result {
 	e.t.Helper()
-	r := e.run(args...)
-	if !r.OK() {
-		e.t.Fatalf("command failed: %s", r)
-	}
-	return r
+	return e.berth().Must(e.t, args...)
 }
 
 // mustFail is run that fails the test unless the command exits non-zero
@@ -174,7 +168,7 @@ func (e *env) create(b *testkit.Bundle, id string, flags ...string) result {
 func (e *env) created(args ...string) (*testkit.Bundle, string) {
 	e.t.Helper()
 	b := e.newBundle(args...)
-	id := e.newID()
+	id := e.NewID()
 	e.create(b, id)
 	return b, id
 }
@@ -197,7 +191,7 @@ func (e *env) runNew(edit func(*specs.Spec), args ...string) (result, string) {
 	if edit != nil {
 		b.Edit(edit)
 	}
-	id := e.newID()
+	id := e.NewID()
 	return e.run("run", "--bundle", b.Dir, id), id
 }
 
@@ -337,12 +331,12 @@ func openPty(t *testing.T) (master, slave *os.File) {
 // left behind and cleans up whatever was: no state entry (in the test's
 // root, or in / should --root / have been taken), cgroup, mount or process.
 func (e *env) cleanup() {
-	scope := e.Scope(binary)
+	scope := e.Scope(setup.Binary)
 	scope.Roots = append(scope.Roots, "/")
 	for _, r := range e.berth().ForceDelete(scope.IDs...) {
 		e.t.Logf("cleanup: %s", r)
 	}
-	leaks := scope.Settle(leakGrace)
+	leaks := scope.Settle(testkit.LeakGrace)
 	if len(leaks) == 0 {
 		return
 	}

@@ -119,7 +119,7 @@ func TestHooks(t *testing.T) {
 			Poststop:        []specs.Hook{h.hook("poststop")},
 		}
 	})
-	id := e.newID()
+	id := e.NewID()
 	hostNS := mntNS(t, "self")
 
 	check := func(l hookLine, status string, wantNS string, where string) {
@@ -208,7 +208,7 @@ func (e *env) hookBundle(kind, body string, timeout int) (*testkit.Bundle, specs
 	}
 	b := e.newBundle("sleep", "1000")
 	b.Edit(func(s *specs.Spec) { s.Hooks = hooks })
-	return b, hook, e.newID()
+	return b, hook, e.NewID()
 }
 
 func TestHookPrestartFails(t *testing.T) {

@@ -72,7 +72,7 @@ func TestBadConfig(t *testing.T) {
 			e := newEnv(t)
 			b := e.newBundle("sleep", "1000")
 			wants := tc.setup(b)
-			id := e.newID()
+			id := e.NewID()
 			r := e.run("create", "--bundle", b.Dir, id)
 			checkFailure(t, r, r.Stderr)
 			for _, w := range wants {
@@ -107,7 +107,7 @@ func TestUnknownConfigProperties(t *testing.T) {
 		t.Fatal(err)
 	}
 	b.WriteConfig(data)
-	id := e.newID()
+	id := e.NewID()
 	e.create(b, id)
 	if st := e.mustState(id); st.Status != "created" {
 		t.Errorf("status %q, want created", st.Status)
@@ -153,7 +153,7 @@ func TestLogFile(t *testing.T) {
 			e := newEnv(t)
 			b := e.newBundle("sleep", "1000")
 			b.Edit(func(s *specs.Spec) { s.Root.Path = "no-such-rootfs" })
-			id := e.newID()
+			id := e.NewID()
 			logFile := filepath.Join(e.Dir, "runtime.log")
 			r := e.run("--log", logFile, "--log-format", format, "create", "--bundle", b.Dir, id)
 			checkFailure(t, r, r.Output())

@@ -92,7 +92,7 @@ func TestLifecycle(t *testing.T) {
 	b.Edit(func(s *specs.Spec) {
 		s.Annotations = map[string]string{"org.example.key": "value", "org.example.other": "2"}
 	})
-	id := e.newID()
+	id := e.NewID()
 
 	// Empty list first.
 	if r := e.mustRun("list", "-q"); strings.TrimSpace(r.Stdout) != "" {
@@ -243,7 +243,7 @@ func TestKillAll(t *testing.T) {
 
 func TestMissingID(t *testing.T) {
 	e := newEnv(t)
-	id := e.newID() // never created
+	id := e.NewID() // never created
 	for _, args := range [][]string{
 		{"state", id},
 		{"kill", id},
@@ -304,7 +304,7 @@ func TestPidFile(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t)
 			b := e.newBundle("sleep", "1000")
-			id := e.newID()
+			id := e.NewID()
 			cwd := e.mkdir("cwd")
 			pidArg := "ctr.pid"
 			want := filepath.Join(cwd, "ctr.pid")
@@ -340,7 +340,7 @@ func TestCreateWithoutProcess(t *testing.T) {
 	e := newEnv(t)
 	b := e.newBundle("true")
 	b.Edit(func(s *specs.Spec) { s.Process = nil })
-	id := e.newID()
+	id := e.NewID()
 	e.create(b, id)
 	if st := e.mustState(id); st.Status != "created" || st.Pid <= 0 || !testkit.Alive(st.Pid) {
 		t.Fatalf("state of a container without process: %+v", st)
@@ -352,5 +352,5 @@ func TestCreateWithoutProcess(t *testing.T) {
 	e.mustRun("delete", id)
 	e.mustFail([]string{"state", id}, "does not exist")
 
-	e.mustFail([]string{"run", "--bundle", b.Dir, e.newID()}, "process", "must be set")
+	e.mustFail([]string{"run", "--bundle", b.Dir, e.NewID()}, "process", "must be set")
 }

@@ -91,7 +91,7 @@ func TestNotifySocket(t *testing.T) {
 			if err := os.WriteFile(b.Rootfs("sdnotify"), data, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			id := e.newID()
+			id := e.NewID()
 			opts := execOpts{env: []string{"NOTIFY_SOCKET=" + host}}
 			var r result
 			switch mode {

@@ -54,7 +54,7 @@ func TestRlimitAddressSpace(t *testing.T) {
 				s.Process.NoNewPrivileges = tc.nnp
 				s.Linux.Seccomp = tc.seccomp
 			})
-			id := e.newID()
+			id := e.NewID()
 			got := ""
 			if tc.detach {
 				e.create(b, id)

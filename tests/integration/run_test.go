@@ -26,7 +26,7 @@ func TestRunExitStatus(t *testing.T) {
 func TestRunKilledFromOutside(t *testing.T) {
 	e := newEnv(t)
 	b := e.newBundle("sleep", "1000")
-	id := e.newID()
+	id := e.NewID()
 	p := e.start(execOpts{}, "run", "-b", b.Dir, id)
 	st := e.waitStatus(id, "running", 10*time.Second)
 	if err := syscall.Kill(st.Pid, syscall.SIGKILL); err != nil {
@@ -56,7 +56,7 @@ func TestRunStdio(t *testing.T) {
 func TestRunStdin(t *testing.T) {
 	e := newEnv(t)
 	b := e.newBundle("cat")
-	id := e.newID()
+	id := e.NewID()
 	r := e.exec(execOpts{stdin: strings.NewReader("hi from stdin\n")}, "run", "--bundle", b.Dir, id)
 	if r.Code != 0 || r.Stdout != "hi from stdin\n" {
 		t.Errorf("echo ... | run cat: want exit 0 and stdout %q: %s", "hi from stdin\n", r)
@@ -76,7 +76,7 @@ func TestRunSignalForwarding(t *testing.T) {
 		t.Run(tc.sig.String(), func(t *testing.T) {
 			e := newEnv(t)
 			b := e.newBundle("sh", "-c", `trap "echo marker-TERM; exit 3" TERM; trap "echo marker-USR1; exit 4" USR1; trap "echo marker-HUP; exit 5" HUP; touch /tmp/ready; while :; do sleep 0.1; done`)
-			id := e.newID()
+			id := e.NewID()
 			p := e.start(execOpts{}, "run", "--bundle", b.Dir, id)
 			waitFile(t, b.Rootfs("tmp/ready"), "", 10*time.Second)
 			if err := p.Signal(tc.sig); err != nil {
@@ -94,7 +94,7 @@ func TestRunSignalForwarding(t *testing.T) {
 func TestRunKeep(t *testing.T) {
 	e := newEnv(t)
 	b := e.newBundle("sh", "-c", "exit 2")
-	id := e.newID()
+	id := e.NewID()
 	r := e.run("run", "--keep", "--bundle", b.Dir, id)
 	if r.Code != 2 {
 		t.Errorf("run --keep of `exit 2`: want exit 2: %s", r)
@@ -112,7 +112,7 @@ func TestRunDetach(t *testing.T) {
 		t.Run(flag, func(t *testing.T) {
 			e := newEnv(t)
 			b := e.newBundle("sleep", "1000")
-			id := e.newID()
+			id := e.NewID()
 			r := e.exec(execOpts{timeout: 10 * time.Second}, "run", flag, "--bundle", b.Dir, id)
 			if r.Code != 0 {
 				t.Fatalf("run %s failed: %s", flag, r)
@@ -138,7 +138,7 @@ func TestRunFlagsAccepted(t *testing.T) {
 		t.Run(strings.Join(flags, ""), func(t *testing.T) {
 			e := newEnv(t)
 			b := e.newBundle("sh", "-c", "echo ran; exit 6")
-			id := e.newID()
+			id := e.NewID()
 			r := e.run(append(append([]string{"run"}, flags...), "--bundle", b.Dir, id)...)
 			if r.Code != 6 || r.Stdout != "ran\n" {
 				t.Errorf("run %v: want exit 6 and stdout \"ran\\n\": %s", flags, r)
@@ -155,7 +155,7 @@ func TestRunTerminal(t *testing.T) {
 	// size is set.
 	b := e.newBundle("sh", "-c", `tty; i=0; while [ $i -lt 100 ]; do s=$(stty size 2>/dev/null); case "$s" in ""|"0 0") ;; *) break;; esac; sleep 0.05; i=$((i+1)); done; echo "size=$s"; exit 7`)
 	b.Edit(func(s *specs.Spec) { s.Process.Terminal = true })
-	id := e.newID()
+	id := e.NewID()
 
 	master, slave := openPty(t)
 	if err := unix.IoctlSetWinsize(int(slave.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 33, Col: 101}); err != nil {
@@ -210,7 +210,7 @@ func TestPreserveFds(t *testing.T) {
 	b := e.newBundle("sh", "-c", script)
 
 	// With --preserve-fds 2: fds 3 and 4 are there (and nothing above).
-	id := e.newID()
+	id := e.NewID()
 	r := e.exec(execOpts{extraFiles: open()}, "run", "--preserve-fds", "2", "--bundle", b.Dir, id)
 	want := "has3\nhas4\ncontent-of-three\ncontent-of-four\n"
 	if r.Code != 0 || r.Stdout != want {
@@ -218,14 +218,14 @@ func TestPreserveFds(t *testing.T) {
 	}
 
 	// Without the flag the extra fds are not passed.
-	id = e.newID()
+	id = e.NewID()
 	r = e.exec(execOpts{extraFiles: open()}, "run", "--bundle", b.Dir, id)
 	if r.Code != 0 || r.Stdout != "" {
 		t.Errorf("run without --preserve-fds: want exit 0 and no fds 3, 4 (empty stdout): %s", r)
 	}
 
 	// More fds than were passed: refused (fd 5 is not the caller's to give).
-	id = e.newID()
+	id = e.NewID()
 	r = e.exec(execOpts{extraFiles: open()}, "run", "--preserve-fds", "3", "--bundle", b.Dir, id)
 	if r.Code == 0 {
 		t.Errorf("run --preserve-fds 3 with only fds 3 and 4 open: want a failure: %s", r)
@@ -236,7 +236,7 @@ func TestConsoleSocket(t *testing.T) {
 	e := newEnv(t)
 	b := e.newBundle("sh", "-c", "tty; [ -t 0 ] && echo isatty; sleep 1000")
 	b.Edit(func(s *specs.Spec) { s.Process.Terminal = true })
-	id := e.newID()
+	id := e.NewID()
 	sock, ch := e.listenFd()
 	e.create(b, id, "--console-socket", sock)
 	master := recvWithin(t, ch, 5*time.Second)
@@ -258,13 +258,13 @@ func TestConsoleSocketErrors(t *testing.T) {
 		e := newEnv(t)
 		b := e.newBundle("sleep", "1000")
 		b.Edit(func(s *specs.Spec) { s.Process.Terminal = true })
-		id := e.newID()
+		id := e.NewID()
 		e.mustFail([]string{"create", "--bundle", b.Dir, id}, "console socket")
 	})
 	t.Run("socket without terminal", func(t *testing.T) {
 		e := newEnv(t)
 		b := e.newBundle("sleep", "1000")
-		id := e.newID()
+		id := e.NewID()
 		sock, _ := e.listenFd()
 		e.mustFail([]string{"create", "--bundle", b.Dir, "--console-socket", sock, id})
 	})
@@ -273,7 +273,7 @@ func TestConsoleSocketErrors(t *testing.T) {
 func TestPidfdSocket(t *testing.T) {
 	e := newEnv(t)
 	b := e.newBundle("sleep", "1000")
-	id := e.newID()
+	id := e.NewID()
 	sock, ch := e.listenFd()
 	e.create(b, id, "--pidfd-socket", sock)
 	f := recvWithin(t, ch, 5*time.Second)

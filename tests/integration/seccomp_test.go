@@ -56,5 +56,5 @@ func TestSeccompStatxConditionRejected(t *testing.T) {
 			},
 		}
 	})
-	e.mustFail([]string{"create", "--bundle", b.Dir, e.newID()}, "linux.seccomp.syscalls[1]", "statx")
+	e.mustFail([]string{"create", "--bundle", b.Dir, e.NewID()}, "linux.seccomp.syscalls[1]", "statx")
 }

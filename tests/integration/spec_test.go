@@ -51,7 +51,7 @@ func TestUngrantableCapabilityDropped(t *testing.T) {
 	e := newEnv(t)
 	b := e.newBundle("sh", "-c", "grep CapBnd /proc/self/status")
 	b.Edit(func(s *specs.Spec) { testkit.AddCaps(s, "CAP_SYS_TIME") })
-	r := e.exec(execOpts{wrap: []string{"setpriv", "--bounding-set", "-sys_time", "--"}}, "run", "--bundle", b.Dir, e.newID())
+	r := e.exec(execOpts{wrap: []string{"setpriv", "--bounding-set", "-sys_time", "--"}}, "run", "--bundle", b.Dir, e.NewID())
 	if r.Code != 0 {
 		t.Fatalf("run without CAP_SYS_TIME to grant: want success with a warning: %s", r)
 	}
@@ -88,7 +88,7 @@ func TestKernelTCPLimit(t *testing.T) {
 		}
 		s.Linux.Resources.Memory = &specs.LinuxMemory{KernelTCP: &limit} //nolint:staticcheck // what is tested
 	})
-	id := e.newID()
+	id := e.NewID()
 	e.create(b, id)
 	st := e.mustState(id)
 	dir := memoryCgroupDir(t, st.Pid)

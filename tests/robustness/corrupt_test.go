@@ -59,9 +59,9 @@ func TestCorruptState(t *testing.T) {
 			t.Run(status+"/"+c.name, func(t *testing.T) {
 				w := newWorld(t)
 				b := w.newBundle("sleep", "1000")
-				healthy := w.newID()
+				healthy := w.NewID()
 				w.must("create", "--bundle", b.Dir, healthy)
-				id := w.newID()
+				id := w.NewID()
 				if status == "created" {
 					w.must("create", "--bundle", b.Dir, id)
 				} else {
@@ -106,7 +106,7 @@ func TestCorruptState(t *testing.T) {
 // file behind for an id that does not exist.
 func TestMissingIDLeavesNoLock(t *testing.T) {
 	w := newWorld(t)
-	id := w.newID()
+	id := w.NewID()
 	for _, op := range [][]string{
 		{"start", id}, {"kill", id}, {"kill", "--all", id, "KILL"}, {"pause", id}, {"resume", id},
 		{"update", "--memory", "10m", id}, {"delete", id}, {"delete", "--force", id}, {"state", id},

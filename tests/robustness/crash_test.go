@@ -105,7 +105,7 @@ func crashLoop(t *testing.T, cc crashCase) {
 	})
 	seen := map[string]int{}
 	for i, delay := range killPoints(rng, crashIterations, cc.maxDelay) {
-		id := w.newID()
+		id := w.NewID()
 		if cc.prepare != nil {
 			cc.prepare(w, b, id)
 		}
@@ -241,7 +241,7 @@ func TestStaleLockNeverBlocks(t *testing.T) {
 			Args: []string{"sh", "-c", "echo $$ > " + pidFile + "; exec sleep 60"},
 		}}}
 	})
-	id := w.newID()
+	id := w.NewID()
 	c := w.start(opts{}, "create", "--bundle", b.Dir, id)
 	var hookPid int
 	if !waitUntil(10*time.Second, func() bool {
@@ -304,7 +304,7 @@ func lockHolders(path string) []string {
 func TestStartInterruptedAfterRelease(t *testing.T) {
 	w := newWorld(t)
 	b := w.newBundle("sleep", "1000")
-	id := w.newID()
+	id := w.NewID()
 	w.must("run", "--detach", "--bundle", b.Dir, id)
 	st := w.waitStatus(id, "running", 10*time.Second)
 	if err := unix.Mkfifo(filepath.Join(w.Root, id, "exec.fifo"), 0o600); err != nil {

@@ -71,14 +71,14 @@ func TestNoRuntimeFDsInContainer(t *testing.T) {
 		preserve int
 		want     string
 	}{{0, "[0 1 2]"}, {2, "[0 1 2 3 4]"}} {
-		r := w.start(opts{extra: tempFiles(t, w.Dir, c.preserve)}, "run", "--preserve-fds", strconv.Itoa(c.preserve), "--bundle", b.Dir, w.newID()).Wait()
+		r := w.start(opts{extra: tempFiles(t, w.Dir, c.preserve)}, "run", "--preserve-fds", strconv.Itoa(c.preserve), "--bundle", b.Dir, w.NewID()).Wait()
 		if got := fmt.Sprint(fdSet(r.Stdout)); !r.OK() || got != c.want {
 			t.Errorf("run --preserve-fds %d: container fds %s, want %s: %s", c.preserve, got, c.want, r)
 		}
 	}
 
 	b2 := w.newBundle("sleep", "1000")
-	id := w.newID()
+	id := w.NewID()
 	w.must("create", "--bundle", b2.Dir, id)
 	st := w.waitStatus(id, "created", 10*time.Second)
 	if fds, desc := hostFDs(st.Pid); fmt.Sprint(fds) != "[0 1 2]" {
@@ -132,7 +132,7 @@ func TestCwdOutsideRootfs(t *testing.T) {
 	started := 0
 	for n := 3; n <= 10; n++ {
 		b.Edit(func(s *specs.Spec) { s.Process.Cwd = fmt.Sprintf("/proc/self/fd/%d", n) })
-		r := w.start(opts{timeout: 15 * time.Second}, "run", "--bundle", b.Dir, w.newID()).Wait()
+		r := w.start(opts{timeout: 15 * time.Second}, "run", "--bundle", b.Dir, w.NewID()).Wait()
 		if strings.Contains(r.Stdout+r.Stderr, secret) {
 			t.Errorf("process.cwd /proc/self/fd/%d: the container read a host file: %s", n, r)
 		}
@@ -144,7 +144,7 @@ func TestCwdOutsideRootfs(t *testing.T) {
 		}
 	}
 	b2 := w.newBundle("sleep", "1000")
-	id := w.newID()
+	id := w.NewID()
 	w.must("run", "--detach", "--bundle", b2.Dir, id)
 	for n := 3; n <= 10; n++ {
 		r := w.start(opts{timeout: 15 * time.Second}, "exec", "--cwd", fmt.Sprintf("/proc/self/fd/%d", n), id, "sh", "-c", script).Wait()
@@ -166,7 +166,7 @@ func TestCwdOutsideRootfs(t *testing.T) {
 func TestRuntimeBinaryNotWritable(t *testing.T) {
 	w := newWorld(t)
 	bin := filepath.Join(w.Dir, "berth-copy")
-	data, err := os.ReadFile(berthBin)
+	data, err := os.ReadFile(setup.Binary)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +191,7 @@ done 2>/dev/null
 wait
 echo done > /finished`
 	b := w.newBundle("sh", "-c", attack)
-	id := w.newID()
+	id := w.NewID()
 	if r := w.start(opts{bin: bin}, "run", "--detach", "--bundle", b.Dir, id).Wait(); !r.OK() {
 		t.Fatalf("run: %s", r)
 	}
@@ -232,7 +232,7 @@ echo done > /finished`
 	// berth's code until start. Processes exec'd into the container see it
 	// as pid 1.
 	b2 := w.newBundle("sleep", "1000")
-	id2 := w.newID()
+	id2 := w.NewID()
 	if r := w.start(opts{bin: bin}, "create", "--bundle", b2.Dir, id2).Wait(); !r.OK() {
 		t.Fatalf("create: %s", r)
 	}
@@ -295,7 +295,7 @@ v=$(cat /sys/kernel/profiling); echo "$v" > /sys/kernel/profiling && echo WROTE-
 			t.Errorf("%s: wrote to a read-only path:\n%s", who, out)
 		}
 	}
-	id := w.newID()
+	id := w.NewID()
 	w.must("create", "--bundle", b.Dir, id)
 	r := w.start(opts{}, "exec", id, "sh", "-c", probe).Wait()
 	if r.Code != 0 {
@@ -304,7 +304,7 @@ v=$(cat /sys/kernel/profiling); echo "$v" > /sys/kernel/profiling && echo WROTE-
 	check("exec", r.Stdout)
 	w.must("delete", "--force", id)
 	b.Edit(func(s *specs.Spec) { s.Process.Args = []string{"sh", "-c", probe} })
-	r = w.start(opts{}, "run", "--bundle", b.Dir, w.newID()).Wait()
+	r = w.start(opts{}, "run", "--bundle", b.Dir, w.NewID()).Wait()
 	check("run", r.Stdout)
 	t.Logf("masked paths present on this kernel: %v", masked)
 }
@@ -330,7 +330,7 @@ func TestMountPropagationContained(t *testing.T) {
 			testkit.AddCaps(s, "CAP_SYS_ADMIN")
 		})
 		_ = os.Remove(b.Rootfs("ready"))
-		id := w.newID()
+		id := w.NewID()
 		r := w.start(opts{}, "run", "--detach", "--bundle", b.Dir, id).Wait()
 		if !r.OK() {
 			t.Errorf("rootfsPropagation %s: %s", prop, r)
@@ -355,7 +355,7 @@ func TestMountPropagationContained(t *testing.T) {
 // receiveFD listens on a new unix socket in dir and returns its path and
 // a channel yielding the first fd sent over it (nil when none came).
 func receiveFD(t *testing.T, dir string) (string, <-chan *os.File) {
-	path := filepath.Join(dir, fmt.Sprintf("s%d.sock", ids.Next()))
+	path := filepath.Join(dir, fmt.Sprintf("s%d.sock", setup.IDs.Next()))
 	rcv, err := testkit.ReceiveFD(path, opTimeout)
 	if err != nil {
 		t.Fatal(err)
@@ -384,7 +384,7 @@ func receiveFD(t *testing.T, dir string) (string, <-chan *os.File) {
 // hostTargets makes host files and a directory that container-controlled
 // symlinks will point to, and returns a check that they are untouched.
 func hostTargets(t *testing.T, w *world, names ...string) (dir string, untouched func(when string)) {
-	dir = filepath.Join(w.Dir, fmt.Sprintf("host%d", ids.Next()))
+	dir = filepath.Join(w.Dir, fmt.Sprintf("host%d", setup.IDs.Next()))
 	if err := os.MkdirAll(filepath.Join(dir, "pts"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -446,7 +446,7 @@ func TestDeviceSymlinksToHost(t *testing.T) {
 				s.Mounts = mounts
 			})
 			what := fmt.Sprintf("rootfs with /dev/{%s} -> host", strings.Join(devs, ","))
-			id := w.newID()
+			id := w.NewID()
 			sock, ch := receiveFD(t, w.Dir)
 			r := w.start(opts{}, "create", "--console-socket", sock, "--bundle", b.Dir, id).Wait()
 			untouched(what + ": create")
@@ -479,7 +479,7 @@ func TestDeviceSymlinksToHost(t *testing.T) {
 			relink = append(relink, fmt.Sprintf("rm -f /dev/%s; ln -s %s /dev/%s", n, filepath.Join(hostDir, n), n))
 		}
 		b := w.newBundle("sh", "-c", strings.Join(relink, "; ")+"; echo relinked > /relinked; sleep 1000")
-		id := w.newID()
+		id := w.NewID()
 		w.must("run", "--detach", "--bundle", b.Dir, id)
 		if !waitUntil(10*time.Second, func() bool { return fileExists(b.Rootfs("relinked")) }) {
 			t.Fatal("the container did not replace its /dev entries")
@@ -530,7 +530,7 @@ func TestCreatedInitFDsUnreachable(t *testing.T) {
 		}
 		s.Linux.Resources.CPU = &specs.LinuxCPU{Quota: &quota, Period: &period}
 	})
-	id := w.newID()
+	id := w.NewID()
 	w.must("create", "--bundle", b.Dir, id)
 	limit := func() string {
 		if v, err := cgroupFile(id, "cpu", "cpu.cfs_quota_us"); err == nil {

@@ -15,16 +15,20 @@ import (
 	"github.com/berth-oci/berth/tests/testkit"
 )
 
-const (
-	// opTimeout bounds every berth invocation: no test may hang on one.
-	opTimeout = 20 * time.Second
-	// leakGrace is how long a leak check waits for the kernel to finish
-	// reaping and tearing down before it calls something a leak.
-	leakGrace = 3 * time.Second
-)
+// setup is what every test shares, fixed in TestMain: the berth binary
+// under test, the base bundle every test bundle starts from (a busybox
+// rootfs and its config.json, testkit.MakeBaseBundle), the ids (and other
+// unique names), and why the tests cannot run, if they cannot (not root,
+// no binary, no base bundle).
+var setup testkit.Setup
 
-// ids makes the container ids (and other unique names) of the package.
-var ids = testkit.NewIDs("rb")
+func TestMain(m *testing.M) {
+	setup = testkit.NewSetup("the robustness suite runs real containers", "rb")
+	os.Exit(setup.Run(m, "robustness"))
+}
+
+// opTimeout bounds every berth invocation: no test may hang on one.
+const opTimeout = 20 * time.Second
 
 // world is one test's private space: a temporary directory holding its
 // --root, bundles and helper files, and the container ids it used. When the
@@ -43,16 +47,10 @@ type world struct {
 // the others, and makes its directory.
 func newWorld(t *testing.T) *world {
 	t.Helper()
-	setup.Gate.Check(t)
-	t.Parallel()
-	w := &world{t: t, Space: testkit.NewSpace(t, ids)}
+	w := &world{t: t, Space: setup.NewSpace(t)}
 	t.Cleanup(w.finish)
 	return w
 }
-
-// newID returns a container id unique on this host and registers it for the
-// final leak check.
-func (w *world) newID() string { return w.NewID(w.t.Name()) }
 
 // trackPid registers a host process that must be gone when the test ends.
 func (w *world) trackPid(pid int) {
@@ -69,7 +67,7 @@ func (w *world) newBundle(args ...string) *testkit.Bundle {
 	if err != nil {
 		w.t.Fatal(err)
 	}
-	return testkit.CopyBundle(w.t, baseBundle, dir, args...)
+	return testkit.CopyBundle(w.t, setup.Base, dir, args...)
 }
 
 // ---------------------------------------------------------------------------
@@ -85,14 +83,14 @@ type opts struct {
 	wrap    []string   // run berth through this command (setpriv ...)
 	env     []string   // nil: inherit
 	dir     string
-	bin     string // "": berthBin
+	bin     string // "": setup.Binary
 }
 
 // start runs berth (with --root of the world unless o.noRoot) without
 // waiting for it.
 func (w *world) start(o opts, args ...string) *testkit.Proc {
 	w.t.Helper()
-	b := w.Berth(berthBin, opTimeout)
+	b := w.Berth(setup.Binary, opTimeout)
 	if o.noRoot {
 		b.Globals = nil
 	}
@@ -172,7 +170,7 @@ func waitUntil(d time.Duration, cond func() bool) bool {
 // Leaks
 
 // checkClean fails the test, naming what, if anything of the containers ids
-// is still on the host after leakGrace, and removes it: entries of the root
+// is still on the host after testkit.LeakGrace, and removes it: entries of the root
 // named after them (state dirs, lock files), cgroups named after them,
 // mounts of or below the world's directory, and live processes in their
 // cgroups, started from the world's directory or tracked.
@@ -181,9 +179,9 @@ func (w *world) checkClean(what string, ids ...string) bool {
 	w.mu.Lock()
 	tracked := append([]int(nil), w.pids...)
 	w.mu.Unlock()
-	scope := w.Scope(berthBin)
+	scope := w.Scope(setup.Binary)
 	scope.IDs, scope.Pids = ids, tracked
-	leaks := scope.Settle(leakGrace)
+	leaks := scope.Settle(testkit.LeakGrace)
 	if len(leaks) == 0 {
 		return true
 	}
@@ -202,7 +200,7 @@ func (w *world) checkClean(what string, ids ...string) bool {
 // running, and checks that nothing is left.
 func (w *world) finish() {
 	ids := w.IDs()
-	for _, r := range w.Berth(berthBin, 30*time.Second).ForceDelete(ids...) {
+	for _, r := range w.Berth(setup.Binary, 30*time.Second).ForceDelete(ids...) {
 		w.t.Logf("final delete --force: %s", r)
 	}
 	w.mu.Lock()

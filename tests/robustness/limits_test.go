@@ -30,7 +30,7 @@ func TestForkBombStopsAtPidsLimit(t *testing.T) {
 		l := int64(limit)
 		s.Linux.Resources.Pids = &specs.LinuxPids{Limit: &l}
 	})
-	id := w.newID()
+	id := w.NewID()
 	w.must("run", "--detach", "--bundle", b.Dir, id)
 	if !waitUntil(20*time.Second, func() bool { return fileExists(b.Rootfs("spawned")) }) {
 		t.Fatal("the fork bomb did not finish its loop")
@@ -78,7 +78,7 @@ func TestOOMKilled(t *testing.T) {
 			s.Linux.Resources.Memory.Swap = &l // no swap to escape to
 		}
 	})
-	id := w.newID()
+	id := w.NewID()
 	run := w.start(opts{timeout: 40 * time.Second}, "run", "--bundle", b.Dir, id)
 	w.waitStatus(id, "running", 10*time.Second)
 	events := w.start(opts{timeout: 40 * time.Second}, "events", "--interval", "100ms", id)

@@ -18,7 +18,7 @@ func TestRaceCreateSameID(t *testing.T) {
 	b := w.newBundle("sleep", "1000")
 	const rounds, racers = 3, 6
 	for round := 0; round < rounds; round++ {
-		id := w.newID()
+		id := w.NewID()
 		results := make([]result, racers)
 		testkit.Together(racers, func(i int) { results[i] = w.start(opts{}, "create", "--bundle", b.Dir, id).Wait() })
 		won := 0
@@ -47,13 +47,10 @@ func TestRaceCreateManyIDs(t *testing.T) {
 	w := newWorld(t)
 	b := w.newBundle("sleep", "1000")
 	const n = 8
-	ids := make([]string, n)
-	for i := range ids {
-		ids[i] = w.newID()
-	}
+	cids := w.NewIDs(n)
 	parallel := func(args func(id string) []string) []result {
 		out := make([]result, n)
-		testkit.Together(n, func(i int) { out[i] = w.start(opts{}, args(ids[i])...).Wait() })
+		testkit.Together(n, func(i int) { out[i] = w.start(opts{}, args(cids[i])...).Wait() })
 		return out
 	}
 	for _, r := range parallel(func(id string) []string { return []string{"create", "--bundle", b.Dir, id} }) {
@@ -72,7 +69,7 @@ func TestRaceCreateManyIDs(t *testing.T) {
 			created[s.ID] = true
 		}
 	}
-	for _, id := range ids {
+	for _, id := range cids {
 		if !created[id] {
 			t.Errorf("list does not show %s as created with a live pid: %s", id, lr.Stdout)
 		}
@@ -82,7 +79,7 @@ func TestRaceCreateManyIDs(t *testing.T) {
 			t.Errorf("parallel delete --force: %s", r)
 		}
 	}
-	w.checkClean("parallel creates and deletes of distinct ids", ids...)
+	w.checkClean("parallel creates and deletes of distinct ids", cids...)
 }
 
 // TestRaceStartDelete races start against delete --force on a created
@@ -94,7 +91,7 @@ func TestRaceStartDelete(t *testing.T) {
 	const rounds = 12
 	startWon := 0
 	for round := 0; round < rounds; round++ {
-		id := w.newID()
+		id := w.NewID()
 		w.must("create", "--bundle", b.Dir, id)
 		var wg sync.WaitGroup
 		var sr, dr result
@@ -128,7 +125,7 @@ func TestRaceStartDelete(t *testing.T) {
 func TestRaceSignalStateLoops(t *testing.T) {
 	w := newWorld(t)
 	b := w.newBundle("sh", "-c", `trap "" USR1 HUP; while :; do sleep 1; done`)
-	id := w.newID()
+	id := w.NewID()
 	w.must("run", "--detach", "--bundle", b.Dir, id)
 	first := w.waitStatus(id, "running", 10*time.Second)
 

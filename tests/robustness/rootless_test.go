@@ -42,7 +42,7 @@ func TestRootless(t *testing.T) {
 	if why := rootlessPreconditions(); why != "" {
 		t.Skip("rootless: " + why)
 	}
-	name := fmt.Sprintf("rb%d%d", os.Getpid()%100000, ids.Next())
+	name := fmt.Sprintf("rb%d%d", os.Getpid()%100000, setup.IDs.Next())
 	if out, err := exec.Command("useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name).CombinedOutput(); err != nil {
 		t.Fatalf("useradd %s: %v: %s", name, err, out)
 	}
@@ -64,7 +64,7 @@ func TestRootless(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	if out, err := exec.Command("cp", "-a", filepath.Join(baseBundle, "rootfs"), filepath.Join(dir, "rootfs")).CombinedOutput(); err != nil {
+	if out, err := exec.Command("cp", "-a", filepath.Join(setup.Base, "rootfs"), filepath.Join(dir, "rootfs")).CombinedOutput(); err != nil {
 		t.Fatalf("copy rootfs: %v: %s", err, out)
 	}
 	if err := os.Chmod(dir, 0o755); err != nil {
@@ -74,7 +74,7 @@ func TestRootless(t *testing.T) {
 		t.Fatalf("chown: %v: %s", err, out)
 	}
 	// A world of the user's: its --root lives in the user's directory.
-	uw := &world{t: t, Space: testkit.SpaceAt(dir, ids)}
+	uw := &world{t: t, Space: testkit.SpaceAt(t, dir, setup.IDs)}
 	asUser := opts{
 		wrap: []string{"setpriv", "--reuid=" + u.Uid, "--regid=" + u.Gid, "--init-groups"},
 		env:  []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + dir},
@@ -108,7 +108,7 @@ func TestRootless(t *testing.T) {
 	}
 
 	for _, mode := range []string{"true", "auto"} {
-		id := uw.newID()
+		id := uw.NewID()
 		args := []string{"run", "--bundle", dir, id}
 		if mode == "true" {
 			args = append([]string{"--rootless", "true"}, args...)
@@ -133,7 +133,7 @@ func TestRootless(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	id := uw.newID()
+	id := uw.NewID()
 	for _, args := range [][]string{{"create", "--bundle", dir, id}, {"start", id}} {
 		if r := uw.start(asUser, args...).Wait(); !r.OK() {
 			t.Fatalf("rootless %s: %s", args[0], r)

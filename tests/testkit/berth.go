@@ -61,6 +61,16 @@ func (b Berth) State(id string) (st *State, r Result, err error) {
 	return &s, r, nil
 }
 
+// Must runs berth and fails t unless it exits 0.
+func (b Berth) Must(t testing.TB, args ...string) Result {
+	t.Helper()
+	r := b.Run(args...)
+	if !r.OK() {
+		t.Fatalf("command failed: %s", r)
+	}
+	return r
+}
+
 // ForceDelete runs `delete --force` for every id, as a test's cleanup
 // does, and returns the results of the deletes that failed.
 func (b Berth) ForceDelete(ids ...string) []Result {
@@ -142,18 +152,21 @@ func (g Gate) Report(suite string) {
 	}
 }
 
-// Setup is what the TestMain of a suite that runs berth finds out first.
+// Setup is what the TestMain of a suite that runs berth finds out first,
+// and what its tests share.
 type Setup struct {
 	Repo   string // the module root
 	Binary string // the berth binary under test
+	Base   string // the base bundle, in suites that have one (see Run)
+	IDs    *IDs   // the container ids of the suite's tests
 	Gate   Gate
 }
 
 // NewSetup finds the repository and the binary under test, and closes the
 // gate unless the test binary runs as root (needsRoot says why the suite
-// needs it) and the binary exists.
-func NewSetup(needsRoot string) Setup {
-	var s Setup
+// needs it) and the binary exists. The suite's ids start with idPrefix.
+func NewSetup(needsRoot, idPrefix string) Setup {
+	s := Setup{IDs: NewIDs(idPrefix)}
 	repo, err := RepoRoot()
 	if err != nil {
 		s.Gate.Fail = err.Error()
@@ -166,31 +179,31 @@ func NewSetup(needsRoot string) Setup {
 	return s
 }
 
-// BaseBundle makes the base bundle (MakeBaseBundle) in a new temporary
-// directory, unless the gate is closed already; a failure closes it. The
-// function returned removes the directory.
-func (s *Setup) BaseBundle() (dir string, remove func()) {
+// BaseBundle makes the base bundle (MakeBaseBundle) in Base, a new
+// temporary directory, unless the gate is closed already; a failure closes
+// it. The function returned removes the directory.
+func (s *Setup) BaseBundle() (remove func()) {
 	if s.Gate.Skip != "" || s.Gate.Fail != "" {
-		return "", func() {}
+		return func() {}
 	}
 	dir, err := os.MkdirTemp("", "berth-base-")
 	if err != nil {
 		s.Gate.Fail = "making the base bundle's directory: " + err.Error()
-		return "", func() {}
+		return func() {}
 	}
+	s.Base = dir
 	if err := MakeBaseBundle(dir, s.Binary); err != nil {
 		s.Gate.Fail = "making the base bundle: " + err.Error()
 	}
-	return dir, func() { os.RemoveAll(dir) }
+	return func() { os.RemoveAll(dir) }
 }
 
 // Run is the TestMain of a suite whose tests copy their bundles from a base
-// bundle: it makes the base bundle into *base (unless the gate is closed),
-// reports the gate, runs the tests and removes the base bundle. It returns
-// the exit code.
-func (s *Setup) Run(m *testing.M, suite string, base *string) int {
-	var remove func()
-	*base, remove = s.BaseBundle()
+// bundle: it makes the base bundle (unless the gate is closed), reports the
+// gate, runs the tests and removes the base bundle. It returns the exit
+// code.
+func (s *Setup) Run(m *testing.M, suite string) int {
+	remove := s.BaseBundle()
 	defer remove()
 	s.Gate.Report(suite)
 	return m.Run()

@@ -26,11 +26,11 @@ const (
 // places (Debian's busybox-static installs /bin/busybox).
 func Busybox() (string, error) {
 	if p := os.Getenv("BUSYBOX"); p != "" {
-		return p, CheckStatic(p)
+		return p, checkStatic(p)
 	}
 	var tried []string
 	for _, p := range []string{"/bin/busybox", "/usr/bin/busybox", "/usr/local/bin/busybox"} {
-		err := CheckStatic(p)
+		err := checkStatic(p)
 		if err == nil {
 			return p, nil
 		}
@@ -39,9 +39,9 @@ func Busybox() (string, error) {
 	return "", fmt.Errorf("no statically linked busybox (%s)", strings.Join(tried, "; "))
 }
 
-// CheckStatic fails unless path is a statically linked ELF executable (no
+// checkStatic fails unless path is a statically linked ELF executable (no
 // PT_INTERP): the root file systems have no libraries.
-func CheckStatic(path string) error {
+func checkStatic(path string) error {
 	f, err := elf.Open(path)
 	if err != nil {
 		return fmt.Errorf("%s: %w (install busybox-static or set BUSYBOX)", path, err)

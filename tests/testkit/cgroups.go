@@ -29,7 +29,8 @@ func Unified() bool {
 
 // Hierarchies lists the roots of the cgroup hierarchies: /sys/fs/cgroup on
 // cgroup v2, the controllers' directories (and a hybrid host's "unified")
-// on v1, without the cpu,cpuacct style symlinks.
+// on v1, without the cpu,cpuacct style symlinks, and without directories
+// of the tmpfs that are not cgroup mounts.
 func Hierarchies() []string {
 	if Unified() {
 		return []string{CgroupRoot}
@@ -37,11 +38,29 @@ func Hierarchies() []string {
 	ents, _ := os.ReadDir(CgroupRoot) // none: no cgroups to leak
 	var out []string
 	for _, e := range ents {
-		if e.IsDir() {
-			out = append(out, filepath.Join(CgroupRoot, e.Name()))
+		if p := filepath.Join(CgroupRoot, e.Name()); e.IsDir() && isCgroupFS(p) {
+			out = append(out, p)
 		}
 	}
 	return out
+}
+
+// isCgroupFS reports whether dir is on a cgroup (v1 or v2) file system.
+func isCgroupFS(dir string) bool {
+	var st unix.Statfs_t
+	return unix.Statfs(dir, &st) == nil && (st.Type == unix.CGROUP_SUPER_MAGIC || st.Type == unix.CGROUP2_SUPER_MAGIC)
+}
+
+// writeControl writes a cgroup control file. It never creates one: in a
+// directory that is no cgroup, or a file of the other cgroup version, the
+// write fails (harmlessly: the callers write what may not be there).
+func writeControl(path, value string) error {
+	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(value)
+	return errors.Join(err, f.Close())
 }
 
 // CgroupsNamed lists the cgroup directories, in every hierarchy, whose
@@ -83,13 +102,12 @@ func namesAny(s string, ids []string) bool {
 	return false
 }
 
-// ThawCgroups unfreezes the cgroups, on v1 (freezer.state) and v2
-// (cgroup.freeze): a frozen task does not die of SIGKILL. The file of the
-// other version is absent and its write fails harmlessly.
-func ThawCgroups(dirs []string) {
+// thawCgroups unfreezes the cgroups, on v1 (freezer.state) and v2
+// (cgroup.freeze): a frozen task does not die of SIGKILL.
+func thawCgroups(dirs []string) {
 	for _, cg := range dirs {
-		_ = os.WriteFile(filepath.Join(cg, "freezer.state"), []byte("THAWED"), 0o644)
-		_ = os.WriteFile(filepath.Join(cg, "cgroup.freeze"), []byte("0"), 0o644)
+		_ = writeControl(filepath.Join(cg, "freezer.state"), "THAWED")
+		_ = writeControl(filepath.Join(cg, "cgroup.freeze"), "0")
 	}
 }
 
@@ -98,7 +116,7 @@ func ThawCgroups(dirs []string) {
 // v2, every pid of cgroup.procs) until it is empty or timeout passes. A
 // cgroup that does not exist is no error.
 func RemoveCgroups(dirs []string, timeout time.Duration) error {
-	ThawCgroups(dirs)
+	thawCgroups(dirs)
 	var all []string
 	for _, cg := range dirs {
 		_ = filepath.WalkDir(cg, func(p string, d os.DirEntry, err error) error {
@@ -131,7 +149,7 @@ func RemoveCgroups(dirs []string, timeout time.Duration) error {
 // killCgroup SIGKILLs the processes of one cgroup; errors mean they are
 // gone already (or the cgroup is).
 func killCgroup(cg string) {
-	_ = os.WriteFile(filepath.Join(cg, "cgroup.kill"), []byte("1"), 0) // v2, Linux 5.14
+	_ = writeControl(filepath.Join(cg, "cgroup.kill"), "1") // v2, Linux 5.14
 	data, _ := os.ReadFile(filepath.Join(cg, "cgroup.procs"))
 	for _, f := range strings.Fields(string(data)) {
 		if pid, err := strconv.Atoi(f); err == nil && pid > 1 {

@@ -45,45 +45,35 @@ func (g *IDs) Next() int64 { return g.seq.Add(1) }
 // Names reports whether s names the container id: id stands in s with no
 // letter or digit right before or after it, so that "ctr-1" names
 // "libpod-ctr-1.scope" and "ctr-1~lock" but not "ctr-10".
-func Names(s, id string) bool {
-	if id == "" {
-		return false
-	}
-	for i := 0; ; {
-		j := strings.Index(s[i:], id)
-		if j < 0 {
-			return false
-		}
-		start, end := i+j, i+j+len(id)
-		if (start == 0 || !isAlnum(s[start-1])) && (end == len(s) || !isAlnum(s[end])) {
-			return true
-		}
-		i = start + 1
-	}
-}
-
-func isAlnum(c byte) bool {
-	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
-}
+func Names(s, id string) bool { return standsAlone(s, id, isAlnum, isAlnum) }
 
 // mentionsPath reports whether s mentions the path dir or a path below
 // it: dir followed by the end, a '/' or any character that cannot go on a
 // file name here (a space, '=', ':', ','...).
 func mentionsPath(s, dir string) bool {
-	if dir == "" {
-		return false
-	}
-	for i := 0; ; {
-		j := strings.Index(s[i:], dir)
+	return standsAlone(s, dir, func(byte) bool { return false }, isNameChar)
+}
+
+// standsAlone reports whether sub occurs in s with neither a byte that
+// joinsBefore says joins it right before it, nor one that joinsAfter says
+// joins it right after it.
+func standsAlone(s, sub string, joinsBefore, joinsAfter func(byte) bool) bool {
+	for i := 0; sub != ""; {
+		j := strings.Index(s[i:], sub)
 		if j < 0 {
 			return false
 		}
-		end := i + j + len(dir)
-		if end == len(s) || !isNameChar(s[end]) {
+		start, end := i+j, i+j+len(sub)
+		if (start == 0 || !joinsBefore(s[start-1])) && (end == len(s) || !joinsAfter(s[end])) {
 			return true
 		}
-		i = i + j + 1
+		i = start + 1
 	}
+	return false
+}
+
+func isAlnum(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
 }
 
 func isNameChar(c byte) bool { return isAlnum(c) || c == '.' || c == '_' || c == '-' || c == '+' }

@@ -13,6 +13,10 @@ import (
 	"time"
 )
 
+// LeakGrace is how long a leak check waits (see Scope.Settle) for the
+// kernel to reap processes and tear down mounts after a delete returned.
+const LeakGrace = 3 * time.Second
+
 // Scope is what a test made that must be gone from the host when it is
 // done with it. The leak checker looks for what is left of it: state
 // entries, cgroups, mounts and processes. Every field is optional.
@@ -199,7 +203,7 @@ func Remove(leaks []Leak) error {
 			mounts = append(mounts, l.mount)
 		}
 	}
-	ThawCgroups(cgroups)
+	thawCgroups(cgroups)
 	for _, l := range leaks {
 		if l.Kind == "process" {
 			_ = syscall.Kill(l.pid, syscall.SIGKILL) // it may be gone already

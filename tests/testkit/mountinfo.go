@@ -46,10 +46,10 @@ func parseMountinfo(line string) (Mount, bool) {
 	if len(f) < 10 {
 		return Mount{}, false
 	}
-	m := Mount{Line: line, Root: Unescape(f[3]), Point: Unescape(f[4]), Options: f[5]}
+	m := Mount{Line: line, Root: unescape(f[3]), Point: unescape(f[4]), Options: f[5]}
 	for i := 6; i+2 < len(f); i++ {
 		if f[i] == "-" {
-			m.FSType, m.Source = f[i+1], Unescape(f[i+2])
+			m.FSType, m.Source = f[i+1], unescape(f[i+2])
 			if i+3 < len(f) {
 				m.SuperOptions = f[i+3]
 			}
@@ -59,8 +59,8 @@ func parseMountinfo(line string) (Mount, bool) {
 	return Mount{}, false
 }
 
-// Unescape undoes mountinfo's octal escapes (\040 for a space...).
-func Unescape(s string) string {
+// unescape undoes mountinfo's octal escapes (\040 for a space...).
+func unescape(s string) string {
 	if !strings.Contains(s, `\`) {
 		return s
 	}

@@ -208,7 +208,7 @@ func (r *Registry) startProcess() error {
 		case <-r.exited:
 			logF.Close()
 			r.cmd = nil
-			return fmt.Errorf("docker-registry on %s exited at start (%s): %s", r.Backend, cmd.ProcessState, r.LogTail())
+			return fmt.Errorf("docker-registry on %s exited at start (%s): %s", r.Backend, cmd.ProcessState, r.logTail())
 		default:
 		}
 		resp, err := client.Get("http://" + r.Backend + "/v2/")
@@ -220,7 +220,7 @@ func (r *Registry) startProcess() error {
 		}
 		if time.Now().After(deadline) {
 			r.Stop()
-			return fmt.Errorf("docker-registry on %s not ready after 15s (last: %v): %s", r.Backend, err, r.LogTail())
+			return fmt.Errorf("docker-registry on %s not ready after 15s (last: %v): %s", r.Backend, err, r.logTail())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
@@ -249,8 +249,8 @@ func (r *Registry) Pid() int {
 	return r.cmd.Process.Pid
 }
 
-// LogTail is the end of the registry's log, for error messages.
-func (r *Registry) LogTail() string {
+// logTail is the end of the registry's log, for error messages.
+func (r *Registry) logTail() string {
 	data, _ := os.ReadFile(filepath.Join(r.Dir, "registry.log"))
 	if len(data) > 4000 {
 		data = data[len(data)-4000:]

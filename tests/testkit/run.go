@@ -111,7 +111,8 @@ type Proc struct {
 	cmd      *exec.Cmd
 	group    bool
 	outPath  string
-	done     chan struct{}
+	done     chan struct{} // closed when the command has ended
+	ended    atomic.Bool   // set just before done is closed
 	timedOut atomic.Bool
 	res      Result
 }
@@ -161,15 +162,20 @@ func Start(c Cmd) (*Proc, error) {
 			p.res.Err = err
 		}
 		collect(&p.res, outF, errF)
-		close(p.done)
+		p.end()
 	}()
 	return p, nil
 }
 
 func (p *Proc) failed(err error) (*Proc, error) {
 	p.res.Code, p.res.Err = -1, err
-	close(p.done)
+	p.end()
 	return p, err
+}
+
+func (p *Proc) end() {
+	p.ended.Store(true)
+	close(p.done)
 }
 
 // collect reads the output files into r and removes them.
@@ -206,14 +212,7 @@ func (p *Proc) WaitFor(d time.Duration) (Result, bool) {
 }
 
 // Exited reports whether the command has ended (or never started).
-func (p *Proc) Exited() bool {
-	select {
-	case <-p.done:
-		return true
-	default:
-		return false
-	}
-}
+func (p *Proc) Exited() bool { return p.ended.Load() }
 
 // Kill sends SIGKILL to the command (to its process group with Group; not
 // to what it started elsewhere) and waits for it.

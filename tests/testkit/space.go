@@ -15,28 +15,46 @@ type Space struct {
 	Dir  string // the test's directory
 	Root string // Dir/state: the --root of the test's berth calls
 
+	name string // the test's, for its ids
 	ids  *IDs
 	mu   sync.Mutex
 	made []string
 }
 
-// NewSpace makes test t's space in t.TempDir(); its container ids come
-// from ids.
-func NewSpace(t testing.TB, ids *IDs) *Space { return SpaceAt(t.TempDir(), ids) }
-
-// SpaceAt is the space of a test in dir, which the caller removes.
-func SpaceAt(dir string, ids *IDs) *Space {
-	return &Space{Dir: dir, Root: filepath.Join(dir, "state"), ids: ids}
+// NewSpace checks the gate, marks t parallel (the tests of the suites with
+// spaces run beside each other) and makes t's space.
+func (s Setup) NewSpace(t *testing.T) *Space {
+	t.Helper()
+	s.Gate.Check(t)
+	t.Parallel()
+	return NewSpace(t, s.IDs)
 }
 
-// NewID returns a fresh container id for the test named testName and
-// registers it.
-func (s *Space) NewID(testName string) string {
-	id := s.ids.New(testName)
+// NewSpace makes test t's space in t.TempDir(); its container ids come
+// from ids.
+func NewSpace(t testing.TB, ids *IDs) *Space { return SpaceAt(t, t.TempDir(), ids) }
+
+// SpaceAt is test t's space in dir, which the caller removes.
+func SpaceAt(t testing.TB, dir string, ids *IDs) *Space {
+	return &Space{Dir: dir, Root: filepath.Join(dir, "state"), name: t.Name(), ids: ids}
+}
+
+// NewID returns a fresh container id of the test and registers it.
+func (s *Space) NewID() string {
+	id := s.ids.New(s.name)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.made = append(s.made, id)
 	return id
+}
+
+// NewIDs returns n fresh container ids (see NewID).
+func (s *Space) NewIDs(n int) []string {
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = s.NewID()
+	}
+	return ids
 }
 
 // IDs are the ids NewID returned so far.

@@ -3,7 +3,9 @@ package testkit
 import (
 	"archive/tar"
 	"bytes"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"time"
 )
@@ -86,4 +88,25 @@ func BusyboxEntries(busybox, passwd, group string) ([]TarEntry, error) {
 		es = append(es, SymlinkEntry(a, "/bin/busybox"))
 	}
 	return append(es, FileEntry("etc/passwd", passwd, 0o644), FileEntry("etc/group", group, 0o644)), nil
+}
+
+// ReadTar reads the entries of an uncompressed tar stream, bodies
+// included; on an error, it returns those read before it.
+func ReadTar(r io.Reader) ([]TarEntry, error) {
+	tr := tar.NewReader(r)
+	var out []TarEntry
+	for {
+		h, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			return out, nil
+		}
+		if err != nil {
+			return out, fmt.Errorf("reading a tar: %w", err)
+		}
+		body, err := io.ReadAll(tr)
+		if err != nil {
+			return out, fmt.Errorf("reading %s from a tar: %w", h.Name, err)
+		}
+		out = append(out, TarEntry{Name: h.Name, Type: h.Typeflag, Mode: h.Mode, UID: h.Uid, GID: h.Gid, Body: body, Link: h.Linkname})
+	}
 }

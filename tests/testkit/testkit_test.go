@@ -15,23 +15,19 @@ import (
 )
 
 func TestNames(t *testing.T) {
-	for _, c := range []struct {
-		s, id string
-		want  bool
-	}{
-		{"ctr-1", "ctr-1", true},
-		{"ctr-1~lock", "ctr-1", true},
-		{"ctr-1.pid", "ctr-1", true},
-		{"libpod-ctr-1.scope", "ctr-1", true},
-		{"/berth-e2e/ctr-1", "ctr-1", true},
-		{"ctr-10", "ctr-1", false},
-		{"xctr-1", "ctr-1", false},
-		{"ctr-2 ctr-1x ctr-1", "ctr-1", true},
-		{"anything", "", false},
-	} {
-		if got := Names(c.s, c.id); got != c.want {
-			t.Errorf("Names(%q, %q) = %v, want %v", c.s, c.id, got, c.want)
+	named := []string{"ctr-1", "ctr-1~lock", "ctr-1.pid", "libpod-ctr-1.scope", "/berth-e2e/ctr-1", "ctr-2 ctr-1x ctr-1"}
+	for _, s := range named {
+		if !Names(s, "ctr-1") {
+			t.Errorf("%q does not name ctr-1", s)
 		}
+	}
+	for _, s := range []string{"ctr-10", "xctr-1", "ctr-1x"} {
+		if Names(s, "ctr-1") {
+			t.Errorf("%q names ctr-1", s)
+		}
+	}
+	if Names("anything", "") {
+		t.Error("the empty id is named")
 	}
 }
 
