@@ -353,8 +353,7 @@ func TestDelete(t *testing.T) {
 
 	t.Run("created", func(t *testing.T) {
 		e := e.sub(t)
-		b, id := e.started(nil, "sleep", "600")
-		e.create(b)
+		b, id := e.created(nil, "sleep", "600")
 		if _, err := os.Stat(b.path()); err != nil {
 			t.Fatalf("created container has no cgroup: %v", err)
 		}
@@ -366,8 +365,7 @@ func TestDelete(t *testing.T) {
 
 	t.Run("stopped", func(t *testing.T) {
 		e := e.sub(t)
-		id := e.NewID()
-		b := e.newBundle(id, nil, "sleep", "600")
+		b, id := e.started(nil, "sleep", "600")
 		e.mustRun("kill", id, "KILL")
 		e.waitStatus(id, "stopped", cmdTimeout)
 		e.mustRun("delete", id)

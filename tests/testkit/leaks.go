@@ -90,10 +90,7 @@ func (s Scope) Find() []Leak {
 			}
 		}
 	}
-	for _, p := range s.processes() {
-		leaks = append(leaks, p)
-	}
-	return leaks
+	return append(leaks, s.processes()...)
 }
 
 // Settle calls Find until nothing is left or grace has passed (the kernel
