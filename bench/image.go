@@ -15,25 +15,17 @@ package main
 // benchmark's temporary directory. Every container runs /bin/true.
 
 import (
-	"archive/tar"
-	"bufio"
 	"bytes"
 	"compress/gzip"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"math"
-	"net"
-	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -45,6 +37,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
 // Debian packages of the image scenarios: the registry and the pipeline
@@ -52,9 +46,8 @@ import (
 var imagePackages = []string{"docker-registry", "skopeo", "umoci"}
 
 const (
-	registryBin = "/usr/bin/docker-registry"
-	skopeoBin   = "/usr/bin/skopeo"
-	umociBin    = "/usr/bin/umoci"
+	skopeoBin = "/usr/bin/skopeo"
+	umociBin  = "/usr/bin/umoci"
 
 	// Keys of the B sides in the image sessions' samples (A is berth).
 	pipelineKey = "pipeline"
@@ -105,7 +98,7 @@ func (b *bench) imageScenarios() {
 
 func (b *bench) imageRun() (retErr error) {
 	it := b.cfg.Iterations
-	for _, p := range []string{registryBin, skopeoBin, umociBin, b.cfg.ImageRunc} {
+	for _, p := range []string{testkit.RegistryBinary, skopeoBin, umociBin, b.cfg.ImageRunc} {
 		if _, err := os.Stat(p); err != nil {
 			return fmt.Errorf("%s is missing (Debian packages %s; run without -no-setup to install them)", p, strings.Join(imagePackages, " "))
 		}
@@ -114,7 +107,7 @@ func (b *bench) imageRun() (retErr error) {
 	for _, v := range []struct {
 		dst *string
 		bin string
-	}{{&info.Registry, registryBin}, {&info.Skopeo, skopeoBin}, {&info.Umoci, umociBin}, {&info.Runc, b.cfg.ImageRunc}} {
+	}{{&info.Registry, testkit.RegistryBinary}, {&info.Skopeo, skopeoBin}, {&info.Umoci, umociBin}, {&info.Runc, b.cfg.ImageRunc}} {
 		s, err := version(v.bin)
 		if err != nil {
 			return fmt.Errorf("%s --version: %w", v.bin, err)
@@ -129,23 +122,25 @@ func (b *bench) imageRun() (retErr error) {
 	}
 	info.Dir, info.DirFS = dir, fsType(dir)
 	defer func() {
-		retErr = errors.Join(retErr, unmountUnder(dir), os.RemoveAll(dir))
+		retErr = errors.Join(retErr, testkit.UnmountUnder(dir), os.RemoveAll(dir))
 	}()
-	reg, err := startBenchRegistry(filepath.Join(dir, "registry"))
+	// No recording proxy in front of it: the pulls measured are berth's
+	// and skopeo's alone.
+	reg, err := testkit.StartRegistry(filepath.Join(dir, "registry"), testkit.RegistryOptions{LogLevel: "warn"})
 	if err != nil {
 		return err
 	}
-	defer reg.stop()
+	defer reg.Stop()
 
 	img, err := busyboxImage(info)
 	if err != nil {
 		return fmt.Errorf("building the busybox image: %w", err)
 	}
-	info.Ref = reg.addr + "/" + imageRepo + ":" + imageTag
+	info.Ref = reg.Addr + "/" + imageRepo + ":" + imageTag
 	if err := pushImage(info.Ref, img); err != nil {
 		return err
 	}
-	logf("   busybox image (%d files, %.1f MB gzip) on docker-registry at %s", info.Files, float64(info.LayerBytes)/1e6, reg.addr)
+	logf("   busybox image (%d files, %.1f MB gzip) on docker-registry at %s", info.Files, float64(info.LayerBytes)/1e6, reg.Addr)
 
 	s := &imageSession{b: b, dir: dir, ref: info.Ref, pipeRoot: filepath.Join(b.cfg.StateRoot, pipelineKey)}
 	if err := os.MkdirAll(s.pipeRoot, 0o700); err != nil {
@@ -169,7 +164,7 @@ func (b *bench) imageRun() (retErr error) {
 		}
 		b.pairs("image-cold-tmpfs", "image cold on a tmpfs (warm-up)", warmup, pipeline, false, s.coldOp(mem))
 		b.pairs("image-cold-tmpfs", "image cold on a tmpfs", it.ImageCold, pipeline, true, s.coldOp(mem))
-		if err := errors.Join(unmountUnder(mem), os.Remove(mem)); err != nil {
+		if err := errors.Join(testkit.UnmountUnder(mem), os.Remove(mem)); err != nil {
 			return err
 		}
 	}
@@ -216,7 +211,7 @@ func (s *imageSession) scratch(prefix string) (string, error) {
 }
 
 func drop(dir string) error {
-	return errors.Join(unmountUnder(dir), os.RemoveAll(dir))
+	return errors.Join(testkit.UnmountUnder(dir), os.RemoveAll(dir))
 }
 
 // coldOp: berth run --image with an empty image store, or the pipeline,
@@ -416,64 +411,10 @@ func (s *imageSession) leftovers() error {
 			errs = append(errs, fmt.Errorf("run --image bundle %s left in the image store", e.Name()))
 		}
 	}
-	if m := mountsUnder(s.dir); len(m) > 0 {
-		errs = append(errs, fmt.Errorf("mounts left: %s", strings.Join(m, " ")))
+	if m, _ := testkit.MountsUnder(s.dir); len(m) > 0 {
+		errs = append(errs, fmt.Errorf("mounts left: %v", m))
 	}
 	_ = os.Remove(s.pipeRoot)
-	return errors.Join(errs...)
-}
-
-// mountsUnder lists the mount points at or below dir in this mount
-// namespace, deepest last.
-func mountsUnder(dir string) []string {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 5 {
-			continue
-		}
-		mp := unescapeMountinfo(fields[4])
-		if mp == dir || strings.HasPrefix(mp, dir+"/") {
-			out = append(out, mp)
-		}
-	}
-	return out
-}
-
-// unescapeMountinfo undoes mountinfo's octal escapes (\040 for a space).
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			if n, err := strconv.ParseUint(s[i+1:i+4], 8, 8); err == nil {
-				b.WriteByte(byte(n))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
-}
-
-// unmountUnder detaches every mount at or below dir, deepest first.
-func unmountUnder(dir string) error {
-	var errs []error
-	m := mountsUnder(dir)
-	for i := len(m) - 1; i >= 0; i-- {
-		if err := syscall.Unmount(m[i], syscall.MNT_DETACH); err != nil && !errors.Is(err, syscall.EINVAL) {
-			errs = append(errs, fmt.Errorf("unmount %s: %w", m[i], err))
-		}
-	}
 	return errors.Join(errs...)
 }
 
@@ -499,171 +440,6 @@ func fsType(path string) string {
 }
 
 // ---------------------------------------------------------------------------
-// The registry
-
-// benchRegistry is a docker-registry process on 127.0.0.1:PORT.
-type benchRegistry struct {
-	dir    string
-	addr   string
-	cmd    *exec.Cmd
-	exited chan struct{}
-}
-
-// startBenchRegistry starts docker-registry with its own config and
-// storage under dir, on a free port of 127.0.0.1 (trying another port when
-// one was taken in between), and waits until it answers.
-func startBenchRegistry(dir string) (*benchRegistry, error) {
-	if err := os.MkdirAll(filepath.Join(dir, "storage"), 0o700); err != nil {
-		return nil, err
-	}
-	var err error
-	for try := 0; try < 5; try++ {
-		var r *benchRegistry
-		if r, err = tryRegistry(dir); err == nil {
-			return r, nil
-		}
-		if !strings.Contains(err.Error(), "address already in use") {
-			break
-		}
-	}
-	return nil, err
-}
-
-func tryRegistry(dir string) (*benchRegistry, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	addr := l.Addr().String()
-	l.Close()
-	secret := make([]byte, 16)
-	if _, err := rand.Read(secret); err != nil {
-		return nil, err
-	}
-	// http.addr is the only listener: no debug or metrics address.
-	cfg := fmt.Sprintf(`version: 0.1
-log:
-  level: warn
-  accesslog:
-    disabled: true
-storage:
-  filesystem:
-    rootdirectory: %s
-  maintenance:
-    uploadpurging:
-      enabled: false
-http:
-  addr: %s
-  secret: %s
-health:
-  storagedriver:
-    enabled: false
-`, filepath.Join(dir, "storage"), addr, hex.EncodeToString(secret))
-	cfgPath := filepath.Join(dir, "config.yml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		return nil, err
-	}
-	logPath := filepath.Join(dir, "registry.log")
-	logF, err := os.Create(logPath)
-	if err != nil {
-		return nil, err
-	}
-	defer logF.Close() // the child has its own copy
-	cmd := exec.Command(registryBin, "serve", cfgPath)
-	// No REGISTRY_* variables: they would override the config.
-	cmd.Env = []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
-	cmd.Dir = dir
-	cmd.Stdout, cmd.Stderr = logF, logF
-	// Its own process group (^C reaches the benchmark, which stops it);
-	// killed if the benchmark dies without stopping it.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start %s: %w", registryBin, err)
-	}
-	r := &benchRegistry{dir: dir, addr: addr, cmd: cmd, exited: make(chan struct{})}
-	go func() {
-		_ = cmd.Wait()
-		close(r.exited)
-	}()
-	logTail := func() string {
-		data, _ := os.ReadFile(logPath)
-		if len(data) > 2000 {
-			data = data[len(data)-2000:]
-		}
-		return strings.TrimSpace(string(data))
-	}
-	client := &http.Client{Timeout: time.Second}
-	deadline := time.Now().Add(15 * time.Second)
-	for {
-		select {
-		case <-r.exited:
-			return nil, fmt.Errorf("docker-registry on %s exited at start: %s", addr, logTail())
-		default:
-		}
-		resp, err := client.Get("http://" + addr + "/v2/")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			r.stop()
-			return nil, fmt.Errorf("docker-registry on %s not ready after 15s (%v): %s", addr, err, logTail())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	if bad := nonLoopbackListeners(cmd.Process.Pid); len(bad) > 0 {
-		r.stop()
-		return nil, fmt.Errorf("docker-registry listens on %s besides 127.0.0.1; refusing to go on", strings.Join(bad, ", "))
-	}
-	return r, nil
-}
-
-// stop ends the registry: SIGTERM, SIGKILL to its group after 5 s.
-func (r *benchRegistry) stop() {
-	if r.cmd == nil {
-		return
-	}
-	_ = syscall.Kill(r.cmd.Process.Pid, syscall.SIGTERM)
-	select {
-	case <-r.exited:
-	case <-time.After(5 * time.Second):
-		_ = syscall.Kill(-r.cmd.Process.Pid, syscall.SIGKILL)
-		<-r.exited
-	}
-	r.cmd = nil
-}
-
-// nonLoopbackListeners lists the listening TCP addresses of process pid
-// that are not on 127.0.0.1 (from its socket fds and /proc/PID/net/tcp*).
-func nonLoopbackListeners(pid int) []string {
-	inodes := map[string]bool{}
-	fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	for _, fd := range fds {
-		link, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name()))
-		if ino, ok := strings.CutPrefix(link, "socket:["); err == nil && ok {
-			inodes[strings.TrimSuffix(ino, "]")] = true
-		}
-	}
-	var bad []string
-	for _, file := range []string{"tcp", "tcp6"} {
-		data, _ := os.ReadFile(fmt.Sprintf("/proc/%d/net/%s", pid, file))
-		for _, line := range strings.Split(string(data), "\n") {
-			f := strings.Fields(line)
-			// sl local_address rem_address st ... inode (10th field)
-			if len(f) < 10 || f[3] != "0A" || !inodes[f[9]] {
-				continue
-			}
-			if !strings.HasPrefix(f[1], "0100007F:") { // 127.0.0.1, host byte order
-				bad = append(bad, file+" "+f[1])
-			}
-		}
-	}
-	return bad
-}
-
-// ---------------------------------------------------------------------------
 // The image
 
 // busyboxImage is an OCI image of one gzip layer: the usual directories,
@@ -671,71 +447,29 @@ func nonLoopbackListeners(pid int) []string {
 // /etc/group. Its Cmd prints a line (the benchmark replaces it by
 // /bin/true).
 func busyboxImage(info *imageRunInfo) (v1.Image, error) {
-	bin, err := os.ReadFile("/bin/busybox")
+	busybox, err := testkit.Busybox()
 	if err != nil {
-		return nil, fmt.Errorf("the static busybox (Debian busybox-static): %w", err)
+		return nil, err
 	}
-	out, err := exec.Command("/bin/busybox", "--list-full").Output()
+	entries, err := testkit.BusyboxEntries(busybox, testkit.BusyboxPasswd, testkit.BusyboxGroup)
 	if err != nil {
-		return nil, fmt.Errorf("busybox --list-full: %w", err)
+		return nil, err
 	}
 	mtime := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	var raw bytes.Buffer
-	tw := tar.NewWriter(&raw)
-	add := func(h *tar.Header, body []byte) error {
-		h.ModTime, h.Format = mtime, tar.FormatPAX
-		if h.Typeflag == tar.TypeReg {
-			h.Size = int64(len(body))
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			return err
-		}
-		info.Files++
-		_, err := tw.Write(body)
-		return err
-	}
-	dirs := []struct {
-		name string
-		mode int64
-	}{{"bin", 0o755}, {"sbin", 0o755}, {"usr", 0o755}, {"usr/bin", 0o755}, {"usr/sbin", 0o755},
-		{"etc", 0o755}, {"proc", 0o555}, {"sys", 0o555}, {"dev", 0o755}, {"tmp", 0o1777},
-		{"root", 0o700}, {"run", 0o755}, {"var", 0o755}, {"var/tmp", 0o1777}}
-	for _, d := range dirs {
-		if err := add(&tar.Header{Name: d.name + "/", Typeflag: tar.TypeDir, Mode: d.mode}, nil); err != nil {
-			return nil, err
-		}
-	}
-	if err := add(&tar.Header{Name: "bin/busybox", Typeflag: tar.TypeReg, Mode: 0o755}, bin); err != nil {
+	raw, err := testkit.Tar(entries, mtime)
+	if err != nil {
 		return nil, err
 	}
-	for _, applet := range strings.Fields(string(out)) {
-		if applet == "bin/busybox" {
-			continue
-		}
-		if err := add(&tar.Header{Name: applet, Typeflag: tar.TypeSymlink, Linkname: "/bin/busybox", Mode: 0o777}, nil); err != nil {
-			return nil, err
-		}
-	}
-	for _, f := range []struct{ name, body string }{
-		{"etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"},
-		{"etc/group", "root:x:0:\nnobody:x:65534:\n"},
-	} {
-		if err := add(&tar.Header{Name: f.name, Typeflag: tar.TypeReg, Mode: 0o644}, []byte(f.body)); err != nil {
-			return nil, err
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
+	info.Files = len(entries)
 	var gz bytes.Buffer
 	zw := gzip.NewWriter(&gz)
-	if _, err := zw.Write(raw.Bytes()); err != nil {
+	if _, err := zw.Write(raw); err != nil {
 		return nil, err
 	}
 	if err := zw.Close(); err != nil {
 		return nil, err
 	}
-	info.TarBytes, info.LayerBytes = int64(raw.Len()), int64(gz.Len())
+	info.TarBytes, info.LayerBytes = int64(len(raw)), int64(gz.Len())
 	compressed := gz.Bytes()
 	layer, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) {
 		return io.NopCloser(bytes.NewReader(compressed)), nil

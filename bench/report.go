@@ -32,7 +32,7 @@ func loadRaw(path string) (*rawResults, error) {
 }
 
 // writeReport writes results.json (raw samples and the computed tables),
-// results.csv (the samples), ratios.png and, unless quick, the generated
+// results.csv (the samples), ratios.svg and, unless quick, the generated
 // section of BENCHMARKS.md. The tables are printed too.
 func writeReport(raw *rawResults, repo, out string, quick bool) error {
 	a := analyze(raw)
@@ -53,17 +53,17 @@ func writeReport(raw *rawResults, repo, out string, quick bool) error {
 	if err := writeCSV(raw, filepath.Join(out, "results.csv")); err != nil {
 		return err
 	}
-	pngPath := filepath.Join(out, "ratios.png")
-	if err := writeChart(raw, a, pngPath); err != nil {
+	chartPath := filepath.Join(out, "ratios.svg")
+	if err := writeChart(raw, a, chartPath); err != nil {
 		return err
 	}
-	rel, err := filepath.Rel(repo, pngPath)
+	rel, err := filepath.Rel(repo, chartPath)
 	if err != nil || strings.HasPrefix(rel, "..") {
-		rel = pngPath
+		rel = chartPath
 	}
 	section := markdown(raw, a, rel)
 	fmt.Println(section)
-	logf("raw results: %s, %s; chart: %s", filepath.Join(out, "results.json"), filepath.Join(out, "results.csv"), pngPath)
+	logf("raw results: %s, %s; chart: %s", filepath.Join(out, "results.json"), filepath.Join(out, "results.csv"), chartPath)
 	if quick {
 		return nil
 	}
@@ -153,15 +153,7 @@ func markdown(raw *rawResults, a analysis, chart string) string {
 	b.WriteString("### berth / anchor\n\n")
 	b.WriteString("Ratio of medians, berth over the anchor, below 1 is better for berth (except throughput, where above 1 is). " +
 		"Each cell is the geometric mean of the AB ratio (berth ran first in each pair) and the BA ratio (the anchor did), shown in brackets.\n\n")
-	b.WriteString("| metric |")
-	for _, an := range anchors {
-		fmt.Fprintf(&b, " vs %s |", an.Label)
-	}
-	b.WriteString("\n|---|")
-	for range anchors {
-		b.WriteString("---|")
-	}
-	b.WriteString("\n")
+	tableHead(&b, anchors, []string{"metric"}, func(an runtimeInfo) []string { return []string{"vs " + an.Label} })
 	for _, def := range metrics {
 		fmt.Fprintf(&b, "| %s |", def.title(it))
 		for _, an := range anchors {
@@ -179,15 +171,7 @@ func markdown(raw *rawResults, a analysis, chart string) string {
 	b.WriteString("### Medians (min–max)\n\n")
 	b.WriteString("Each anchor beside berth's runs from the same pairs (the load of a shared machine drifts between pairings, " +
 		"so compare within a pair of columns).\n\n")
-	b.WriteString("| metric | unit |")
-	for _, an := range anchors {
-		fmt.Fprintf(&b, " berth | %s |", an.Label)
-	}
-	b.WriteString("\n|---|---|")
-	for range anchors {
-		b.WriteString("---|---|")
-	}
-	b.WriteString("\n")
+	tableHead(&b, anchors, []string{"metric", "unit"}, func(an runtimeInfo) []string { return []string{"berth", an.Label} })
 	cell := func(s summary, ok bool, def metricDef) string {
 		switch {
 		case !ok || s.N == 0:
@@ -216,6 +200,16 @@ func markdown(raw *rawResults, a analysis, chart string) string {
 		b.WriteString("\n" + img)
 	}
 	return b.String()
+}
+
+// tableHead writes the head of a markdown table: the columns first, then
+// those perAnchor gives for each anchor.
+func tableHead(b *strings.Builder, anchors []runtimeInfo, first []string, perAnchor func(runtimeInfo) []string) {
+	cols := append([]string(nil), first...)
+	for _, an := range anchors {
+		cols = append(cols, perAnchor(an)...)
+	}
+	b.WriteString("| " + strings.Join(cols, " | ") + " |\n|" + strings.Repeat("---|", len(cols)) + "\n")
 }
 
 // replaceSection puts section between the markers of path, keeping what is

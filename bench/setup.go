@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
 // Debian packages the benchmark needs: the two anchors, what building runc
@@ -230,26 +232,16 @@ func makeBundles(work, runc string) (map[int]string, error) {
 			}
 		}
 	}
-	for _, d := range []string{"bin", "proc", "sys", "dev", "tmp", "etc", "root"} {
-		if err := os.MkdirAll(filepath.Join(rootfs, d), 0o755); err != nil {
-			return nil, err
-		}
+	busybox, err := testkit.Busybox()
+	if err != nil {
+		return nil, err
+	}
+	if err := testkit.BusyboxRootfs(rootfs, busybox); err != nil {
+		return nil, fmt.Errorf("the bundles' busybox root filesystem: %w", err)
 	}
 	// Mount points exist beforehand, so that no runtime pays for mkdir.
 	for i := 0; i < bindCounts[len(bindCounts)-1]; i++ {
 		if err := os.MkdirAll(filepath.Join(rootfs, "mnt", "b"+strconv.Itoa(i)), 0o755); err != nil {
-			return nil, err
-		}
-	}
-	busybox, err := os.ReadFile("/bin/busybox")
-	if err != nil {
-		return nil, fmt.Errorf("the static busybox (Debian busybox-static): %w", err)
-	}
-	if err := os.WriteFile(filepath.Join(rootfs, "bin", "busybox"), busybox, 0o755); err != nil {
-		return nil, err
-	}
-	for _, applet := range []string{"true", "sh", "sleep"} {
-		if err := os.Symlink("busybox", filepath.Join(rootfs, "bin", applet)); err != nil {
 			return nil, err
 		}
 	}
@@ -314,8 +306,8 @@ func makeBundles(work, runc string) (map[int]string, error) {
 	return bundles, nil
 }
 
-// sweep removes what a killed run may have left: processes in cgroups named
-// after the benchmark's container ids, and those cgroups. It is safe to run
+// sweep removes what a killed run may have left: cgroups named after the
+// benchmark's container ids, and the processes in them. It is safe to run
 // at any time no benchmark is running.
 func sweep() {
 	const cgroupMagic, cgroup2Magic = 0x27e0eb, 0x63677270
@@ -334,33 +326,10 @@ func sweep() {
 	if len(dirs) == 0 {
 		return
 	}
-	killed := 0
-	for _, d := range dirs {
-		data, _ := os.ReadFile(filepath.Join(d, "cgroup.procs"))
-		for _, f := range strings.Fields(string(data)) {
-			if pid, err := strconv.Atoi(f); err == nil && pid > 1 {
-				if syscall.Kill(pid, syscall.SIGKILL) == nil {
-					killed++
-				}
-			}
-		}
+	if err := testkit.RemoveCgroups(dirs, time.Second); err != nil {
+		logf("%v", err)
 	}
-	left := 0
-	for _, d := range dirs {
-		var err error
-		for try := 0; try < 50; try++ {
-			if err = syscall.Rmdir(d); err == nil || errors.Is(err, syscall.ENOENT) {
-				err = nil
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-		if err != nil {
-			left++
-			logf("cannot remove cgroup %s: %v", d, err)
-		}
-	}
-	logf("swept %d leftover cgroups (%d processes killed, %d cgroups left)", len(dirs), killed, left)
+	logf("swept %d leftover cgroups", len(dirs))
 }
 
 func logf(format string, args ...any) {

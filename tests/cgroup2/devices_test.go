@@ -28,6 +28,23 @@ func fullDevice(s *specs.Spec) {
 	})
 }
 
+// runDevicesScript runs devicesScript in a container with /dev/full (see
+// fullDevice) and the device rules given, and fails the test unless the
+// script exits 0.
+func runDevicesScript(e *env, rules ...specs.LinuxDeviceCgroup) result {
+	e.t.Helper()
+	id := e.NewID()
+	b := e.newBundle(id, func(s *specs.Spec) {
+		fullDevice(s)
+		s.Linux.Resources.Devices = append(s.Linux.Resources.Devices, rules...)
+	}, "sh", "-c", devicesScript)
+	r := e.run("run", "--bundle", b.Dir, id)
+	if r.Code != 0 {
+		e.t.Fatalf("run: %s", r)
+	}
+	return r
+}
+
 // TestDevices: on cgroup v2 the device rules are an eBPF program attached
 // to the container's cgroup. Allowed devices open, a denied one fails with
 // EPERM ("Operation not permitted").
@@ -35,28 +52,19 @@ func TestDevices(t *testing.T) {
 	e := newEnv(t)
 
 	t.Run("denied", func(t *testing.T) {
-		e := e.sub(t)
-		id := e.newID()
-		b := e.newBundle(id, func(s *specs.Spec) {
-			fullDevice(s)
-			s.Linux.Resources.Devices = append(s.Linux.Resources.Devices,
-				specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: ptr[int64](1), Minor: ptr[int64](3), Access: "rwm"},
-				specs.LinuxDeviceCgroup{Allow: false, Type: "c", Major: ptr[int64](1), Minor: ptr[int64](7), Access: "rwm"},
-			)
-		}, "sh", "-c", devicesScript)
-		r := e.run("run", "--bundle", b.dir, id)
-		if r.code != 0 {
-			t.Fatalf("run: %s", r)
-		}
+		r := runDevicesScript(e.sub(t),
+			specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: ptr[int64](1), Minor: ptr[int64](3), Access: "rwm"},
+			specs.LinuxDeviceCgroup{Allow: false, Type: "c", Major: ptr[int64](1), Minor: ptr[int64](7), Access: "rwm"},
+		)
 		for _, want := range []string{"null-ok", "zero-read=4", "done"} {
-			if !strings.Contains(r.stdout, want) {
+			if !strings.Contains(r.Stdout, want) {
 				t.Errorf("stdout lacks %q: %s", want, r)
 			}
 		}
-		if strings.Contains(r.stdout, "full-written") {
+		if strings.Contains(r.Stdout, "full-written") {
 			t.Errorf("/dev/full (c 1:7, denied rwm) could be opened for writing: %s", r)
 		}
-		if !strings.Contains(r.stderr, "/dev/full") || !strings.Contains(r.stderr, "Operation not permitted") {
+		if !strings.Contains(r.Stderr, "/dev/full") || !strings.Contains(r.Stderr, "Operation not permitted") {
 			t.Errorf("opening the denied /dev/full did not fail with EPERM (Operation not permitted): %s", r)
 		}
 	})
@@ -64,25 +72,16 @@ func TestDevices(t *testing.T) {
 	// The same node, allowed: it opens, and writing fails the way /dev/full
 	// does (ENOSPC). So the EPERM above came from the device rules.
 	t.Run("allowed", func(t *testing.T) {
-		e := e.sub(t)
-		id := e.newID()
-		b := e.newBundle(id, func(s *specs.Spec) {
-			fullDevice(s)
-			s.Linux.Resources.Devices = append(s.Linux.Resources.Devices,
-				specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: ptr[int64](1), Minor: ptr[int64](7), Access: "rwm"},
-			)
-		}, "sh", "-c", devicesScript)
-		r := e.run("run", "--bundle", b.dir, id)
-		if r.code != 0 {
-			t.Fatalf("run: %s", r)
-		}
-		if !strings.Contains(r.stdout, "null-ok") || !strings.Contains(r.stdout, "done") {
+		r := runDevicesScript(e.sub(t),
+			specs.LinuxDeviceCgroup{Allow: true, Type: "c", Major: ptr[int64](1), Minor: ptr[int64](7), Access: "rwm"},
+		)
+		if !strings.Contains(r.Stdout, "null-ok") || !strings.Contains(r.Stdout, "done") {
 			t.Errorf("unexpected output: %s", r)
 		}
-		if strings.Contains(r.stderr, "Operation not permitted") {
+		if strings.Contains(r.Stderr, "Operation not permitted") {
 			t.Errorf("an allowed device was denied: %s", r)
 		}
-		if !strings.Contains(r.stderr, "No space left on device") {
+		if !strings.Contains(r.Stderr, "No space left on device") {
 			t.Errorf("writing the allowed /dev/full did not fail with ENOSPC: %s", r)
 		}
 	})
@@ -100,7 +99,7 @@ func TestCgroupNamespace(t *testing.T) {
 	}{{"private", true}, {"host", false}} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := e.sub(t)
-			id := e.newID()
+			id := e.NewID()
 			b := e.newBundle(id, func(s *specs.Spec) {
 				var nss []specs.LinuxNamespace
 				for _, ns := range s.Linux.Namespaces {
@@ -113,15 +112,15 @@ func TestCgroupNamespace(t *testing.T) {
 				}
 				s.Linux.Namespaces = nss
 			}, "cat", "/proc/self/cgroup")
-			r := e.run("run", "--bundle", b.dir, id)
-			if r.code != 0 {
+			r := e.run("run", "--bundle", b.Dir, id)
+			if r.Code != 0 {
 				t.Fatalf("run: %s", r)
 			}
 			want := "0::/"
 			if !tc.cgroup {
 				want = "0::" + b.cgroup
 			}
-			if got := strings.TrimSpace(r.stdout); got != want {
+			if got := strings.TrimSpace(r.Stdout); got != want {
 				t.Errorf("/proc/self/cgroup in the container: got %q, want %q", got, want)
 			}
 		})

@@ -2,49 +2,33 @@ package cgroup2
 
 import (
 	"bufio"
-	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
-	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
+
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
 // cmdTimeout bounds every berth invocation. It is generous: in the
 // software-emulated VM one container lifecycle takes seconds.
 const cmdTimeout = 90 * time.Second
 
-// env is one test's private world: a temp dir holding the test's --root
-// and bundles, and the containers and cgroups it made, which its cleanup
-// removes whatever happens.
+// env is one test's private world: its space (a temp dir holding the
+// test's --root and bundles, and the containers it made, which its cleanup
+// removes whatever happens), shared by its subtests.
 type env struct {
-	t    *testing.T
-	base string // the test's files live below here
-	root string // the private --root of every berth call
-	reg  *registry
+	t *testing.T
+	*testkit.Space
 }
 
-// registry is what the cleanup removes: the containers a test made, and
-// their cgroups. It is shared by the test's subtests.
-type registry struct {
-	mu      sync.Mutex
-	ids     []string
-	cgroups []string // relative to cgroupRoot
-}
-
-// sub returns the env for subtest t: the same root and registry, with
+// sub returns the env for subtest t: the same space, with
 // failures reported to (and FailNow called on) t.
 func (e *env) sub(t *testing.T) *env {
 	c := *e
@@ -56,40 +40,11 @@ func (e *env) sub(t *testing.T) *env {
 // parallel and registers its cleanup.
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	if skipReason != "" {
-		t.Skip(skipReason)
-	}
-	if setupErr != "" {
-		t.Fatal(setupErr)
-	}
-	t.Parallel()
-	e := &env{t: t, base: t.TempDir(), reg: &registry{}}
-	e.root = filepath.Join(e.base, "state")
+	e := &env{t: t, Space: setup.NewSpace(t)}
 	// Registered after TempDir's cleanup, so it runs first, while the
 	// bundles still exist.
 	t.Cleanup(e.cleanup)
 	return e
-}
-
-var (
-	idCounter  atomic.Int64
-	idBadChars = regexp.MustCompile(`[^A-Za-z0-9_.-]`)
-)
-
-// newID returns a fresh container id derived from the test name and
-// registers it (and its cgroup) for cleanup.
-func (e *env) newID() string {
-	name := strings.TrimPrefix(e.t.Name(), "Test")
-	name = idBadChars.ReplaceAllString(name, "_")
-	if len(name) > 24 {
-		name = name[:24]
-	}
-	id := fmt.Sprintf("%s-%03d", name, idCounter.Add(1))
-	e.reg.mu.Lock()
-	e.reg.ids = append(e.reg.ids, id)
-	e.reg.cgroups = append(e.reg.cgroups, cgroupOf(id))
-	e.reg.mu.Unlock()
-	return id
 }
 
 // cgroupOf is the linux.cgroupsPath the tests give container id.
@@ -98,11 +53,10 @@ func cgroupOf(id string) string { return parentCgroup + "/" + id }
 // ---------------------------------------------------------------------------
 // Bundles
 
+// bundle is the bundle of one container, whose cgroup the tests read.
 type bundle struct {
-	t      *testing.T
+	*testkit.Bundle
 	id     string
-	dir    string
-	spec   *specs.Spec
 	cgroup string // linux.cgroupsPath, relative to cgroupRoot
 }
 
@@ -112,7 +66,7 @@ type bundle struct {
 // before it is written.
 func (e *env) newBundle(id string, edit func(*specs.Spec), args ...string) *bundle {
 	e.t.Helper()
-	dir, err := os.MkdirTemp(e.base, "bundle")
+	dir, err := os.MkdirTemp(e.Dir, "bundle")
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -132,21 +86,15 @@ func (e *env) newBundle(id string, edit func(*specs.Spec), args ...string) *bund
 	if edit != nil {
 		edit(&s)
 	}
-	b := &bundle{t: e.t, id: id, dir: dir, spec: &s, cgroup: s.Linux.CgroupsPath}
-	data, err := json.MarshalIndent(&s, "", "\t")
-	if err != nil {
-		e.t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644); err != nil {
-		e.t.Fatal(err)
-	}
+	b := &bundle{Bundle: &testkit.Bundle{Dir: dir, Spec: &s, T: e.t}, id: id, cgroup: s.Linux.CgroupsPath}
+	b.Write()
 	return b
 }
 
 // in returns b with failures reported to (sub)test t.
 func (b *bundle) in(t *testing.T) *bundle {
 	c := *b
-	c.t = t
+	c.Bundle = b.Bundle.In(t)
 	return &c
 }
 
@@ -156,31 +104,31 @@ func (b *bundle) path() string { return filepath.Join(cgroupRoot, b.cgroup) }
 // file reads a file of the container's cgroup, trimmed; the test fails if
 // it cannot be read.
 func (b *bundle) file(name string) string {
-	b.t.Helper()
+	b.T.Helper()
 	data, err := os.ReadFile(filepath.Join(b.path(), name))
 	if err != nil {
-		b.t.Fatalf("reading the container's cgroup file: %v", err)
+		b.T.Fatalf("reading the container's cgroup file: %v", err)
 	}
 	return strings.TrimSpace(string(data))
 }
 
 // expectFile checks that the cgroup file name reads want.
 func (b *bundle) expectFile(name, want string) {
-	b.t.Helper()
+	b.T.Helper()
 	data, err := os.ReadFile(filepath.Join(b.path(), name))
 	if err != nil {
-		b.t.Errorf("%s: %v", name, err)
+		b.T.Errorf("%s: %v", name, err)
 		return
 	}
 	if got := strings.TrimSpace(string(data)); got != want {
-		b.t.Errorf("%s: got %q, want %q", filepath.Join(b.path(), name), got, want)
+		b.T.Errorf("%s: got %q, want %q", filepath.Join(b.path(), name), got, want)
 	}
 }
 
 // keyed returns the value of key in a "key value" file such as
 // memory.events or cgroup.events, or "" if the key is not there.
 func (b *bundle) keyed(name, key string) string {
-	b.t.Helper()
+	b.T.Helper()
 	for _, line := range strings.Split(b.file(name), "\n") {
 		if f := strings.Fields(line); len(f) == 2 && f[0] == key {
 			return f[1]
@@ -192,91 +140,62 @@ func (b *bundle) keyed(name, key string) string {
 // ---------------------------------------------------------------------------
 // Running berth
 
-type result struct {
-	args   []string
-	stdout string
-	stderr string
-	code   int   // exit code; -1 if berth did not exit normally
-	err    error // start failure or timeout
-}
+type result = testkit.Result
 
-func (r result) String() string {
-	s := fmt.Sprintf("`%s` exited %d", strings.Join(r.args, " "), r.code)
-	if r.err != nil {
-		s += fmt.Sprintf(" (%v)", r.err)
-	}
-	return s + fmt.Sprintf("\n--- stdout:\n%s\n--- stderr:\n%s", r.stdout, r.stderr)
-}
+// berth runs berth with the test's --root.
+func (e *env) berth() testkit.Berth { return e.Berth(setup.Binary, cmdTimeout) }
 
-// run runs `berth --root <private root> args...` with stdin from stdin (nil:
-// /dev/null). stdout and stderr go to files, not pipes, so that a
-// container process inheriting them cannot hold up the wait.
+// runIn runs `berth --root <private root> args...` with stdin from stdin
+// (nil: /dev/null).
 func (e *env) runIn(stdin io.Reader, args ...string) result {
-	e.t.Helper()
-	full := append([]string{"--root", e.root}, args...)
-	r := result{args: append([]string{"berth"}, full...)}
-	outF, err1 := os.CreateTemp(e.base, "stdout")
-	errF, err2 := os.CreateTemp(e.base, "stderr")
-	if err := errors.Join(err1, err2); err != nil {
-		e.t.Fatal(err)
-	}
-	defer func() {
-		for _, f := range []*os.File{outF, errF} {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, full...)
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = stdin, outF, errF
-	err := cmd.Run()
-	r.code = -1
-	if cmd.ProcessState != nil {
-		r.code = cmd.ProcessState.ExitCode()
-	}
-	switch {
-	case ctx.Err() != nil:
-		r.err = fmt.Errorf("killed after %v", cmdTimeout)
-	case err != nil && !errors.As(err, new(*exec.ExitError)):
-		r.err = err
-	}
-	out, _ := os.ReadFile(outF.Name())
-	serr, _ := os.ReadFile(errF.Name())
-	r.stdout, r.stderr = string(out), string(serr)
-	return r
+	c := e.berth().Cmd(args...)
+	c.Stdin = stdin
+	return testkit.Run(c)
 }
 
-func (e *env) run(args ...string) result {
-	e.t.Helper()
-	return e.runIn(nil, args...)
-}
+func (e *env) run(args ...string) result { return e.berth().Run(args...) }
 
 // mustRun is run that fails the test unless berth exits 0.
 func (e *env) mustRun(args ...string) result {
 	e.t.Helper()
-	r := e.run(args...)
-	if r.code != 0 || r.err != nil {
-		e.t.Fatalf("command failed: %s", r)
-	}
-	return r
+	return e.berth().Must(e.t, args...)
 }
 
 // create creates the bundle's container.
 func (e *env) create(b *bundle) {
 	e.t.Helper()
-	e.mustRun("create", "--bundle", b.dir, b.id)
+	e.mustRun("create", "--bundle", b.Dir, b.id)
 }
 
-// state returns the container's status from `berth state`.
+// created makes a container, its bundle from edit and args (see
+// newBundle), and creates it.
+func (e *env) created(edit func(*specs.Spec), args ...string) (*bundle, string) {
+	e.t.Helper()
+	id := e.NewID()
+	b := e.newBundle(id, edit, args...)
+	e.create(b)
+	return b, id
+}
+
+// started is created, then started.
+func (e *env) started(edit func(*specs.Spec), args ...string) (*bundle, string) {
+	e.t.Helper()
+	b, id := e.created(edit, args...)
+	e.mustRun("start", id)
+	return b, id
+}
+
+// status returns the container's status from `berth state`.
 func (e *env) status(id string) string {
 	e.t.Helper()
-	r := e.mustRun("state", id)
-	var s specs.State
-	if err := json.Unmarshal([]byte(r.stdout), &s); err != nil {
-		e.t.Fatalf("state %s: not JSON: %v: %s", id, err, r)
+	st, r, err := e.berth().State(id)
+	if err != nil {
+		e.t.Fatalf("%v: %s", err, r)
 	}
-	return string(s.Status)
+	if st == nil {
+		e.t.Fatalf("command failed: %s", r)
+	}
+	return string(st.Status)
 }
 
 // waitStatus polls `berth state` until the container's status is want.
@@ -311,13 +230,13 @@ type stream struct {
 // process is killed when the test ends.
 func (e *env) startStream(args ...string) *stream {
 	e.t.Helper()
-	full := append([]string{"--root", e.root}, args...)
-	cmd := exec.Command(binary, full...)
+	full := append([]string{"--root", e.Root}, args...)
+	cmd := exec.Command(setup.Binary, full...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	errF, err := os.CreateTemp(e.base, "stderr")
+	errF, err := os.CreateTemp(e.Dir, "stderr")
 	if err != nil {
 		e.t.Fatal(err)
 	}
@@ -374,67 +293,27 @@ type event struct {
 // ---------------------------------------------------------------------------
 // Cleanup
 
-// cleanup force-deletes the test's containers, fails the test if one's
-// cgroup directory outlived the delete and removes whatever is left.
+// cleanup force-deletes the test's containers and fails the test if a
+// delete failed, if a container's cgroup outlived it (delete removes it
+// before it returns), or if anything else of them (state, a mount, a
+// process) is still there a moment later; it removes whatever is left.
 func (e *env) cleanup() {
-	t := e.t
-	e.reg.mu.Lock()
-	ids := append([]string(nil), e.reg.ids...)
-	cgs := append([]string(nil), e.reg.cgroups...)
-	e.reg.mu.Unlock()
-	for _, id := range ids {
-		if r := e.run("delete", "--force", id); r.code != 0 {
-			t.Errorf("cleanup: %s", r)
+	scope := e.Scope(setup.Binary)
+	for _, r := range e.berth().ForceDelete(scope.IDs...) {
+		e.t.Errorf("cleanup: %s", r)
+	}
+	for _, l := range scope.Find() {
+		if l.Kind == "cgroup" {
+			e.t.Errorf("%s still exists after `delete --force`", l)
 		}
 	}
-	for _, cg := range cgs {
-		if _, err := os.Stat(filepath.Join(cgroupRoot, cg)); err == nil {
-			t.Errorf("cgroup %s still exists after `delete --force`", cg)
-			if err := removeCgroupTree(cg); err != nil {
-				t.Errorf("cleanup: %v", err)
-			}
+	leaks := scope.Settle(testkit.LeakGrace)
+	for _, l := range leaks {
+		if l.Kind != "cgroup" { // reported above
+			e.t.Errorf("%s left after `delete --force`", l)
 		}
 	}
-}
-
-// removeCgroupTree kills every process in the cgroup rel (relative to
-// cgroupRoot) and below it and removes the directories, children first.
-// A cgroup that does not exist is not an error.
-func removeCgroupTree(rel string) error {
-	top := filepath.Join(cgroupRoot, rel)
-	var dirs []string
-	err := filepath.WalkDir(top, func(p string, d os.DirEntry, err error) error {
-		if err != nil {
-			if errors.Is(err, os.ErrNotExist) {
-				return nil
-			}
-			return err
-		}
-		if d.IsDir() {
-			dirs = append(dirs, p)
-		}
-		return nil
-	})
-	if err != nil {
-		return err
+	if err := testkit.Remove(leaks); err != nil {
+		e.t.Errorf("cleanup: %v", err)
 	}
-	sort.Slice(dirs, func(i, j int) bool { return len(dirs[i]) > len(dirs[j]) })
-	var errs []error
-	for _, d := range dirs {
-		// cgroup.kill (Linux 5.14) SIGKILLs the whole subtree.
-		_ = os.WriteFile(filepath.Join(d, "cgroup.kill"), []byte("1"), 0)
-		deadline := time.Now().Add(5 * time.Second)
-		for {
-			err := unix.Rmdir(d)
-			if err == nil || errors.Is(err, unix.ENOENT) {
-				break
-			}
-			if time.Now().After(deadline) {
-				errs = append(errs, fmt.Errorf("rmdir %s: %w", d, err))
-				break
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	return errors.Join(errs...)
 }

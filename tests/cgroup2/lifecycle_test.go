@@ -16,31 +16,21 @@ import (
 // reports them; a paused container can be force-deleted.
 func TestFreezer(t *testing.T) {
 	e := newEnv(t)
-	id := e.newID()
-	b := e.newBundle(id, nil, "sleep", "600")
-	e.create(b)
-	e.mustRun("start", id)
+	b, id := e.started(nil, "sleep", "600")
 	if got := e.status(id); got != "running" {
 		t.Fatalf("status after start: %q", got)
 	}
 	b.expectFile("cgroup.freeze", "0")
 
-	e.mustRun("pause", id)
-	b.expectFile("cgroup.freeze", "1")
-	if got := b.keyed("cgroup.events", "frozen"); got != "1" {
-		t.Errorf("cgroup.events frozen after pause: %q, want 1", got)
-	}
-	if got := e.status(id); got != "paused" {
-		t.Errorf("status after pause: %q, want paused", got)
-	}
-
-	e.mustRun("resume", id)
-	b.expectFile("cgroup.freeze", "0")
-	if got := b.keyed("cgroup.events", "frozen"); got != "0" {
-		t.Errorf("cgroup.events frozen after resume: %q, want 0", got)
-	}
-	if got := e.status(id); got != "running" {
-		t.Errorf("status after resume: %q, want running", got)
+	for _, step := range []struct{ cmd, frozen, status string }{{"pause", "1", "paused"}, {"resume", "0", "running"}} {
+		e.mustRun(step.cmd, id)
+		b.expectFile("cgroup.freeze", step.frozen)
+		if got := b.keyed("cgroup.events", "frozen"); got != step.frozen {
+			t.Errorf("cgroup.events frozen after %s: %q, want %s", step.cmd, got, step.frozen)
+		}
+		if got := e.status(id); got != step.status {
+			t.Errorf("status after %s: %q, want %s", step.cmd, got, step.status)
+		}
 	}
 
 	e.mustRun("pause", id)
@@ -97,7 +87,7 @@ func TestOOMEvents(t *testing.T) {
 
 func testOOMEvents(e *env, args []string) {
 	t := e.t
-	id := e.newID()
+	id := e.NewID()
 	b := e.oomBundle(id, args...).in(t)
 	e.create(b)
 	b.expectFile("memory.max", fmt.Sprint(16*mib))
@@ -167,14 +157,26 @@ func testOOMEvents(e *env, args []string) {
 // 128+SIGKILL = 137.
 func TestOOMRun(t *testing.T) {
 	e := newEnv(t)
-	id := e.newID()
+	id := e.NewID()
 	b := e.oomBundle(id, hog...)
-	r := e.run("run", "--keep", "--bundle", b.dir, id)
-	if r.code != 137 || r.err != nil {
+	r := e.run("run", "--keep", "--bundle", b.Dir, id)
+	if r.Code != 137 || r.Err != nil {
 		t.Fatalf("run of an OOM-killed container: want exit 137: %s", r)
 	}
 	if n, _ := strconv.Atoi(b.keyed("memory.events", "oom_kill")); n < 1 {
 		t.Errorf("memory.events oom_kill = %d, want >= 1", n)
+	}
+}
+
+// limited sets a memory limit and a pids limit in the spec, then what more
+// sets, when not nil.
+func limited(memory, pids int64, more func(*specs.Spec)) func(*specs.Spec) {
+	return func(s *specs.Spec) {
+		s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: &memory}
+		s.Linux.Resources.Pids = &specs.LinuxPids{Limit: &pids}
+		if more != nil {
+			more(s)
+		}
 	}
 }
 
@@ -183,14 +185,9 @@ func TestOOMRun(t *testing.T) {
 // values, including those set by an earlier update.
 func TestUpdate(t *testing.T) {
 	e := newEnv(t)
-	id := e.newID()
-	b := e.newBundle(id, func(s *specs.Spec) {
-		s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: ptr[int64](64 * mib)}
-		s.Linux.Resources.Pids = &specs.LinuxPids{Limit: ptr[int64](100)}
+	b, id := e.started(limited(64*mib, 100, func(s *specs.Spec) {
 		s.Linux.Resources.CPU = &specs.LinuxCPU{Quota: ptr[int64](50000), Period: ptr[uint64](100000)}
-	}, "sleep", "600")
-	e.create(b)
-	e.mustRun("start", id)
+	}), "sleep", "600")
 	b.expectFile("memory.max", fmt.Sprint(64*mib))
 	b.expectFile("pids.max", "100")
 	b.expectFile("cpu.max", "50000 100000")
@@ -212,7 +209,7 @@ func TestUpdate(t *testing.T) {
 			"unified": {"memory.high": "41943040"}
 		}`
 		r := e.runIn(strings.NewReader(res), "update", "-r", "-", id)
-		if r.code != 0 {
+		if r.Code != 0 {
 			t.Fatalf("update -r -: %s", r)
 		}
 		b.expectFile("memory.max", "50331648")
@@ -260,16 +257,10 @@ func TestUpdate(t *testing.T) {
 // usage computed by libcontainer from memory.current and memory.swap.current.
 func TestEventsStats(t *testing.T) {
 	e := newEnv(t)
-	id := e.newID()
-	b := e.newBundle(id, func(s *specs.Spec) {
-		s.Linux.Resources.Memory = &specs.LinuxMemory{Limit: ptr[int64](64 * mib)}
-		s.Linux.Resources.Pids = &specs.LinuxPids{Limit: ptr[int64](50)}
-	}, "sleep", "600")
-	e.create(b)
-	e.mustRun("start", id)
+	_, id := e.started(limited(64*mib, 50, nil), "sleep", "600")
 
 	r := e.mustRun("events", "--stats", id)
-	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
 	if len(lines) != 1 {
 		t.Fatalf("events --stats printed %d lines, want 1: %s", len(lines), r)
 	}
@@ -301,30 +292,30 @@ func TestEventsStats(t *testing.T) {
 	}
 	d := ev.Data
 	if d.Memory.Usage == nil || d.Memory.Usage.Usage == 0 {
-		t.Errorf("data.memory.usage.usage missing or 0: %s", r.stdout)
+		t.Errorf("data.memory.usage.usage missing or 0: %s", r.Stdout)
 	} else if d.Memory.Usage.Limit != 64*mib {
 		t.Errorf("data.memory.usage.limit = %d, want memory.max %d", d.Memory.Usage.Limit, 64*mib)
 	}
 	if d.Pids == nil || d.Pids.Current < 1 {
-		t.Errorf("data.pids.current missing or < 1: %s", r.stdout)
+		t.Errorf("data.pids.current missing or < 1: %s", r.Stdout)
 	} else if d.Pids.Limit != 50 {
 		t.Errorf("data.pids.limit = %d, want 50", d.Pids.Limit)
 	}
 	var total uint64
 	if raw, ok := d.CPU.Usage["total"]; !ok || json.Unmarshal(raw, &total) != nil || total == 0 {
-		t.Errorf("data.cpu.usage.total missing or 0: %s", r.stdout)
+		t.Errorf("data.cpu.usage.total missing or 0: %s", r.Stdout)
 	}
 	// v2 shape.
 	if _, ok := d.CPU.Usage["percpu"]; ok {
-		t.Errorf("data.cpu.usage.percpu present: cgroup v2 has no per-CPU usage: %s", r.stdout)
+		t.Errorf("data.cpu.usage.percpu present: cgroup v2 has no per-CPU usage: %s", r.Stdout)
 	}
 	for _, k := range []string{"anon", "file"} {
 		if _, ok := d.Memory.Raw[k]; !ok {
-			t.Errorf("data.memory.raw lacks the v2 memory.stat key %q: %s", k, r.stdout)
+			t.Errorf("data.memory.raw lacks the v2 memory.stat key %q: %s", k, r.Stdout)
 		}
 	}
 	if _, ok := d.Memory.Raw["total_rss"]; ok {
-		t.Errorf("data.memory.raw has the v1 key total_rss on cgroup v2: %s", r.stdout)
+		t.Errorf("data.memory.raw has the v1 key total_rss on cgroup v2: %s", r.Stdout)
 	}
 }
 
@@ -341,11 +332,11 @@ func TestFeatures(t *testing.T) {
 			} `json:"cgroup"`
 		} `json:"linux"`
 	}
-	if err := json.Unmarshal([]byte(r.stdout), &f); err != nil {
+	if err := json.Unmarshal([]byte(r.Stdout), &f); err != nil {
 		t.Fatalf("features: not JSON: %v: %s", err, r)
 	}
 	if f.Linux == nil || f.Linux.Cgroup == nil || f.Linux.Cgroup.V1 == nil || f.Linux.Cgroup.V2 == nil {
-		t.Fatalf("features lacks linux.cgroup.v1/v2: %s", r.stdout)
+		t.Fatalf("features lacks linux.cgroup.v1/v2: %s", r.Stdout)
 	}
 	if !*f.Linux.Cgroup.V2 || *f.Linux.Cgroup.V1 {
 		t.Errorf("features: linux.cgroup v1=%v v2=%v, want v1=false v2=true", *f.Linux.Cgroup.V1, *f.Linux.Cgroup.V2)
@@ -362,9 +353,7 @@ func TestDelete(t *testing.T) {
 
 	t.Run("created", func(t *testing.T) {
 		e := e.sub(t)
-		id := e.newID()
-		b := e.newBundle(id, nil, "sleep", "600")
-		e.create(b)
+		b, id := e.created(nil, "sleep", "600")
 		if _, err := os.Stat(b.path()); err != nil {
 			t.Fatalf("created container has no cgroup: %v", err)
 		}
@@ -376,10 +365,7 @@ func TestDelete(t *testing.T) {
 
 	t.Run("stopped", func(t *testing.T) {
 		e := e.sub(t)
-		id := e.newID()
-		b := e.newBundle(id, nil, "sleep", "600")
-		e.create(b)
-		e.mustRun("start", id)
+		b, id := e.started(nil, "sleep", "600")
 		e.mustRun("kill", id, "KILL")
 		e.waitStatus(id, "stopped", cmdTimeout)
 		e.mustRun("delete", id)

@@ -66,7 +66,7 @@ func containsWord(s, w string) bool {
 // has a cgroup v2 file and reads the files from outside before start.
 func TestResources(t *testing.T) {
 	e := newEnv(t)
-	id := e.newID()
+	id := e.NewID()
 
 	cpus := fmt.Sprint(runtime.NumCPU() - 1) // the last CPU: not the default "all"
 	diskMajor, diskMinor, noDisk := scratchDisk()
@@ -173,8 +173,7 @@ func TestResources(t *testing.T) {
 // as written, after (so over) the values from the structured fields.
 func TestUnified(t *testing.T) {
 	e := newEnv(t)
-	id := e.newID()
-	b := e.newBundle(id, func(s *specs.Spec) {
+	b, _ := e.created(func(s *specs.Spec) {
 		s.Linux.Resources.Pids = &specs.LinuxPids{Limit: ptr[int64](42)}
 		s.Linux.Resources.Unified = map[string]string{
 			"memory.oom.group": "1",
@@ -183,7 +182,6 @@ func TestUnified(t *testing.T) {
 			"cpu.weight":       "300",
 		}
 	}, "sleep", "600")
-	e.create(b)
 	b.expectFile("memory.oom.group", "1")
 	b.expectFile("memory.high", fmt.Sprint(96*mib))
 	b.expectFile("pids.max", "77")
@@ -194,15 +192,15 @@ func TestUnified(t *testing.T) {
 // with a message naming it, and leaves no cgroup behind (the cleanup checks).
 func TestUnifiedInvalidKey(t *testing.T) {
 	e := newEnv(t)
-	id := e.newID()
+	id := e.NewID()
 	b := e.newBundle(id, func(s *specs.Spec) {
 		s.Linux.Resources.Unified = map[string]string{"memory.no_such_file": "1"}
 	}, "true")
-	r := e.run("create", "--bundle", b.dir, id)
-	if r.code == 0 {
+	r := e.run("create", "--bundle", b.Dir, id)
+	if r.Code == 0 {
 		t.Fatalf("create with unified key memory.no_such_file succeeded: %s", r)
 	}
-	if !strings.Contains(r.stderr, "memory.no_such_file") {
+	if !strings.Contains(r.Stderr, "memory.no_such_file") {
 		t.Errorf("the error does not name the bad key memory.no_such_file: %s", r)
 	}
 	if _, err := os.Stat(b.path()); err == nil {

@@ -60,12 +60,11 @@ cp "$repo/bin/berth" "$out/berth"
 # few repository files they use, inside the shared directory.
 tree=$out/tree
 mkdir -p "$tree/tests/cgroup2" "$tree/tests/integration" "$tree/runtime" "$tree/contrib/completions"
-cp "$repo/contrib/mkbundle.sh" "$tree/contrib/"
 cp "$repo/contrib/completions/berth.bash" "$tree/contrib/completions/"
 
 # The guest command. Each suite runs in its package dir of that copy (the
-# integration suite finds contrib/mkbundle.sh from there; runtime's tests
-# need only BERTH_BINARY and the host's /bin/busybox).
+# integration suite finds contrib/completions/berth.bash from there;
+# runtime's tests need only BERTH_BINARY and the host's /bin/busybox).
 q() { printf '%q' "$1"; }
 extra=${CG2_TEST_ARGS:-}
 guest="set -u

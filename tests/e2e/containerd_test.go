@@ -7,12 +7,13 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
 // containerd is a private containerd daemon of one suite.
@@ -108,7 +109,7 @@ func startContainerd(s *suite, ns string, cri bool, extraTables string) *contain
 			return nil
 		default:
 		}
-		return d.run("version").err
+		return d.run("version").Err
 	})
 	select {
 	case <-d.exited:
@@ -180,8 +181,8 @@ func (d *containerd) forceClean() {
 		})
 		d.run("task", "delete", "-f", id)
 	}
-	if r := d.run("container", "ls", "-q"); r.code == 0 {
-		for _, id := range strings.Fields(r.stdout) {
+	if r := d.run("container", "ls", "-q"); r.Code == 0 {
+		for _, id := range strings.Fields(r.Stdout) {
 			d.run("container", "delete", id)
 		}
 	}
@@ -191,10 +192,10 @@ func (d *containerd) forceClean() {
 func (d *containerd) tasks() map[string]string {
 	out := map[string]string{}
 	r := d.run("task", "ls")
-	if r.code != 0 {
+	if r.Code != 0 {
 		return out
 	}
-	for _, line := range strings.Split(r.stdout, "\n")[1:] {
+	for _, line := range strings.Split(r.Stdout, "\n")[1:] {
 		f := strings.Fields(line)
 		if len(f) >= 3 {
 			out[f[0]] = f[2]
@@ -206,7 +207,7 @@ func (d *containerd) tasks() map[string]string {
 // taskPID returns the pid of task id's init, or 0.
 func (d *containerd) taskPID(id string) int {
 	r := d.run("task", "ls")
-	for _, line := range strings.Split(r.stdout, "\n")[1:] {
+	for _, line := range strings.Split(r.Stdout, "\n")[1:] {
 		if f := strings.Fields(line); len(f) >= 3 && f[0] == id {
 			pid, _ := strconv.Atoi(f[1])
 			return pid
@@ -231,17 +232,35 @@ func (d *containerd) waitStatus(t *testing.T, id, want string, timeout time.Dura
 	}
 }
 
+// must runs ctr and fails t unless it exits 0; what names the step.
+func (d *containerd) must(t *testing.T, what string, args ...string) result {
+	t.Helper()
+	r := d.run(args...)
+	if r.Code != 0 {
+		t.Fatalf("%s:\n%s", what, r)
+	}
+	return r
+}
+
+// remove kills task id (with killFlags), waits for it to stop, and deletes
+// the task and the container.
+func (d *containerd) remove(t *testing.T, id string, killFlags ...string) {
+	t.Helper()
+	d.must(t, "kill", append(append([]string{"task", "kill"}, killFlags...), id)...)
+	d.waitStatus(t, id, "STOPPED", 20*time.Second)
+	d.must(t, "task delete", "task", "delete", id)
+	d.must(t, "container delete", "container", "delete", id)
+}
+
 // importImages imports the busybox and pause images and checks that ctr
 // lists them.
 func (d *containerd) importImages(t *testing.T) {
 	t.Helper()
 	needImages(t)
-	if r := d.run("images", "import", ociTar); r.code != 0 {
-		t.Fatalf("importing the OCI archive:\n%s", r)
-	}
+	d.must(t, "importing the OCI archive", "images", "import", ociTar)
 	r := d.run("images", "ls", "-q")
 	for _, img := range defaultImages {
-		if !strings.Contains(r.stdout, img.ref) {
+		if !strings.Contains(r.Stdout, img.ref) {
 			t.Fatalf("`ctr images ls` does not list %s after import:\n%s", img.ref, r)
 		}
 	}
@@ -273,7 +292,7 @@ func TestContainerd(t *testing.T) {
 	// The shim's default root and the namespace's parent cgroup are outside
 	// the suite dir.
 	s.tidy(false, defaultRoot, filepath.Dir(defaultRoot))
-	for _, h := range cgroupHierarchies() {
+	for _, h := range testkit.Hierarchies() {
 		s.tidy(false, filepath.Join(h, ns))
 	}
 	d := startContainerd(s, ns, false, "")
@@ -293,10 +312,10 @@ func TestContainerd(t *testing.T) {
 
 	t.Run("RunExitCode", func(t *testing.T) {
 		r := d.run(ctrRun("--rm", busyboxRef, id("exit"), "sh", "-c", "echo out-$((40+2)); exit 3")...)
-		if r.code != 3 {
+		if r.Code != 3 {
 			t.Fatalf("want exit code 3:\n%s", r)
 		}
-		if !strings.Contains(r.stdout, "out-42") {
+		if !strings.Contains(r.Stdout, "out-42") {
 			t.Errorf("want out-42 on stdout:\n%s", r)
 		}
 	})
@@ -305,11 +324,11 @@ func TestContainerd(t *testing.T) {
 		s := s.in(t)
 		r := s.runPTY(60*time.Second, "# ", "tty; stty size; echo tty-$((6*7)); exit 5\r",
 			"ctr", d.ctrArgs(ctrRun("-t", "--rm", busyboxRef, id("tty"), "sh"))...)
-		if r.code != 5 {
+		if r.Code != 5 {
 			t.Fatalf("want exit code 5 from the interactive shell:\n%s", r)
 		}
 		for _, want := range []string{"tty-42", "/dev/pts/", "24 80"} {
-			if !strings.Contains(r.stdout, want) {
+			if !strings.Contains(r.Stdout, want) {
 				t.Errorf("want %q (tty, terminal size, output) on the terminal:\n%s", want, r)
 			}
 		}
@@ -319,7 +338,7 @@ func TestContainerd(t *testing.T) {
 	main := id("detached")
 	t.Run("RunDetached", func(t *testing.T) {
 		r := d.run(ctrRun("-d", "--memory-limit", fmt.Sprint(64<<20), "--env", "E2E_VAR=env-ok", busyboxRef, main, "sh", "-c", loop)...)
-		if r.code != 0 {
+		if r.Code != 0 {
 			t.Fatalf("detached run:\n%s", r)
 		}
 		d.waitStatus(t, main, "RUNNING", 20*time.Second)
@@ -331,13 +350,13 @@ func TestContainerd(t *testing.T) {
 
 	t.Run("Exec", func(t *testing.T) {
 		r := d.run("task", "exec", "--fifo-dir", fifo, "--exec-id", "x1", main, "sh", "-c", "echo exec-$((6*7)); exit 4")
-		if r.code != 4 || !strings.Contains(r.stdout, "exec-42") {
+		if r.Code != 4 || !strings.Contains(r.Stdout, "exec-42") {
 			t.Fatalf("want exec-42 and exit code 4:\n%s", r)
 		}
 		// The exec process gets the container's env, and --cwd/--user.
 		r = d.run("task", "exec", "--fifo-dir", fifo, "--exec-id", "x1b", "--cwd", "/tmp", "--user", "65534", main,
 			"sh", "-c", "echo $E2E_VAR $(pwd) $(id -u)")
-		if !strings.Contains(r.stdout, "env-ok /tmp 65534") {
+		if !strings.Contains(r.Stdout, "env-ok /tmp 65534") {
 			t.Errorf("want the container's env, the exec's cwd and user in its output:\n%s", r)
 		}
 		// ctr's default spec mounts no cgroupfs: read the limit outside.
@@ -350,14 +369,14 @@ func TestContainerd(t *testing.T) {
 		s := s.in(t)
 		r := s.runPTY(60*time.Second, "# ", "tty; echo ptyexec-$((6*7)); exit 6\r",
 			"ctr", d.ctrArgs([]string{"task", "exec", "--fifo-dir", fifo, "-t", "--exec-id", "x2", main, "sh"})...)
-		if r.code != 6 || !strings.Contains(r.stdout, "ptyexec-42") || !strings.Contains(r.stdout, "/dev/pts/") {
+		if r.Code != 6 || !strings.Contains(r.Stdout, "ptyexec-42") || !strings.Contains(r.Stdout, "/dev/pts/") {
 			t.Fatalf("want the tty, ptyexec-42 and exit code 6:\n%s", r)
 		}
 	})
 
 	t.Run("ExecDetachedKill", func(t *testing.T) {
 		r := d.run("task", "exec", "--fifo-dir", fifo, "-d", "--exec-id", "x3", main, "sleep", "4242")
-		if r.code != 0 {
+		if r.Code != 0 {
 			t.Fatalf("detached exec:\n%s", r)
 		}
 		pid := 0
@@ -372,12 +391,10 @@ func TestContainerd(t *testing.T) {
 			t.Fatal("the detached exec process is not running")
 		}
 		ps := d.run("task", "ps", main)
-		if !strings.Contains(ps.stdout, strconv.Itoa(pid)) {
+		if !strings.Contains(ps.Stdout, strconv.Itoa(pid)) {
 			t.Errorf("`ctr task ps` does not list the exec process %d:\n%s", pid, ps)
 		}
-		if r := d.run("task", "kill", "--exec-id", "x3", "-s", "SIGKILL", main); r.code != 0 {
-			t.Fatalf("killing the exec process:\n%s", r)
-		}
+		d.must(t, "killing the exec process", "task", "kill", "--exec-id", "x3", "-s", "SIGKILL", main)
 		if err := eventually(10*time.Second, func() error {
 			if pidRunning("sleep 4242") != 0 {
 				return fmt.Errorf("still running")
@@ -393,26 +410,22 @@ func TestContainerd(t *testing.T) {
 
 	t.Run("Ps", func(t *testing.T) {
 		r := d.run("task", "ps", main)
-		if r.code != 0 {
+		if r.Code != 0 {
 			t.Fatalf("ctr task ps:\n%s", r)
 		}
-		lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+		lines := strings.Split(strings.TrimSpace(r.Stdout), "\n")
 		if len(lines) < 2 || !strings.HasPrefix(lines[0], "PID") {
 			t.Fatalf("want a PID table with the container's processes:\n%s", r)
 		}
 	})
 
 	t.Run("PauseResume", func(t *testing.T) {
-		if r := d.run("task", "pause", main); r.code != 0 {
-			t.Fatalf("pause:\n%s", r)
-		}
+		d.must(t, "pause", "task", "pause", main)
 		d.waitStatus(t, main, "PAUSED", 10*time.Second)
 		if st := freezerState(main); st != "" && st != "FROZEN" {
 			t.Errorf("freezer state %q after pause", st)
 		}
-		if r := d.run("task", "resume", main); r.code != 0 {
-			t.Fatalf("resume:\n%s", r)
-		}
+		d.must(t, "resume", "task", "resume", main)
 		d.waitStatus(t, main, "RUNNING", 10*time.Second)
 		if st := freezerState(main); st != "" && st != "THAWED" {
 			t.Errorf("freezer state %q after resume", st)
@@ -421,53 +434,50 @@ func TestContainerd(t *testing.T) {
 
 	t.Run("Metrics", func(t *testing.T) {
 		r := d.run("task", "metrics", main)
-		if r.code != 0 || !strings.Contains(r.stdout, "memory") {
+		if r.Code != 0 || !strings.Contains(r.Stdout, "memory") {
 			t.Fatalf("want memory metrics:\n%s", r)
 		}
 	})
 
-	t.Run("KillTERM", func(t *testing.T) {
-		s := s.in(t)
-		kid := id("term")
-		fg := s.start(60*time.Second, "ctr", d.ctrArgs(ctrRun("--rm", busyboxRef, kid, "sh", "-c", loop))...)
+	// foreground runs a container with `ctr run --rm` in the background
+	// and waits until its task runs.
+	foreground := func(t *testing.T, kid string, cmd ...string) *testkit.Proc {
+		t.Helper()
+		fg := s.in(t).start(60*time.Second, "ctr", d.ctrArgs(ctrRun(append([]string{"--rm", busyboxRef, kid}, cmd...)...))...)
 		d.waitStatus(t, kid, "RUNNING", 20*time.Second)
+		return fg
+	}
+
+	t.Run("KillTERM", func(t *testing.T) {
+		kid := id("term")
+		fg := foreground(t, kid, "sh", "-c", loop)
 		waitReady(t, d.taskPID(kid))
-		if r := d.run("task", "kill", kid); r.code != 0 {
-			t.Fatalf("kill:\n%s", r)
-		}
-		if r := fg.wait(); r.code != 7 {
+		d.must(t, "kill", "task", "kill", kid)
+		if r := fg.Wait(); r.Code != 7 {
 			t.Fatalf("want the trap's exit code 7:\n%s", r)
 		}
 	})
 
 	t.Run("KillKILL", func(t *testing.T) {
-		s := s.in(t)
 		kid := id("kill")
-		fg := s.start(60*time.Second, "ctr", d.ctrArgs(ctrRun("--rm", busyboxRef, kid, "sh", "-c", loop))...)
-		d.waitStatus(t, kid, "RUNNING", 20*time.Second)
-		if r := d.run("task", "kill", "-s", "SIGKILL", kid); r.code != 0 {
-			t.Fatalf("kill:\n%s", r)
-		}
-		if r := fg.wait(); r.code != 137 {
+		fg := foreground(t, kid, "sh", "-c", loop)
+		d.must(t, "kill", "task", "kill", "-s", "SIGKILL", kid)
+		if r := fg.Wait(); r.Code != 137 {
 			t.Fatalf("want exit code 137 (SIGKILL):\n%s", r)
 		}
 	})
 
 	t.Run("KillAll", func(t *testing.T) {
-		s := s.in(t)
 		kid := id("killall")
-		fg := s.start(60*time.Second, "ctr", d.ctrArgs(ctrRun("--rm", busyboxRef, kid, "sh", "-c", "sleep 4343 & sleep 4343 & wait"))...)
-		d.waitStatus(t, kid, "RUNNING", 20*time.Second)
+		fg := foreground(t, kid, "sh", "-c", "sleep 4343 & sleep 4343 & wait")
 		eventually(5*time.Second, func() error {
 			if pidRunning("sleep 4343") == 0 {
 				return fmt.Errorf("not yet")
 			}
 			return nil
 		})
-		if r := d.run("task", "kill", "--all", "-s", "SIGKILL", kid); r.code != 0 {
-			t.Fatalf("kill --all:\n%s", r)
-		}
-		if r := fg.wait(); r.code != 137 {
+		d.must(t, "kill --all", "task", "kill", "--all", "-s", "SIGKILL", kid)
+		if r := fg.Wait(); r.Code != 137 {
 			t.Fatalf("want exit code 137 (SIGKILL):\n%s", r)
 		}
 		if pid := pidRunning("sleep 4343"); pid != 0 {
@@ -477,50 +487,28 @@ func TestContainerd(t *testing.T) {
 
 	t.Run("CreateStart", func(t *testing.T) {
 		cid := id("created")
-		if r := d.run("container", "create", busyboxRef, cid, "--", "sh", "-c", loop); r.code != 0 {
-			t.Fatalf("container create:\n%s", r)
-		}
-		if r := d.run("task", "start", "--fifo-dir", fifo, "-d", cid); r.code != 0 {
-			t.Fatalf("task start -d:\n%s", r)
-		}
+		d.must(t, "container create", "container", "create", busyboxRef, cid, "--", "sh", "-c", loop)
+		d.must(t, "task start -d", "task", "start", "--fifo-dir", fifo, "-d", cid)
 		d.waitStatus(t, cid, "RUNNING", 20*time.Second)
-		if r := d.run("task", "exec", "--fifo-dir", fifo, "--exec-id", "c1", cid, "echo", "in-created"); r.code != 0 || !strings.Contains(r.stdout, "in-created") {
+		if r := d.run("task", "exec", "--fifo-dir", fifo, "--exec-id", "c1", cid, "echo", "in-created"); r.Code != 0 || !strings.Contains(r.Stdout, "in-created") {
 			t.Errorf("exec in the created container:\n%s", r)
 		}
-		if r := d.run("task", "kill", "-s", "SIGKILL", cid); r.code != 0 {
-			t.Fatalf("kill:\n%s", r)
-		}
-		d.waitStatus(t, cid, "STOPPED", 20*time.Second)
-		if r := d.run("task", "delete", cid); r.code != 0 {
-			t.Fatalf("task delete:\n%s", r)
-		}
-		if r := d.run("container", "delete", cid); r.code != 0 {
-			t.Fatalf("container delete:\n%s", r)
-		}
+		d.remove(t, cid, "-s", "SIGKILL")
 	})
 
 	t.Run("StopDetached", func(t *testing.T) {
-		if r := d.run("task", "kill", main); r.code != 0 {
-			t.Fatalf("kill:\n%s", r)
-		}
-		d.waitStatus(t, main, "STOPPED", 20*time.Second)
-		if r := d.run("task", "delete", main); r.code != 0 {
-			t.Fatalf("task delete:\n%s", r)
-		}
-		if r := d.run("container", "delete", main); r.code != 0 {
-			t.Fatalf("container delete:\n%s", r)
-		}
+		d.remove(t, main)
 	})
 
 	t.Run("NothingLeft", func(t *testing.T) {
-		if r := d.run("task", "ls", "-q"); strings.TrimSpace(r.stdout) != "" {
+		if r := d.run("task", "ls", "-q"); strings.TrimSpace(r.Stdout) != "" {
 			t.Errorf("tasks left:\n%s", r)
 		}
-		if r := d.run("container", "ls", "-q"); strings.TrimSpace(r.stdout) != "" {
+		if r := d.run("container", "ls", "-q"); strings.TrimSpace(r.Stdout) != "" {
 			t.Errorf("containers left:\n%s", r)
 		}
 		r := d.run("snapshots", "ls")
-		for _, line := range strings.Split(r.stdout, "\n")[1:] {
+		for _, line := range strings.Split(r.Stdout, "\n")[1:] {
 			if f := strings.Fields(line); len(f) >= 3 && f[len(f)-1] != "Committed" {
 				t.Errorf("snapshot left in use: %s", line)
 			}
@@ -589,31 +577,13 @@ func pidRunning(argv string) int {
 			continue
 		}
 		if strings.TrimRight(strings.ReplaceAll(string(raw), "\x00", " "), " ") == argv {
-			if st, _ := os.ReadFile("/proc/" + e.Name() + "/stat"); zombie.Match(st) {
+			if !testkit.Alive(pid) {
 				continue
 			}
 			return pid
 		}
 	}
 	return 0
-}
-
-var zombie = regexp.MustCompile(`\) Z `)
-
-// cgroupHierarchies lists the cgroup mount dirs (v1 controllers, or the
-// single v2 tree).
-func cgroupHierarchies() []string {
-	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
-		return []string{"/sys/fs/cgroup"}
-	}
-	var out []string
-	hs, _ := filepath.Glob("/sys/fs/cgroup/*")
-	for _, h := range hs {
-		if fi, err := os.Lstat(h); err == nil && fi.IsDir() {
-			out = append(out, h)
-		}
-	}
-	return out
 }
 
 // freezerState finds the v1 freezer cgroup named id and returns its state,

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
 // crictlVersion is the version tests/e2e/install-deps.sh installs.
@@ -48,7 +50,7 @@ func TestCRI(t *testing.T) {
 	tok := randToken()
 	cgroupParent := "/berth-e2e-cri-" + tok
 	s.addEmpty(filepath.Join(s.runtimeRoot(), ns))
-	for _, h := range cgroupHierarchies() {
+	for _, h := range testkit.Hierarchies() {
 		s.tidy(false, filepath.Join(h, cgroupParent))
 	}
 	cniDir := filepath.Join(s.dir, "cni")
@@ -89,15 +91,15 @@ func TestCRI(t *testing.T) {
 	mustCRI := func(t *testing.T, args ...string) string {
 		t.Helper()
 		r := cri(args...)
-		if r.code != 0 {
+		if r.Code != 0 {
 			t.Fatalf("crictl failed:\n%s", r)
 		}
-		return strings.TrimSpace(r.stdout)
+		return strings.TrimSpace(r.Stdout)
 	}
 	// Remove whatever a failed test left, before containerd stops.
 	t.Cleanup(func() {
-		if r := cri("pods", "-q"); r.code == 0 {
-			for _, id := range strings.Fields(r.stdout) {
+		if r := cri("pods", "-q"); r.Code == 0 {
+			for _, id := range strings.Fields(r.Stdout) {
 				cri("stopp", id)
 				cri("rmp", "-f", id)
 			}
@@ -153,19 +155,19 @@ func TestCRI(t *testing.T) {
 
 	t.Run("ExecSync", func(t *testing.T) {
 		r := cri("exec", "-s", cid, "sh", "-c", "echo execsync-$((6*7))")
-		if r.code != 0 || !strings.Contains(r.stdout, "execsync-42") {
+		if r.Code != 0 || !strings.Contains(r.Stdout, "execsync-42") {
 			t.Fatalf("want execsync-42:\n%s", r)
 		}
 		// crictl reports a failed exec's code in its error message.
 		r = cri("exec", "-s", cid, "sh", "-c", "exit 4")
-		if r.code == 0 || !strings.Contains(r.stderr, "exited with 4") {
+		if r.Code == 0 || !strings.Contains(r.Stderr, "exited with 4") {
 			t.Fatalf("want the exec's exit code 4 reported:\n%s", r)
 		}
 	})
 
 	t.Run("ExecStream", func(t *testing.T) {
 		r := cri("exec", cid, "sh", "-c", "echo execstream-$((6*7))")
-		if r.code != 0 || !strings.Contains(r.stdout, "execstream-42") {
+		if r.Code != 0 || !strings.Contains(r.Stdout, "execstream-42") {
 			t.Fatalf("want execstream-42:\n%s", r)
 		}
 	})
@@ -173,7 +175,7 @@ func TestCRI(t *testing.T) {
 	t.Run("Logs", func(t *testing.T) {
 		var out string
 		err := eventually(10*time.Second, func() error {
-			out = cri("logs", cid).stdout
+			out = cri("logs", cid).Stdout
 			if !strings.Contains(out, "cri-hello-42") {
 				return fmt.Errorf("not yet")
 			}
@@ -227,7 +229,7 @@ func TestCRI(t *testing.T) {
 		if out := mustCRI(t, "ps", "-a", "-q"); out != "" {
 			t.Errorf("containers left: %s", out)
 		}
-		if r := d.run("task", "ls", "-q"); strings.TrimSpace(r.stdout) != "" {
+		if r := d.run("task", "ls", "-q"); strings.TrimSpace(r.Stdout) != "" {
 			t.Errorf("tasks left:\n%s", r)
 		}
 	})

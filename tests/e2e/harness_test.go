@@ -18,6 +18,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
 const (
@@ -87,7 +89,7 @@ func (s *suite) tidy(all bool, paths ...string) {
 // leaks and then removes the dir.
 func newSuite(t *testing.T, name string) *suite {
 	t.Helper()
-	requireSuite(t)
+	setup.Gate.Check(t)
 	dir := filepath.Join(workDir, name)
 	os.RemoveAll(dir)
 	if err := os.MkdirAll(filepath.Join(dir, "bin"), 0o755); err != nil {
@@ -124,154 +126,45 @@ func shellQuote(s string) string {
 // in returns the suite for a subtest: failures go to t.
 func (s *suite) in(t *testing.T) *suite { return &suite{t: t, world: s.world} }
 
-// result is one finished client command.
-type result struct {
-	argv   []string
-	stdout string
-	stderr string
-	code   int // -1: did not run or was killed
-	err    error
-	dur    time.Duration
+type result = testkit.Result
+
+// cmd is a client command of the suite: its environment, in the suite dir,
+// in a process group of its own (a timeout kills what it started too).
+func (s *suite) cmd(timeout time.Duration, name string, args ...string) testkit.Cmd {
+	return testkit.Cmd{Path: name, Args: args, Env: s.env, Dir: s.dir, OutDir: s.dir, Timeout: timeout, Group: true}
 }
 
-func (r result) String() string {
-	return fmt.Sprintf("$ %s\n(exit %d, %v, err=%v)\nstdout:\n%s\nstderr:\n%s",
-		strings.Join(r.argv, " "), r.code, r.dur.Round(time.Millisecond), r.err,
-		indent(r.stdout), indent(r.stderr))
-}
-
-func indent(s string) string {
-	s = strings.TrimRight(s, "\n")
-	if s == "" {
-		return "  (empty)"
-	}
-	return "  " + strings.ReplaceAll(s, "\n", "\n  ")
-}
-
-// cmdOpts tunes one command.
-type cmdOpts struct {
-	timeout time.Duration
-	stdin   string
-}
-
-func (s *suite) command(ctx context.Context, name string, args ...string) *exec.Cmd {
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = s.env
-	cmd.Dir = s.dir
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
-	cmd.WaitDelay = 5 * time.Second
-	return cmd
-}
-
-// runOpts runs a client command to completion.
-func (s *suite) runOpts(o cmdOpts, name string, args ...string) result {
-	if o.timeout == 0 {
-		o.timeout = cmdTimeout
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), o.timeout)
-	defer cancel()
-	cmd := s.command(ctx, name, args...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if o.stdin != "" {
-		cmd.Stdin = strings.NewReader(o.stdin)
-	}
-	start := time.Now()
-	err := cmd.Run()
-	r := result{argv: cmd.Args, stdout: stdout.String(), stderr: stderr.String(), code: -1, err: err, dur: time.Since(start)}
-	if cmd.ProcessState != nil {
-		r.code = cmd.ProcessState.ExitCode()
-	}
-	if ctx.Err() != nil {
-		r.err = fmt.Errorf("timed out after %v", o.timeout)
-		r.code = -1
-	}
-	return r
-}
-
+// run runs a client command to completion.
 func (s *suite) run(name string, args ...string) result {
-	return s.runOpts(cmdOpts{}, name, args...)
+	return testkit.Run(s.cmd(cmdTimeout, name, args...))
 }
 
-// bg is a client command left running in the background.
-type bg struct {
-	cmd    *exec.Cmd
-	cancel context.CancelFunc
-	stdout bytes.Buffer
-	stderr bytes.Buffer
-	done   chan struct{}
-	res    result
-}
-
-func (s *suite) start(timeout time.Duration, name string, args ...string) *bg {
+// start starts a client command in the background; it is killed when the
+// test ends.
+func (s *suite) start(timeout time.Duration, name string, args ...string) *testkit.Proc {
 	s.t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	b := &bg{cancel: cancel, done: make(chan struct{})}
-	b.cmd = s.command(ctx, name, args...)
-	b.cmd.Stdout, b.cmd.Stderr = &b.stdout, &b.stderr
-	started := time.Now()
-	if err := b.cmd.Start(); err != nil {
-		cancel()
+	p, err := testkit.Start(s.cmd(timeout, name, args...))
+	if err != nil {
 		s.t.Fatalf("starting %s: %v", name, err)
 	}
-	go func() {
-		err := b.cmd.Wait()
-		b.res = result{argv: b.cmd.Args, stdout: b.stdout.String(), stderr: b.stderr.String(), code: b.cmd.ProcessState.ExitCode(), err: err, dur: time.Since(started)}
-		if ctx.Err() != nil {
-			b.res.err = fmt.Errorf("timed out after %v", timeout)
-			b.res.code = -1
-		}
-		cancel()
-		close(b.done)
-	}()
-	s.t.Cleanup(func() { b.cancel(); <-b.done })
-	return b
-}
-
-// wait waits for the command (bounded by its own timeout).
-func (b *bg) wait() result {
-	<-b.done
-	return b.res
+	s.t.Cleanup(func() { p.Kill() })
+	return p
 }
 
 // eventually polls f until it returns nil or the timeout passes.
 func eventually(timeout time.Duration, f func() error) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		err := f()
-		if err == nil || time.Now().After(deadline) {
-			return err
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	return testkit.PollEvery(timeout, 100*time.Millisecond, f)
 }
 
 // ---- pty ----
 
 // openPTY returns a pty master and its slave, 24x80.
 func openPTY() (master, slave *os.File, err error) {
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		return nil, nil, err
+	master, slave, err = testkit.OpenPTY()
+	if err == nil {
+		_ = unix.IoctlSetWinsize(int(slave.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 24, Col: 80})
 	}
-	fd := int(m.Fd())
-	if err := unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0); err != nil {
-		m.Close()
-		return nil, nil, fmt.Errorf("unlockpt: %w", err)
-	}
-	n, err := unix.IoctlGetInt(fd, unix.TIOCGPTN)
-	if err != nil {
-		m.Close()
-		return nil, nil, fmt.Errorf("ptsname: %w", err)
-	}
-	sl, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		m.Close()
-		return nil, nil, err
-	}
-	_ = unix.IoctlSetWinsize(int(sl.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 24, Col: 80})
-	return m, sl, nil
+	return master, slave, err
 }
 
 // lockedBuf collects a pty's output.
@@ -342,16 +235,16 @@ func (s *suite) runPTY(timeout time.Duration, prompt, input string, name string,
 	case <-readDone:
 	case <-time.After(2 * time.Second):
 	}
-	r := result{argv: cmd.Args, stdout: out.String(), code: -1, err: err, dur: time.Since(started)}
+	r := result{Args: cmd.Args, Stdout: out.String(), Code: -1, Err: err, Dur: time.Since(started)}
 	if cmd.ProcessState != nil {
-		r.code = cmd.ProcessState.ExitCode()
+		r.Code = cmd.ProcessState.ExitCode()
 	}
 	if promptErr != nil {
-		r.err = fmt.Errorf("no %q prompt on the terminal", prompt)
+		r.Err = fmt.Errorf("no %q prompt on the terminal", prompt)
 	}
 	if ctx.Err() != nil {
-		r.err = fmt.Errorf("timed out after %v", timeout)
-		r.code = -1
+		r.Err = fmt.Errorf("timed out after %v", timeout)
+		r.TimedOut, r.Code = true, -1
 	}
 	return r
 }
@@ -545,201 +438,41 @@ func (s *suite) createdIDs() []string {
 
 // ---- leaks ----
 
-// procsReferencing lists processes whose argv, cwd or root is under dir,
-// or whose argv names one of ids together with the runtime under test.
-func procsReferencing(dir string, ids []string) []string {
-	var found []string
-	ents, _ := os.ReadDir("/proc")
-	self := os.Getpid()
-	for _, e := range ents {
-		pid := 0
-		if _, err := fmt.Sscanf(e.Name(), "%d", &pid); err != nil || pid == self {
-			continue
-		}
-		p := "/proc/" + e.Name()
-		raw, err := os.ReadFile(p + "/cmdline")
-		if err != nil {
-			continue
-		}
-		argv := strings.ReplaceAll(strings.TrimRight(string(raw), "\x00"), "\x00", " ")
-		reason := ""
-		if strings.Contains(argv, dir) {
-			reason = "argv"
-		}
-		if cwd, _ := os.Readlink(p + "/cwd"); reason == "" && strings.HasPrefix(cwd, dir) {
-			reason = "cwd " + cwd
-		}
-		if root, _ := os.Readlink(p + "/root"); reason == "" && strings.HasPrefix(root, dir) {
-			reason = "root " + root
-		}
-		if exe, _ := os.Readlink(p + "/exe"); reason == "" && exe == binary {
-			for _, id := range ids {
-				if strings.Contains(argv, id) {
-					reason = "runtime for " + id
-				}
-			}
-		}
-		if reason != "" {
-			found = append(found, fmt.Sprintf("pid %d (%s): %s", pid, reason, argv))
-		}
-	}
-	return found
-}
-
-type mountEntry struct{ point, fstype, source string }
-
-func mounts() []mountEntry {
-	data, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return nil
-	}
-	var ms []mountEntry
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 10 {
-			continue
-		}
-		m := mountEntry{point: unescapeMount(f[4])}
-		for i, x := range f {
-			if x == "-" && i+2 < len(f) {
-				m.fstype, m.source = f[i+1], f[i+2]
-			}
-		}
-		ms = append(ms, m)
-	}
-	return ms
-}
-
-func unescapeMount(s string) string {
-	r := strings.NewReplacer(`\040`, " ", `\011`, "\t", `\012`, "\n", `\134`, `\`)
-	return r.Replace(s)
-}
-
-func mountsUnder(dir string) []mountEntry {
-	var out []mountEntry
-	for _, m := range mounts() {
-		if m.point == dir || strings.HasPrefix(m.point, dir+"/") {
-			out = append(out, m)
-		}
-	}
-	return out
-}
-
-// unmountUnder detaches every mount under dir, deepest (latest) first.
-func unmountUnder(dir string) {
-	for i := 0; i < 5; i++ {
-		ms := mountsUnder(dir)
-		if len(ms) == 0 {
-			return
-		}
-		for j := len(ms) - 1; j >= 0; j-- {
-			unix.Unmount(ms[j].point, unix.MNT_DETACH)
-		}
-	}
-}
-
-// cgroupsNamed lists cgroup dirs (in every hierarchy, a few levels deep)
-// whose name contains one of ids.
-func cgroupsNamed(ids []string) []string {
-	if len(ids) == 0 {
-		return nil
-	}
-	var found []string
-	hier, _ := filepath.Glob("/sys/fs/cgroup/*")
-	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err == nil {
-		hier = []string{"/sys/fs/cgroup"}
-	}
-	for _, h := range hier {
-		if fi, err := os.Lstat(h); err != nil || !fi.IsDir() {
-			continue // cpu,cpuacct style symlinks
-		}
-		base := strings.Count(h, "/")
-		filepath.WalkDir(h, func(p string, d os.DirEntry, err error) error {
-			if err != nil || !d.IsDir() {
-				return nil
-			}
-			if strings.Count(p, "/")-base > 4 {
-				return filepath.SkipDir
-			}
-			for _, id := range ids {
-				if id != "" && strings.Contains(filepath.Base(p), id) {
-					found = append(found, p)
-					return filepath.SkipDir
-				}
-			}
-			return nil
-		})
-	}
-	return found
-}
-
-// checkLeaks fails the test for leaked processes, mounts, cgroups and
-// runtime state, waiting leakGrace for things to settle.
-func (s *suite) checkLeaks() {
-	s.t.Helper()
+// scope is what of the suite must be gone at its end: the containers the
+// engine created (and the suite named), state in its runtime roots, mounts
+// and processes of its dir.
+func (s *suite) scope() testkit.Scope {
 	s.mu.Lock()
-	ids := append([]string{}, s.ids...)
-	empties := append([]string{}, s.emptyDirs...)
-	allowed := append([]string{}, s.allowedMounts...)
-	idRoots := append([]string{}, s.idRoots...)
-	s.mu.Unlock()
-	ids = append(ids, s.createdIDs()...)
-	var problems []string
-	eventually(leakGrace, func() error {
-		problems = nil
-		for _, p := range procsReferencing(s.dir, ids) {
-			problems = append(problems, "process left: "+p)
-		}
-	mountLoop:
-		for _, m := range mountsUnder(s.dir) {
-			for _, a := range allowed {
-				if m.point == a {
-					continue mountLoop
-				}
-			}
-			problems = append(problems, fmt.Sprintf("mount left: %s (%s from %s)", m.point, m.fstype, m.source))
-		}
-		for _, c := range cgroupsNamed(ids) {
-			problems = append(problems, "cgroup left: "+c)
-		}
-		for _, d := range empties {
-			ents, err := os.ReadDir(d)
-			if err != nil {
-				continue
-			}
-			for _, e := range ents {
-				problems = append(problems, "state left: "+filepath.Join(d, e.Name()))
-			}
-		}
-		for _, r := range idRoots {
-			for _, id := range ids {
-				if _, err := os.Lstat(filepath.Join(r, id)); err == nil {
-					problems = append(problems, "state left: "+filepath.Join(r, id))
-				}
-			}
-		}
-		if len(problems) > 0 {
-			return errors.New("leaks")
-		}
-		return nil
-	})
-	for _, p := range problems {
-		s.t.Errorf("%s: %s", s.name, p)
+	defer s.mu.Unlock()
+	return testkit.Scope{
+		IDs:           append(append([]string{}, s.ids...), s.createdIDs()...),
+		Roots:         append([]string{}, s.idRoots...),
+		EmptyDirs:     append([]string{}, s.emptyDirs...),
+		Dir:           s.dir,
+		AllowedMounts: append([]string{}, s.allowedMounts...),
+		Inside:        s.dir,
+		Binary:        binary,
 	}
 }
 
-// finish checks for leaks (the engine is stopped by then) and removes the
-// suite dir, keeping it on failure when E2E_KEEP=1.
+// finish checks for leaks (the engine is stopped by then), removes them and
+// the suite dir, keeping that on failure when E2E_KEEP=1.
 func (s *suite) finish() {
-	s.checkLeaks()
-	// Leftover processes would keep mounts busy: kill what still refers to
-	// the suite dir before unmounting.
-	for _, p := range procsReferencing(s.dir, nil) {
-		var pid int
-		fmt.Sscanf(p, "pid %d", &pid)
-		if pid > 0 {
-			syscall.Kill(pid, syscall.SIGKILL)
+	leaks := s.scope().Settle(leakGrace)
+	var procs []testkit.Leak
+	for _, l := range leaks {
+		s.t.Errorf("%s: %s left", s.name, l)
+		if l.Kind == "process" {
+			procs = append(procs, l)
 		}
+	}
+	kept := s.t.Failed() && keep
+	if kept {
+		// Leftover processes only: what they left stays to be looked at.
+		leaks = procs
+	}
+	if err := testkit.Remove(leaks); err != nil {
+		s.t.Errorf("%s: removing what was left: %v", s.name, err)
 	}
 	for _, tp := range s.tidies {
 		if tp.all {
@@ -748,12 +481,11 @@ func (s *suite) finish() {
 			os.Remove(tp.path)
 		}
 	}
-	if s.t.Failed() && keep {
+	if kept {
 		s.t.Logf("%s: keeping %s (E2E_KEEP=1)", s.name, s.dir)
 		return
 	}
-	unmountUnder(s.dir)
-	if err := os.RemoveAll(s.dir); err != nil {
+	if err := errors.Join(testkit.UnmountUnder(s.dir), os.RemoveAll(s.dir)); err != nil {
 		s.t.Errorf("%s: removing %s: %v", s.name, s.dir, err)
 	}
 }

@@ -5,19 +5,18 @@ import (
 	"bytes"
 	"compress/gzip"
 	"crypto/sha256"
-	"debug/elf"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"os"
-	"os/exec"
 	"path"
 	"runtime"
 	"sort"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
 // The images every suite uses. They share one layer: the host's static
@@ -76,70 +75,33 @@ type imageSet struct {
 	images   []builtImage
 }
 
-// findStaticBusybox returns the host's busybox, which must be statically
-// linked (Debian: busybox-static), since the image has no libc.
-func findStaticBusybox() (string, error) {
-	var tried []string
-	for _, p := range []string{"/bin/busybox", "/usr/bin/busybox", "/usr/local/bin/busybox"} {
-		f, err := elf.Open(p)
-		if err != nil {
-			continue
-		}
-		static := true
-		for _, prog := range f.Progs {
-			if prog.Type == elf.PT_INTERP {
-				static = false
-			}
-		}
-		f.Close()
-		if static {
-			return p, nil
-		}
-		tried = append(tried, p+" (dynamically linked)")
-	}
-	return "", fmt.Errorf("no statically linked busybox found (tried %v); install busybox-static", tried)
-}
-
-// busyboxApplets lists the applets of the busybox binary at p.
+// busyboxApplets lists the names of the applets of the busybox binary at
+// p (sh, ls...), sorted.
 func busyboxApplets(p string) ([]string, error) {
-	out, err := exec.Command(p, "--list").Output()
+	paths, err := testkit.BusyboxApplets(p)
 	if err != nil {
-		return nil, fmt.Errorf("%s --list: %v", p, err)
+		return nil, err
 	}
 	var applets []string
-	for _, a := range strings.Fields(string(out)) {
-		if a != "busybox" && !strings.Contains(a, "/") {
-			applets = append(applets, a)
-		}
+	for _, a := range paths {
+		applets = append(applets, path.Base(a))
 	}
 	sort.Strings(applets)
 	if len(applets) < 20 {
-		return nil, fmt.Errorf("%s --list: only %d applets", p, len(applets))
+		return nil, fmt.Errorf("%s --list-full: only %d applets", p, len(applets))
 	}
 	return applets, nil
 }
 
 // buildLayer makes the rootfs tar: the FHS dirs, /bin/busybox, an applet
-// symlink per applet, and minimal /etc files.
+// symlink per applet in /bin, and minimal /etc files.
 func buildLayer(busybox string) ([]byte, error) {
-	bin, err := os.ReadFile(busybox)
-	if err != nil {
-		return nil, err
-	}
 	applets, err := busyboxApplets(busybox)
 	if err != nil {
 		return nil, err
 	}
-	mtime := time.Unix(1700000000, 0)
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	hdr := func(h *tar.Header) error {
-		h.ModTime = mtime
-		h.Uname, h.Gname = "root", "root"
-		h.Format = tar.FormatPAX
-		return tw.WriteHeader(h)
-	}
-	dirs := []struct {
+	var es []testkit.TarEntry
+	for _, d := range []struct {
 		name string
 		mode int64
 	}{
@@ -147,42 +109,27 @@ func buildLayer(busybox string) ([]byte, error) {
 		{"proc/", 0o555}, {"root/", 0o700}, {"run/", 0o755}, {"sbin/", 0o755},
 		{"sys/", 0o555}, {"tmp/", 0o1777}, {"usr/", 0o755}, {"usr/bin/", 0o755},
 		{"usr/sbin/", 0o755}, {"var/", 0o755}, {"var/tmp/", 0o1777},
+	} {
+		es = append(es, testkit.DirEntry(d.name, d.mode))
 	}
-	for _, d := range dirs {
-		if err := hdr(&tar.Header{Typeflag: tar.TypeDir, Name: d.name, Mode: d.mode}); err != nil {
-			return nil, err
-		}
-	}
-	if err := hdr(&tar.Header{Typeflag: tar.TypeReg, Name: "bin/busybox", Mode: 0o755, Size: int64(len(bin))}); err != nil {
+	bin, err := os.ReadFile(busybox)
+	if err != nil {
 		return nil, err
 	}
-	if _, err := tw.Write(bin); err != nil {
-		return nil, err
-	}
+	es = append(es, testkit.TarEntry{Name: "bin/busybox", Type: tar.TypeReg, Mode: 0o755, Body: bin})
 	for _, a := range applets {
-		if err := hdr(&tar.Header{Typeflag: tar.TypeSymlink, Name: "bin/" + a, Linkname: "busybox", Mode: 0o777}); err != nil {
-			return nil, err
-		}
+		es = append(es, testkit.SymlinkEntry("bin/"+a, "busybox"))
 	}
-	files := []struct{ name, body string }{
+	for _, f := range []struct{ name, body string }{
 		{"etc/passwd", "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"},
 		{"etc/group", "root:x:0:\nnogroup:x:65534:\n"},
 		{"etc/hostname", "berth-e2e\n"},
 		{"etc/hosts", "127.0.0.1\tlocalhost\n"},
 		{"etc/resolv.conf", ""},
+	} {
+		es = append(es, testkit.FileEntry(f.name, f.body, 0o644))
 	}
-	for _, f := range files {
-		if err := hdr(&tar.Header{Typeflag: tar.TypeReg, Name: f.name, Mode: 0o644, Size: int64(len(f.body))}); err != nil {
-			return nil, err
-		}
-		if _, err := io.WriteString(tw, f.body); err != nil {
-			return nil, err
-		}
-	}
-	if err := tw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return testkit.Tar(es, time.Unix(1700000000, 0))
 }
 
 func mustJSON(v any) []byte {
@@ -341,7 +288,7 @@ func (s *imageSet) writeDockerArchive(dst string) error {
 // TestImageBuilder checks the archives without any engine: digests match
 // contents and the layer holds busybox and its applets.
 func TestImageBuilder(t *testing.T) {
-	bb, err := findStaticBusybox()
+	bb, err := testkit.Busybox()
 	if err != nil {
 		if ciMode {
 			t.Fatal(err)
@@ -361,22 +308,17 @@ func TestImageBuilder(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	tr := tar.NewReader(f)
+	entries, err := testkit.ReadTar(f)
+	if err != nil {
+		t.Fatal(err)
+	}
 	seen := map[string][]byte{}
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		data, _ := io.ReadAll(tr)
-		seen[h.Name] = data
-		if strings.HasPrefix(h.Name, "blobs/sha256/") && h.Typeflag == tar.TypeReg {
-			sum := sha256.Sum256(data)
-			if hex.EncodeToString(sum[:]) != path.Base(h.Name) {
-				t.Errorf("blob %s: content digest %x", h.Name, sum)
+	for _, e := range entries {
+		seen[e.Name] = e.Body
+		if strings.HasPrefix(e.Name, "blobs/sha256/") && e.Type == tar.TypeReg {
+			sum := sha256.Sum256(e.Body)
+			if hex.EncodeToString(sum[:]) != path.Base(e.Name) {
+				t.Errorf("blob %s: content digest %x", e.Name, sum)
 			}
 		}
 	}
@@ -400,17 +342,13 @@ func TestImageBuilder(t *testing.T) {
 			t.Errorf("manifest %s missing", m.Digest)
 		}
 	}
-	lr := tar.NewReader(bytes.NewReader(set.layerTar.data))
+	layer, err := testkit.ReadTar(bytes.NewReader(set.layerTar.data))
+	if err != nil {
+		t.Fatal(err)
+	}
 	names := map[string]string{}
-	for {
-		h, err := lr.Next()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		names[h.Name] = h.Linkname
+	for _, e := range layer {
+		names[e.Name] = e.Link
 	}
 	if _, ok := names["bin/busybox"]; !ok {
 		t.Error("layer has no bin/busybox")

@@ -17,22 +17,9 @@ tools="$repo/.cache/tools"
 export PATH="$PATH:/usr/local/go/bin:/usr/local/sbin:/usr/sbin:/sbin"
 
 # docker-registry: the private registries of tests/image (make test-image).
-pkgs="containerd podman conmon crun uidmap slirp4netns fuse-overlayfs jq busybox-static docker-registry"
-missing=""
-for pkg in $pkgs; do
-	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || missing="$missing $pkg"
-done
-if [ -n "$missing" ]; then
-	if [ "$(id -u)" -ne 0 ]; then
-		echo "e2e install-deps: missing Debian packages:$missing; run as root" >&2
-		exit 1
-	fi
-	echo "e2e install-deps: installing$missing"
-	apt-get update -q
-	# The tests start private daemons of their own; a system containerd or
-	# podman service that the packages may start is not used.
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $missing
-fi
+# The tests start private daemons of their own; a system containerd or
+# podman service that the packages may start is not used.
+sh "$repo/contrib/install-deps.sh" containerd podman conmon crun uidmap slirp4netns fuse-overlayfs jq busybox-static docker-registry
 
 # Debian's docker-registry package enables a service listening on :5000 on
 # every interface; the tests start their own on 127.0.0.1 and leave no

@@ -8,20 +8,21 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
 // Suite-wide settings, fixed in TestMain.
 var (
+	// setup has the repository, the runtime under test and why the engine
+	// suites cannot run, if they cannot (not root, no binary, no work dir).
+	setup testkit.Setup
 	// repoRoot is the module root (two levels above this package).
 	repoRoot string
 	// binary is the absolute path of the runtime under test.
 	binary string
 	// ciMode: CI=true, where a missing tool is a failure, not a skip.
 	ciMode bool
-	// skipAll, when set, makes every engine suite skip (e.g. not root).
-	skipAll string
-	// setupErr, when set, makes every engine suite fail.
-	setupErr string
 	// workDir holds every suite's private dir; removed at the end.
 	workDir string
 	// keep: E2E_KEEP=1 keeps the dirs of failed suites.
@@ -33,22 +34,10 @@ func TestMain(m *testing.M) {
 }
 
 func testMain(m *testing.M) int {
-	wd, err := os.Getwd()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "e2e:", err)
-		return 1
-	}
-	repoRoot = filepath.Clean(filepath.Join(wd, "..", ".."))
+	setup = testkit.NewSetup("the e2e suites run container engines", "")
+	repoRoot, binary = setup.Repo, setup.Binary
 	ciMode = os.Getenv("CI") == "true"
 	keep = os.Getenv("E2E_KEEP") == "1"
-
-	binary = os.Getenv("BERTH_BINARY")
-	if binary == "" {
-		binary = filepath.Join(repoRoot, "bin", "berth")
-	}
-	if abs, err := filepath.Abs(binary); err == nil {
-		binary = abs
-	}
 	// Engines, conmon and the shims are looked up on PATH; make sure the
 	// usual sbin dirs are on it even in a minimal CI environment.
 	for _, d := range []string{"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"} {
@@ -56,29 +45,15 @@ func testMain(m *testing.M) int {
 			os.Setenv("PATH", os.Getenv("PATH")+":"+d)
 		}
 	}
-
-	switch {
-	case os.Geteuid() != 0:
-		skipAll = fmt.Sprintf("the e2e suites run container engines and need root (euid is %d)", os.Geteuid())
-	default:
-		if st, err := os.Stat(binary); err != nil || st.IsDir() {
-			setupErr = fmt.Sprintf("runtime binary %s does not exist: run `make build` first (or set BERTH_BINARY)", binary)
-			break
-		}
+	if setup.Gate.Skip == "" && setup.Gate.Fail == "" {
 		// Short paths: unix socket paths (containerd's, conmon's attach
 		// socket under the bundle) must stay below 108 bytes.
-		workDir, err = os.MkdirTemp("/tmp", "berth-e2e.")
-		if err != nil {
-			setupErr = "making work dir: " + err.Error()
-			break
+		var err error
+		if workDir, err = os.MkdirTemp("/tmp", "berth-e2e."); err != nil {
+			setup.Gate.Fail = "making work dir: " + err.Error()
 		}
 	}
-	if skipAll != "" {
-		fmt.Fprintln(os.Stderr, "e2e: skipping engine suites:", skipAll)
-	}
-	if setupErr != "" {
-		fmt.Fprintln(os.Stderr, "e2e: setup failed:", setupErr)
-	}
+	setup.Gate.Report("e2e")
 	code := m.Run()
 	if workDir != "" {
 		// Suites remove their own dirs unless they failed under E2E_KEEP=1.
@@ -92,22 +67,13 @@ func testMain(m *testing.M) int {
 		if kept {
 			fmt.Fprintln(os.Stderr, "e2e: kept", workDir)
 		} else {
-			unmountUnder(workDir)
+			if err := testkit.UnmountUnder(workDir); err != nil {
+				fmt.Fprintln(os.Stderr, "e2e:", err)
+			}
 			os.RemoveAll(workDir)
 		}
 	}
 	return code
-}
-
-// requireSuite skips or fails the test when the suite cannot run at all.
-func requireSuite(t *testing.T) {
-	t.Helper()
-	if skipAll != "" {
-		t.Skip(skipAll)
-	}
-	if setupErr != "" {
-		t.Fatal(setupErr)
-	}
 }
 
 // missing reports a tool that is not available: a skip with the reason, or
@@ -147,7 +113,7 @@ var (
 func needImages(t *testing.T) {
 	t.Helper()
 	imagesOnce.Do(func() {
-		bb, err := findStaticBusybox()
+		bb, err := testkit.Busybox()
 		if err != nil {
 			imagesErr = err
 			return

@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
 // podman is podman with a private root, runroot, tmpdir and config.
@@ -28,10 +30,10 @@ func (p *podman) run(args ...string) result {
 func (p *podman) must(t *testing.T, args ...string) string {
 	t.Helper()
 	r := p.run(args...)
-	if r.code != 0 {
+	if r.Code != 0 {
 		t.Fatalf("podman failed:\n%s", r)
 	}
-	return r.stdout
+	return r.Stdout
 }
 
 func (p *podman) inspect(t *testing.T, name, format string) string {
@@ -93,7 +95,7 @@ default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
 	// conmon in <controller>/libpod_parent/conmon.
 	s.tidy(true, "/var/lib/containers/cache")
 	s.tidy(false, "/var/lib/containers")
-	for _, h := range cgroupHierarchies() {
+	for _, h := range testkit.Hierarchies() {
 		s.tidy(false, filepath.Join(h, "libpod_parent", "conmon"), filepath.Join(h, "libpod_parent"))
 	}
 	t.Cleanup(func() {
@@ -105,12 +107,12 @@ default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
 		}
 	})
 
-	if r := p.run("info", "--format", "{{.Host.OCIRuntime.Name}} {{.Host.OCIRuntime.Path}}"); r.code != 0 {
+	if r := p.run("info", "--format", "{{.Host.OCIRuntime.Name}} {{.Host.OCIRuntime.Path}}"); r.Code != 0 {
 		t.Fatalf("podman info:\n%s", r)
-	} else if !strings.Contains(r.stdout, s.shim) {
+	} else if !strings.Contains(r.Stdout, s.shim) {
 		t.Fatalf("podman does not use the shim as its runtime:\n%s", r)
 	}
-	if r := p.run("load", "-i", dockerTar); r.code != 0 {
+	if r := p.run("load", "-i", dockerTar); r.Code != 0 {
 		t.Fatalf("podman load:\n%s", r)
 	}
 	if out := p.must(t, "images", "--format", "{{.Repository}}:{{.Tag}}"); !strings.Contains(out, busyboxRef) {
@@ -126,13 +128,13 @@ default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
 
 	t.Run("RunRm", func(t *testing.T) {
 		r := p.run(runArgs("--rm", busyboxRef, "echo", "hello-from-podman")...)
-		if r.code != 0 || !strings.Contains(r.stdout, "hello-from-podman") {
+		if r.Code != 0 || !strings.Contains(r.Stdout, "hello-from-podman") {
 			t.Fatalf("want the container's output:\n%s", r)
 		}
 	})
 
 	t.Run("ExitCode", func(t *testing.T) {
-		if r := p.run(runArgs("--rm", busyboxRef, "sh", "-c", "exit 3")...); r.code != 3 {
+		if r := p.run(runArgs("--rm", busyboxRef, "sh", "-c", "exit 3")...); r.Code != 3 {
 			t.Fatalf("want exit code 3:\n%s", r)
 		}
 	})
@@ -140,10 +142,10 @@ default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
 	t.Run("RunMissingCommand", func(t *testing.T) {
 		// podman maps the runtime's error message to the shell's codes:
 		// 127 for a missing executable, 126 for one it cannot execute.
-		if r := p.run(runArgs("--rm", busyboxRef, "/no/such/binary")...); r.code != 127 {
+		if r := p.run(runArgs("--rm", busyboxRef, "/no/such/binary")...); r.Code != 127 {
 			t.Errorf("run of a missing executable: want exit code 127:\n%s", r)
 		}
-		if r := p.run(runArgs("--rm", busyboxRef, "/etc/passwd")...); r.code != 126 {
+		if r := p.run(runArgs("--rm", busyboxRef, "/etc/passwd")...); r.Code != 126 {
 			t.Errorf("run of a non-executable file: want exit code 126:\n%s", r)
 		}
 	})
@@ -158,7 +160,7 @@ default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
 		r := p.run(runArgs("--rm", "-v", data+":/data:ro", "--read-only", "--user", "65534:65534",
 			"--memory", "64m", "-e", "E2E_VAR=env-ok", busyboxRef, "sh", "-c", script)...)
 		for _, want := range []string{"bind-ok", "65534", "env-ok", "rootfs-ro", "67108864"} {
-			if !strings.Contains(r.stdout, want) {
+			if !strings.Contains(r.Stdout, want) {
 				t.Errorf("want %q in the output:\n%s", want, r)
 			}
 		}
@@ -168,10 +170,10 @@ default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
 		s := s.in(t)
 		r := s.runPTY(60*time.Second, "# ", "tty; stty size; echo tty-$((6*7)); exit 5\r",
 			"podman", p.argv(runArgs("-it", "--rm", busyboxRef, "sh")...)...)
-		if r.code != 5 || !strings.Contains(r.stdout, "tty-42") || !strings.Contains(r.stdout, "/dev/pts/") {
+		if r.Code != 5 || !strings.Contains(r.Stdout, "tty-42") || !strings.Contains(r.Stdout, "/dev/pts/") {
 			t.Fatalf("want the tty, tty-42 and exit code 5:\n%s", r)
 		}
-		if !strings.Contains(r.stdout, "24 80") {
+		if !strings.Contains(r.Stdout, "24 80") {
 			t.Errorf("want the terminal's size 24x80 inside:\n%s", r)
 		}
 	})
@@ -187,22 +189,22 @@ default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
 			t.Errorf("podman ps does not list %s:\n%s", main, out)
 		}
 	})
-	if r := p.run("inspect", "--format", "{{.State.Status}}", main); strings.TrimSpace(r.stdout) != "running" {
+	if r := p.run("inspect", "--format", "{{.State.Status}}", main); strings.TrimSpace(r.Stdout) != "running" {
 		t.Fatal("the detached container is not running; the remaining tests need it")
 	}
 
 	t.Run("Exec", func(t *testing.T) {
 		r := p.run("exec", main, "sh", "-c", "echo exec-$((6*7)); exit 4")
-		if r.code != 4 || !strings.Contains(r.stdout, "exec-42") {
+		if r.Code != 4 || !strings.Contains(r.Stdout, "exec-42") {
 			t.Fatalf("want exec-42 and exit code 4:\n%s", r)
 		}
 	})
 
 	t.Run("ExecMissingCommand", func(t *testing.T) {
-		if r := p.run("exec", main, "/no/such/binary"); r.code != 127 {
+		if r := p.run("exec", main, "/no/such/binary"); r.Code != 127 {
 			t.Errorf("exec of a missing executable: want exit code 127:\n%s", r)
 		}
-		if r := p.run("exec", main, "/etc/passwd"); r.code != 126 {
+		if r := p.run("exec", main, "/etc/passwd"); r.Code != 126 {
 			t.Errorf("exec of a non-executable file: want exit code 126:\n%s", r)
 		}
 	})
@@ -211,7 +213,7 @@ default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
 		s := s.in(t)
 		r := s.runPTY(60*time.Second, "# ", "tty; echo ptyexec-$((6*7)); exit 6\r",
 			"podman", p.argv("exec", "-it", main, "sh")...)
-		if r.code != 6 || !strings.Contains(r.stdout, "ptyexec-42") || !strings.Contains(r.stdout, "/dev/pts/") {
+		if r.Code != 6 || !strings.Contains(r.Stdout, "ptyexec-42") || !strings.Contains(r.Stdout, "/dev/pts/") {
 			t.Fatalf("want the tty, ptyexec-42 and exit code 6:\n%s", r)
 		}
 	})
@@ -274,7 +276,7 @@ default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
 
 	t.Run("Stop", func(t *testing.T) {
 		r := p.run("stop", "--time", "20", main)
-		if r.code != 0 {
+		if r.Code != 0 {
 			t.Fatalf("podman stop:\n%s", r)
 		}
 		if code := p.inspect(t, main, "{{.State.ExitCode}}"); code != "7" {
@@ -301,7 +303,7 @@ default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
 		if pid := pidRunning("sleep 4646"); pid != 0 {
 			t.Errorf("rm -f left the container's process %d", pid)
 		}
-		if r := p.run("inspect", n); r.code == 0 {
+		if r := p.run("inspect", n); r.Code == 0 {
 			t.Errorf("the container still exists after rm -f")
 		}
 	})

@@ -8,6 +8,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
 // TestArgvLog checks the shim's log format and the argv form matching, so
@@ -60,7 +62,7 @@ func TestArgvLog(t *testing.T) {
 // TestLeakDetection checks that the leak checks see a process, a mount and
 // a cgroup that a suite left behind.
 func TestLeakDetection(t *testing.T) {
-	requireSuite(t)
+	setup.Gate.Check(t)
 	dir := filepath.Join(workDir, "leakcheck")
 	if err := os.MkdirAll(filepath.Join(dir, "m"), 0o755); err != nil {
 		t.Fatal(err)
@@ -73,24 +75,27 @@ func TestLeakDetection(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	if procs := procsReferencing(dir, nil); len(procs) != 1 || !strings.Contains(procs[0], "sleep 60") {
-		t.Errorf("procsReferencing: %q, want the sleep", procs)
+	suiteDir := testkit.Scope{Dir: dir, Inside: dir} // what every suite's scope has
+	if procs := suiteDir.Find(); len(procs) != 1 || procs[0].Kind != "process" || !strings.Contains(procs[0].What, "sleep 60") {
+		t.Errorf("processes of the suite dir: %q, want the sleep", procs)
 	}
 
 	if err := syscall.Mount("tmpfs", filepath.Join(dir, "m"), "tmpfs", 0, "size=1m"); err != nil {
 		t.Fatalf("mount: %v", err)
 	}
-	if ms := mountsUnder(dir); len(ms) != 1 || ms[0].fstype != "tmpfs" {
-		t.Errorf("mountsUnder: %+v, want the tmpfs", ms)
+	if ms, _ := testkit.MountsUnder(dir); len(ms) != 1 || ms[0].FSType != "tmpfs" {
+		t.Errorf("mounts under the suite dir: %+v, want the tmpfs", ms)
 	}
-	unmountUnder(dir)
-	if ms := mountsUnder(dir); len(ms) != 0 {
-		t.Errorf("unmountUnder left %+v", ms)
+	if err := testkit.UnmountUnder(dir); err != nil {
+		t.Error(err)
+	}
+	if ms, _ := testkit.MountsUnder(dir); len(ms) != 0 {
+		t.Errorf("UnmountUnder left %+v", ms)
 	}
 
 	name := "berth-e2e-leakcheck-" + randToken()
 	var made []string
-	for _, h := range cgroupHierarchies() {
+	for _, h := range testkit.Hierarchies() {
 		if err := os.Mkdir(filepath.Join(h, name), 0o755); err == nil {
 			made = append(made, filepath.Join(h, name))
 		}
@@ -112,7 +117,7 @@ func TestLeakDetection(t *testing.T) {
 	if len(made) == 0 {
 		t.Skip("cannot make a cgroup here")
 	}
-	if found := cgroupsNamed([]string{name}); len(found) != len(made) {
-		t.Errorf("cgroupsNamed: %q, want %q", found, made)
+	if found := testkit.CgroupsNamed(name); len(found) != len(made) {
+		t.Errorf("CgroupsNamed: %q, want %q", found, made)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
 // bundleLayered pushes the three-layer image and bundles it into a new
@@ -157,7 +159,7 @@ func TestBundleCorruptBlob(t *testing.T) {
 	p := pushCorrupt(t)
 	dir := e.path("bundle")
 	r := e.mustFail("bundle", p.Ref, dir)
-	if !strings.Contains(r.output(), p.Layers[0]) && !strings.Contains(r.output(), strings.TrimPrefix(p.Layers[0], "sha256:")) {
+	if !strings.Contains(r.Output(), p.Layers[0]) && !strings.Contains(r.Output(), strings.TrimPrefix(p.Layers[0], "sha256:")) {
 		t.Errorf("bundle of an image with a corrupt layer does not name %s:\n%s", p.Layers[0], r)
 	}
 	if got := readDirNames(filepath.Join(dir, "rootfs")); len(got) != 0 {
@@ -171,7 +173,7 @@ func TestBundleCorruptBlob(t *testing.T) {
 // unsafeCase is a layer trying to write outside the rootfs.
 type unsafeCase struct {
 	name    string
-	entries []entry
+	entries []testkit.TarEntry
 	// names: one of them must appear in the error if bundle refuses.
 	names []string
 	// outside: host paths (some relative to the bundle dir) that must not
@@ -182,42 +184,35 @@ type unsafeCase struct {
 	inside string
 }
 
+// escapeCase is an unsafeCase whose error, when bundle refuses the layer,
+// names name, whose entry lands at inside in the rootfs when bundle takes
+// it, and that must not have made the host path outside.
+func escapeCase(caseName, name, inside, outside string, entries ...testkit.TarEntry) unsafeCase {
+	return unsafeCase{name: caseName, entries: entries, names: []string{name}, inside: inside,
+		outside: func(string) []string { return []string{outside} }}
+}
+
 func TestBundleUnsafeLayers(t *testing.T) {
 	e := newEnv(t)
-	tok := randomHex(6)
+	tok := testkit.RandomHex(6)
 	cases := []unsafeCase{{
 		name:    "dotdot",
-		entries: []entry{fileE("../escape-"+tok, "escaped\n", 0o644)},
+		entries: []testkit.TarEntry{testkit.FileEntry("../escape-"+tok, "escaped\n", 0o644)},
 		names:   []string{"../escape-" + tok, "escape-" + tok},
 		inside:  "escape-" + tok,
 		outside: func(b string) []string {
 			return []string{filepath.Join(b, "escape-"+tok), filepath.Join(filepath.Dir(b), "escape-"+tok)}
 		},
-	}, {
-		name:    "absolute",
-		entries: []entry{fileE("/abs-escape-"+tok, "escaped\n", 0o644)},
-		names:   []string{"abs-escape-" + tok},
-		inside:  "abs-escape-" + tok,
-		outside: func(string) []string { return []string{"/abs-escape-" + tok} },
-	}, {
-		name:    "symlink to /",
-		entries: []entry{symE("link", "/"), fileE("link/etc/escaped-"+tok, "escaped\n", 0o644)},
-		names:   []string{"link"},
-		inside:  "etc/escaped-" + tok,
-		outside: func(string) []string { return []string{"/etc/escaped-" + tok} },
-	}, {
-		name:    "relative symlink up",
-		entries: []entry{symE("up", strings.Repeat("../", 12)), fileE("up/tmp/escaped-up-"+tok, "escaped\n", 0o644)},
-		names:   []string{"up"},
-		inside:  "tmp/escaped-up-" + tok,
-		outside: func(string) []string { return []string{"/tmp/escaped-up-" + tok} },
-	}, {
-		name:    "symlink to a host dir",
-		entries: []entry{symE("etcdir", "/etc"), fileE("etcdir/escaped-dir-"+tok, "escaped\n", 0o644)},
-		names:   []string{"etcdir"},
-		inside:  "etc/escaped-dir-" + tok,
-		outside: func(string) []string { return []string{"/etc/escaped-dir-" + tok} },
-	}}
+	},
+		escapeCase("absolute", "abs-escape-"+tok, "abs-escape-"+tok, "/abs-escape-"+tok,
+			testkit.FileEntry("/abs-escape-"+tok, "escaped\n", 0o644)),
+		escapeCase("symlink to /", "link", "etc/escaped-"+tok, "/etc/escaped-"+tok,
+			testkit.SymlinkEntry("link", "/"), testkit.FileEntry("link/etc/escaped-"+tok, "escaped\n", 0o644)),
+		escapeCase("relative symlink up", "up", "tmp/escaped-up-"+tok, "/tmp/escaped-up-"+tok,
+			testkit.SymlinkEntry("up", strings.Repeat("../", 12)), testkit.FileEntry("up/tmp/escaped-up-"+tok, "escaped\n", 0o644)),
+		escapeCase("symlink to a host dir", "etcdir", "etc/escaped-dir-"+tok, "/etc/escaped-dir-"+tok,
+			testkit.SymlinkEntry("etcdir", "/etc"), testkit.FileEntry("etcdir/escaped-dir-"+tok, "escaped\n", 0o644)),
+	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			checkUnsafe(t, e, c)
@@ -225,14 +220,14 @@ func TestBundleUnsafeLayers(t *testing.T) {
 	}
 
 	t.Run("hardlink to a host file", func(t *testing.T) {
-		p := pushUnsafe(t, "hardlink", entry{name: "hardlink-escape", typ: tar.TypeLink, mode: 0o644, link: strings.Repeat("../", 12) + "etc/passwd"})
+		p := pushUnsafe(t, "hardlink", testkit.TarEntry{Name: "hardlink-escape", Type: tar.TypeLink, Mode: 0o644, Link: strings.Repeat("../", 12) + "etc/passwd"})
 		dir := e.path("bundle-hardlink")
 		r := e.berth("bundle", p.Ref, dir)
-		if r.code != 0 {
-			if !strings.Contains(r.output(), "hardlink-escape") {
+		if r.Code != 0 {
+			if !strings.Contains(r.Output(), "hardlink-escape") {
 				t.Errorf("bundle refused the layer without naming the entry hardlink-escape:\n%s", r)
 			}
-			t.Logf("refused: %s", strings.TrimSpace(r.stderr))
+			t.Logf("refused: %s", strings.TrimSpace(r.Stderr))
 			return
 		}
 		host, err := os.Stat("/etc/passwd")
@@ -254,19 +249,19 @@ func checkUnsafe(t *testing.T, e *env, c unsafeCase) {
 	r := e.berth("bundle", p.Ref, dir)
 	for _, o := range c.outside(dir) {
 		if _, err := os.Lstat(o); err == nil {
-			t.Errorf("the layer wrote %s outside the rootfs (bundle exited %d)", o, r.code)
+			t.Errorf("the layer wrote %s outside the rootfs (bundle exited %d)", o, r.Code)
 			_ = os.Remove(o)
 		}
 	}
-	if r.code != 0 {
+	if r.Code != 0 {
 		named := false
 		for _, n := range c.names {
-			named = named || strings.Contains(r.output(), n)
+			named = named || strings.Contains(r.Output(), n)
 		}
 		if !named {
 			t.Errorf("bundle refused the layer without naming the entry (one of %q):\n%s", c.names, r)
 		}
-		t.Logf("refused: %s", strings.TrimSpace(r.stderr))
+		t.Logf("refused: %s", strings.TrimSpace(r.Stderr))
 		return
 	}
 	t.Logf("unpacked inside the rootfs: %v", readDirNames(filepath.Join(dir, "rootfs")))

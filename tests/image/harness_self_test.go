@@ -28,6 +28,8 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
 func harnessCtx(t *testing.T) context.Context {
@@ -37,7 +39,7 @@ func harnessCtx(t *testing.T) context.Context {
 }
 
 // readBack fetches ref from reg with go-containerregistry.
-func readBack(t *testing.T, reg *registry, ref string) v1.Image {
+func readBack(t *testing.T, reg *testkit.Registry, ref string) v1.Image {
 	t.Helper()
 	r, err := name.ParseReference(ref, name.Insecure)
 	if err != nil {
@@ -50,22 +52,19 @@ func readBack(t *testing.T, reg *registry, ref string) v1.Image {
 	return img
 }
 
-// tarNames lists the entry names of an uncompressed tar stream.
-func tarNames(t *testing.T, rc io.ReadCloser) map[string]*tar.Header {
+// tarNames lists the entries of an uncompressed tar stream by name.
+func tarNames(t *testing.T, rc io.ReadCloser) map[string]*testkit.TarEntry {
 	t.Helper()
 	defer rc.Close()
-	tr := tar.NewReader(rc)
-	out := map[string]*tar.Header{}
-	for {
-		h, err := tr.Next()
-		if err == io.EOF {
-			return out
-		}
-		if err != nil {
-			t.Fatalf("reading layer tar: %v", err)
-		}
-		out[h.Name] = h
+	entries, err := testkit.ReadTar(rc)
+	if err != nil {
+		t.Fatalf("reading layer tar: %v", err)
 	}
+	out := map[string]*testkit.TarEntry{}
+	for i := range entries {
+		out[entries[i].Name] = &entries[i]
+	}
+	return out
 }
 
 // checkImage compares what the registry serves for p with p, layer by
@@ -110,24 +109,24 @@ func checkImage(t *testing.T, img v1.Image, p pushedImage, mediaTypes ...types.M
 }
 
 func TestHarness(t *testing.T) {
-	requireSuite(t)
+	gate.Check(t)
 
 	t.Run("registries listen on 127.0.0.1 only", func(t *testing.T) {
-		for _, r := range []*registry{openReg, authReg} {
-			addrs, err := listenAddrs(r.cmd.Process.Pid)
+		for _, r := range []*testkit.Registry{openReg, authReg} {
+			addrs, err := testkit.ListenAddrs(r.Pid())
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !slices.Contains(addrs, r.backend) {
-				t.Errorf("docker-registry (pid %d) listens on %v, not on its configured %s", r.cmd.Process.Pid, addrs, r.backend)
+			if !slices.Contains(addrs, r.Backend) {
+				t.Errorf("docker-registry (pid %d) listens on %v, not on its configured %s", r.Pid(), addrs, r.Backend)
 			}
 			for _, a := range addrs {
 				if !strings.HasPrefix(a, "127.0.0.1:") {
-					t.Errorf("docker-registry (pid %d) listens on %s", r.cmd.Process.Pid, a)
+					t.Errorf("docker-registry (pid %d) listens on %s", r.Pid(), a)
 				}
 			}
-			if !strings.HasPrefix(r.addr, "127.0.0.1:") {
-				t.Errorf("proxy listens on %s", r.addr)
+			if !strings.HasPrefix(r.Addr, "127.0.0.1:") {
+				t.Errorf("proxy listens on %s", r.Addr)
 			}
 		}
 	})
@@ -135,7 +134,7 @@ func TestHarness(t *testing.T) {
 	t.Run("busybox", func(t *testing.T) {
 		t.Parallel()
 		p := pushBusybox(t)
-		if !strings.HasPrefix(p.Ref, openReg.addr+"/") || !strings.HasSuffix(p.Ref, ":latest") {
+		if !strings.HasPrefix(p.Ref, openReg.Addr+"/") || !strings.HasSuffix(p.Ref, ":latest") {
 			t.Errorf("ref %q", p.Ref)
 		}
 		img := readBack(t, openReg, p.Ref)
@@ -145,7 +144,7 @@ func TestHarness(t *testing.T) {
 		if h := names["bin/busybox"]; h == nil || h.Mode&0o111 == 0 {
 			t.Errorf("layer has no executable bin/busybox: %+v", h)
 		}
-		if h := names["bin/sh"]; h == nil || h.Typeflag != tar.TypeSymlink || h.Linkname != "/bin/busybox" {
+		if h := names["bin/sh"]; h == nil || h.Type != tar.TypeSymlink || h.Link != "/bin/busybox" {
 			t.Errorf("bin/sh is not a symlink to /bin/busybox: %+v", h)
 		}
 		cf, err := img.ConfigFile()
@@ -159,7 +158,7 @@ func TestHarness(t *testing.T) {
 			t.Errorf("platform %s/%s", cf.OS, cf.Architecture)
 		}
 		// The blob really is in the registry's storage directory.
-		if st, err := os.Stat(openReg.blobDataPath(p.Layers[0])); err != nil || st.Size() == 0 {
+		if st, err := os.Stat(openReg.BlobDataPath(p.Layers[0])); err != nil || st.Size() == 0 {
 			t.Errorf("layer not in the registry's storage: %v", err)
 		}
 	})
@@ -167,8 +166,8 @@ func TestHarness(t *testing.T) {
 	t.Run("proxy counts blob fetches", func(t *testing.T) {
 		t.Parallel()
 		p := pushBusybox(t)
-		if n := len(openReg.blobGETs(p.Repo)); n != 0 {
-			t.Fatalf("blob GETs counted before any pull: %v", openReg.blobGETs(p.Repo))
+		if n := len(openReg.BlobGETs(p.Repo)); n != 0 {
+			t.Fatalf("blob GETs counted before any pull: %v", openReg.BlobGETs(p.Repo))
 		}
 		img := readBack(t, openReg, p.Ref)
 		if _, err := img.RawConfigFile(); err != nil {
@@ -181,7 +180,7 @@ func TestHarness(t *testing.T) {
 		}
 		_, _ = io.Copy(io.Discard, rc)
 		rc.Close()
-		got := openReg.blobGETs(p.Repo)
+		got := openReg.BlobGETs(p.Repo)
 		if got[p.Layers[0]] != 1 || got[p.Config] != 1 {
 			t.Errorf("blob GETs %v, want one of config %s and layer %s", got, p.Config, p.Layers[0])
 		}
@@ -275,7 +274,7 @@ func TestHarness(t *testing.T) {
 		}
 		// Same size as pushed.
 		size, _ := layers[0].Size()
-		if st, err := os.Stat(openReg.blobDataPath(p.Layers[0])); err != nil || st.Size() != size {
+		if st, err := os.Stat(openReg.BlobDataPath(p.Layers[0])); err != nil || st.Size() != size {
 			t.Errorf("corrupted blob: %v, size %d, want %d", err, st.Size(), size)
 		}
 	})
@@ -298,8 +297,8 @@ func TestHarness(t *testing.T) {
 
 	t.Run("unsafe layer entries survive the push", func(t *testing.T) {
 		t.Parallel()
-		p := pushUnsafe(t, "unsafe", fileE("../escape-x", "x", 0o644), fileE("/abs-escape-x", "x", 0o644),
-			symE("link", "/"), fileE("link/etc/escaped-x", "x", 0o644))
+		p := pushUnsafe(t, "unsafe", testkit.FileEntry("../escape-x", "x", 0o644), testkit.FileEntry("/abs-escape-x", "x", 0o644),
+			testkit.SymlinkEntry("link", "/"), testkit.FileEntry("link/etc/escaped-x", "x", 0o644))
 		img := readBack(t, openReg, p.Ref)
 		layers, _ := img.Layers()
 		rc, _ := layers[0].Uncompressed()
@@ -323,28 +322,28 @@ func TestHarness(t *testing.T) {
 			t.Errorf("anonymous read: %v, want 401", err)
 		}
 		_, err = remote.Image(ref, remote.WithContext(ctx),
-			remote.WithAuth(&authn.Basic{Username: tokenSrv.user, Password: "wrong"}))
+			remote.WithAuth(&authn.Basic{Username: tokenSrv.User, Password: "wrong"}))
 		if err == nil {
 			t.Error("read with a wrong password succeeded")
 		}
 		img, err := remote.Image(ref, remote.WithContext(ctx),
-			remote.WithAuth(&authn.Basic{Username: tokenSrv.user, Password: tokenSrv.password}))
+			remote.WithAuth(&authn.Basic{Username: tokenSrv.User, Password: tokenSrv.Password}))
 		if err != nil {
 			t.Fatalf("read with the right password: %v", err)
 		}
 		checkImage(t, img, p, types.OCILayer)
 
 		granted := false
-		for _, tr := range tokenSrv.requests() {
+		for _, tr := range tokenSrv.Requests() {
 			if tr.OK && slices.Contains(tr.Granted, "repository:"+p.Repo+":pull") {
 				granted = true
 			}
 		}
 		if !granted {
-			t.Errorf("token server granted no pull on %s: %+v", p.Repo, tokenSrv.requests())
+			t.Errorf("token server granted no pull on %s: %+v", p.Repo, tokenSrv.Requests())
 		}
 		bearer := false
-		for _, q := range authReg.requestsFor(p.Repo) {
+		for _, q := range authReg.RequestsFor(p.Repo) {
 			bearer = bearer || (q.Auth == "Bearer" && q.Status == http.StatusOK)
 		}
 		if !bearer {
@@ -355,13 +354,13 @@ func TestHarness(t *testing.T) {
 	t.Run("registry checks token signatures", func(t *testing.T) {
 		t.Parallel()
 		p := pushAuthBusybox(t)
-		url := "http://" + authReg.addr + "/v2/" + p.Repo + "/manifests/latest"
+		url := "http://" + authReg.Addr + "/v2/" + p.Repo + "/manifests/latest"
 		claims := func() map[string]any {
 			now := time.Now()
 			return map[string]any{
-				"iss": tokenSrv.issuer, "sub": tokenSrv.user, "aud": tokenSrv.service,
+				"iss": tokenSrv.Issuer, "sub": tokenSrv.User, "aud": tokenSrv.Service,
 				"exp": now.Add(time.Minute).Unix(), "nbf": now.Add(-time.Second).Unix(), "iat": now.Unix(),
-				"jti":    randomHex(8),
+				"jti":    testkit.RandomHex(8),
 				"access": []map[string]any{{"type": "repository", "name": p.Repo, "actions": []string{"pull"}}},
 			}
 		}
@@ -376,7 +375,7 @@ func TestHarness(t *testing.T) {
 			resp.Body.Close()
 			return resp.StatusCode
 		}
-		good, err := tokenSrv.sign(claims())
+		good, err := tokenSrv.Sign(claims())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -385,7 +384,7 @@ func TestHarness(t *testing.T) {
 		}
 		// The same claims and certificate, signed by another key.
 		otherKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		forged, _ := signJWT(otherKey, tokenSrv.certDER, claims())
+		forged, _ := testkit.SignJWT(otherKey, tokenSrv.CertDER, claims())
 		if code := get(forged); code != http.StatusUnauthorized {
 			t.Errorf("forged token: %d, want 401", code)
 		}
@@ -437,7 +436,7 @@ func TestHarness(t *testing.T) {
 		}
 		data, _ := os.ReadFile(p)
 		// user:secret in base64, keyed by the proxy's host:port.
-		want := `{"auths":{"` + authReg.addr + `":{"auth":"`
+		want := `{"auths":{"` + authReg.Addr + `":{"auth":"`
 		if !strings.HasPrefix(string(data), want) {
 			t.Errorf("auth file %s, want it to start with %s", data, want)
 		}

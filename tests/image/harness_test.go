@@ -1,26 +1,18 @@
 package image
 
 import (
-	"bufio"
-	"bytes"
-	"context"
 	"encoding/json"
-	"errors"
-	"fmt"
 	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
-	"golang.org/x/sys/unix"
+
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
 // cmdTimeout bounds every berth invocation.
@@ -31,34 +23,29 @@ const cmdTimeout = 2 * time.Minute
 // directory of berth, so that whatever berth writes (temporary bundles
 // included) lands below base.
 type env struct {
-	t     *testing.T
-	base  string
-	root  string // --root
-	store string // --image-store
-	home  string // HOME, with an empty .docker/ (DOCKER_CONFIG)
-	tmp   string // TMPDIR
-	cwd   string // berth's working directory
-
-	mu  sync.Mutex
-	ids []string
+	t              *testing.T
+	*testkit.Space        // Dir, and Root: --root
+	store          string // --image-store
+	home           string // HOME, with an empty .docker/ (DOCKER_CONFIG)
+	tmp            string // TMPDIR
+	cwd            string // berth's working directory
 }
 
 // newEnv checks the suite and the berth binary, marks t parallel and makes
 // the private dirs. Its cleanup force-deletes the test's containers and
-// fails the test if a mount below base remains.
+// fails the test if anything of them, or a mount below base, remains.
 func newEnv(t *testing.T) *env {
 	t.Helper()
-	requireSuite(t)
+	gate.Check(t)
 	if binaryErr != "" {
 		t.Fatal(binaryErr)
 	}
 	t.Parallel()
-	e := &env{t: t, base: t.TempDir()}
-	e.root = filepath.Join(e.base, "state")
-	e.store = filepath.Join(e.base, "store")
-	e.home = filepath.Join(e.base, "home")
-	e.tmp = filepath.Join(e.base, "tmp")
-	e.cwd = filepath.Join(e.base, "cwd")
+	e := &env{t: t, Space: testkit.NewSpace(t, ids)}
+	e.store = filepath.Join(e.Dir, "store")
+	e.home = filepath.Join(e.Dir, "home")
+	e.tmp = filepath.Join(e.Dir, "tmp")
+	e.cwd = filepath.Join(e.Dir, "cwd")
 	for _, d := range []string{filepath.Join(e.home, ".docker"), e.tmp, e.cwd} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			t.Fatal(err)
@@ -68,56 +55,18 @@ func newEnv(t *testing.T) *env {
 	return e
 }
 
-var idCounter atomic.Int64
-
-// newID returns a fresh container id and registers it for cleanup.
-func (e *env) newID() string {
-	n := strings.TrimPrefix(e.t.Name(), "Test")
-	n = regexp.MustCompile(`[^A-Za-z0-9_.-]`).ReplaceAllString(n, "_")
-	if len(n) > 20 {
-		n = n[:20]
-	}
-	id := fmt.Sprintf("img-%s-%d-%03d", n, os.Getpid(), idCounter.Add(1))
-	e.mu.Lock()
-	e.ids = append(e.ids, id)
-	e.mu.Unlock()
-	return id
-}
+// ids makes the container ids of every test of the package.
+var ids = testkit.NewIDs("img-")
 
 // path returns a path below the test's base dir (not created).
 func (e *env) path(elem ...string) string {
-	return filepath.Join(append([]string{e.base}, elem...)...)
+	return filepath.Join(append([]string{e.Dir}, elem...)...)
 }
 
 // ---------------------------------------------------------------------------
 // Running berth
 
-// result of one berth invocation.
-type result struct {
-	args   []string
-	stdout string
-	stderr string
-	code   int   // exit status; -1 when it did not exit normally
-	err    error // start failure or timeout
-	dur    time.Duration
-}
-
-func (r result) String() string {
-	s := fmt.Sprintf("`%s` exited %d after %v", strings.Join(r.args, " "), r.code, r.dur.Round(time.Millisecond))
-	if r.err != nil {
-		s += fmt.Sprintf(" (%v)", r.err)
-	}
-	return s + fmt.Sprintf("\n--- stdout:\n%s\n--- stderr:\n%s", r.stdout, r.stderr)
-}
-
-// output is stdout and stderr together, for message assertions.
-func (r result) output() string { return r.stdout + "\n" + r.stderr }
-
-// lastLine is the last non-empty line of stdout, trimmed.
-func (r result) lastLine() string {
-	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
-	return strings.TrimSpace(lines[len(lines)-1])
-}
+type result = testkit.Result
 
 // opts changes how berth is run.
 type opts struct {
@@ -155,58 +104,35 @@ func (e *env) scrubbedEnv() []string {
 	)
 }
 
-func (e *env) berthWith(o opts, args ...string) result {
-	full := []string{"--root", e.root}
+// cli is berth as the test runs it: its root, store, environment and
+// working directory.
+func (e *env) cli(o opts) testkit.Berth {
+	b := e.Berth(binary, cmdTimeout)
+	b.Dir, b.Env = e.cwd, append(e.scrubbedEnv(), o.env...)
 	if !o.noStore {
-		full = append(full, "--image-store", e.store)
+		b.Globals = append(b.Globals, "--image-store", e.store)
 	}
-	full = append(full, args...)
-	timeout := o.timeout
-	if timeout == 0 {
-		timeout = cmdTimeout
+	if o.timeout != 0 {
+		b.Timeout = o.timeout
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, binary, full...)
-	cmd.Dir = e.cwd
-	cmd.Env = append(e.scrubbedEnv(), o.env...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	// A container process that outlives berth must not hold Wait.
-	cmd.WaitDelay = 5 * time.Second
-	res := result{args: append([]string{"berth"}, full...)}
-	start := time.Now()
-	err := cmd.Run()
-	res.dur = time.Since(start)
-	res.stdout, res.stderr = stdout.String(), stderr.String()
-	res.code = -1
-	if cmd.ProcessState != nil {
-		res.code = cmd.ProcessState.ExitCode()
-	}
-	switch {
-	case ctx.Err() != nil:
-		res.err = fmt.Errorf("killed after timeout %v", timeout)
-	case err != nil && !errors.As(err, new(*exec.ExitError)):
-		res.err = err
-	}
-	return res
+	return b
+}
+
+func (e *env) berthWith(o opts, args ...string) result {
+	return e.cli(o).Run(args...)
 }
 
 // mustBerth runs berth and fails the test unless it exits 0.
 func (e *env) mustBerth(args ...string) result {
 	e.t.Helper()
-	r := e.berth(args...)
-	if r.code != 0 || r.err != nil {
-		e.t.Fatalf("%s", r)
-	}
-	return r
+	return e.cli(opts{}).Must(e.t, args...)
 }
 
 // mustFail runs berth and fails the test unless it exits non-zero.
 func (e *env) mustFail(args ...string) result {
 	e.t.Helper()
 	r := e.berth(args...)
-	if r.code == 0 || r.err != nil {
+	if r.Code == 0 || r.Err != nil {
 		e.t.Fatalf("expected a failure, got: %s", r)
 	}
 	return r
@@ -217,7 +143,7 @@ func (e *env) mustFail(args ...string) result {
 func (e *env) pull(ref, want string, extra ...string) result {
 	e.t.Helper()
 	r := e.mustBerth(append(append([]string{"pull"}, extra...), ref)...)
-	if got := r.lastLine(); got != want {
+	if got := r.LastLine(); got != want {
 		e.t.Fatalf("pull %s printed %q as its last line, want the manifest digest %s\n%s", ref, got, want, r)
 	}
 	return r
@@ -238,7 +164,7 @@ func (e *env) images() []imageInfo {
 	e.t.Helper()
 	r := e.mustBerth("images", "--format", "json")
 	var out []imageInfo
-	if err := json.Unmarshal([]byte(strings.TrimSpace(r.stdout)), &out); err != nil {
+	if err := json.Unmarshal([]byte(strings.TrimSpace(r.Stdout)), &out); err != nil {
 		e.t.Fatalf("images --format json: not a JSON array of images: %v\n%s", err, r)
 	}
 	return out
@@ -308,7 +234,7 @@ func readFile(t *testing.T, p string) string {
 	t.Helper()
 	data, err := os.ReadFile(p)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("reading %s: %v", p, err)
 	}
 	return string(data)
 }
@@ -316,90 +242,29 @@ func readFile(t *testing.T, p string) string {
 // ---------------------------------------------------------------------------
 // Cleanup and leak checks
 
-// cleanup force-deletes the test's containers, then fails the test if a
-// mount below its base dir remains (and unmounts it), or a state dir entry
-// of one of its containers.
+// cleanup force-deletes the test's containers, then fails the test if
+// anything of them is left (state, a cgroup, a process) or a mount below
+// its base dir, and removes it.
 func (e *env) cleanup() {
-	t := e.t
-	e.mu.Lock()
-	ids := append([]string(nil), e.ids...)
-	e.mu.Unlock()
-	for _, id := range ids {
-		r := e.berth("delete", "--force", id)
-		if r.code != 0 && !strings.Contains(r.output(), "does not exist") && !strings.Contains(r.output(), "not exist") {
-			t.Logf("cleanup: %s", r)
+	scope := e.Scope(binary)
+	for _, r := range e.cli(opts{}).ForceDelete(scope.IDs...) {
+		if !strings.Contains(r.Output(), "not exist") {
+			e.t.Logf("cleanup: %s", r)
 		}
 	}
-	var mounts []string
-	deadline := time.Now().Add(3 * time.Second)
-	for {
-		mounts = mountsBelow(e.base)
-		if len(mounts) == 0 || time.Now().After(deadline) {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
+	leaks := scope.Settle(testkit.LeakGrace)
+	for _, l := range leaks {
+		e.t.Errorf("left by the test below %s: %s", e.Dir, l)
 	}
-	if len(mounts) > 0 {
-		t.Errorf("mounts left below the test's dir %s:\n%s", e.base, strings.Join(mounts, "\n"))
-		// Deepest first, so that the tree can be removed.
-		sort.Sort(sort.Reverse(sort.StringSlice(mounts)))
-		for _, m := range mounts {
-			_ = unix.Unmount(m, unix.MNT_DETACH)
-		}
-	}
-	if ents, err := os.ReadDir(e.root); err == nil {
-		for _, ent := range ents {
-			for _, id := range ids {
-				if strings.HasPrefix(ent.Name(), id) {
-					t.Errorf("state of container %s left in %s", id, filepath.Join(e.root, ent.Name()))
-				}
-			}
-		}
+	if err := testkit.Remove(leaks); err != nil {
+		e.t.Errorf("cleanup: %v", err)
 	}
 }
 
-// mountsBelow returns the mount points in /proc/self/mountinfo at or below
-// dir.
-func mountsBelow(dir string) []string {
-	f, err := os.Open("/proc/self/mountinfo")
-	if err != nil {
-		return nil
-	}
-	defer f.Close()
-	var out []string
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64*1024), 1024*1024)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) < 5 {
-			continue
-		}
-		mp := unescapeMountinfo(fields[4])
-		if mp == dir || strings.HasPrefix(mp, dir+"/") {
-			out = append(out, mp)
-		}
-	}
-	return out
-}
-
-// unescapeMountinfo undoes mountinfo's octal escapes (\040 for a space...).
-func unescapeMountinfo(s string) string {
-	if !strings.Contains(s, `\`) {
-		return s
-	}
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		if s[i] == '\\' && i+3 < len(s) {
-			var c int
-			if _, err := fmt.Sscanf(s[i+1:i+4], "%03o", &c); err == nil {
-				b.WriteByte(byte(c))
-				i += 3
-				continue
-			}
-		}
-		b.WriteByte(s[i])
-	}
-	return b.String()
+// mountsBelow returns the mounts at or below dir.
+func mountsBelow(dir string) []testkit.Mount {
+	ms, _ := testkit.MountsUnder(dir) // no mountinfo: nothing to see
+	return ms
 }
 
 // readDirNamesErr returns the sorted names in dir.
@@ -424,13 +289,20 @@ func readDirNames(dir string) []string {
 // loadSpec reads dir/config.json.
 func loadSpec(t *testing.T, dir string) *specs.Spec {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(dir, "config.json"))
+	s, err := testkit.ReadSpec(filepath.Join(dir, "config.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var s specs.Spec
-	if err := json.Unmarshal(data, &s); err != nil {
-		t.Fatalf("%s/config.json: %v", dir, err)
+	return s
+}
+
+// writeAuthFile writes an auth file for the token-auth registry with the
+// given password (the right one: tokenSrv.Password) to dir/name and
+// returns its path.
+func writeAuthFile(dir, name, password string) (string, error) {
+	p := filepath.Join(dir, name)
+	if err := os.WriteFile(p, testkit.AuthFileJSON(authReg.Addr, tokenSrv.User, password), 0o600); err != nil {
+		return "", err
 	}
-	return &s
+	return p, nil
 }

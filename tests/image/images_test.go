@@ -5,10 +5,11 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"runtime"
@@ -27,58 +28,24 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/remote"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 	"github.com/klauspost/compress/zstd"
+
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
 // ---------------------------------------------------------------------------
 // Tar layers
-
-// entry is one tar entry of a test layer.
-type entry struct {
-	name     string
-	typ      byte // tar.TypeReg, TypeDir, TypeSymlink, TypeLink
-	mode     int64
-	uid, gid int
-	body     []byte
-	link     string
-}
-
-func dirE(name string, mode int64) entry { return entry{name: name, typ: tar.TypeDir, mode: mode} }
-func fileE(name, body string, mode int64) entry {
-	return entry{name: name, typ: tar.TypeReg, mode: mode, body: []byte(body)}
-}
-func symE(name, target string) entry {
-	return entry{name: name, typ: tar.TypeSymlink, mode: 0o777, link: target}
-}
 
 // layerTime is every entry's mtime, so that layers are reproducible.
 var layerTime = time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
 
 // tarOf writes entries, in order, as an uncompressed tar. Names are
 // written as given (no cleaning: the unsafe-layer tests need "../x").
-func tarOf(entries ...entry) []byte {
-	var buf bytes.Buffer
-	tw := tar.NewWriter(&buf)
-	for _, e := range entries {
-		h := &tar.Header{
-			Name: e.name, Typeflag: e.typ, Mode: e.mode, Uid: e.uid, Gid: e.gid,
-			Linkname: e.link, ModTime: layerTime, Format: tar.FormatPAX,
-		}
-		if e.typ == tar.TypeReg {
-			h.Size = int64(len(e.body))
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			panic(fmt.Sprintf("tar header %q: %v", e.name, err))
-		}
-		if e.typ == tar.TypeReg {
-			if _, err := tw.Write(e.body); err != nil {
-				panic(err)
-			}
-		}
+func tarOf(entries ...testkit.TarEntry) []byte {
+	data, err := testkit.Tar(entries, layerTime)
+	if err != nil {
+		panic(err) // entries of the tests' own making
 	}
-	if err := tw.Close(); err != nil {
-		panic(err)
-	}
-	return buf.Bytes()
+	return data
 }
 
 // compression of a test layer and its OCI media type.
@@ -203,49 +170,20 @@ func newImage(p platform, cfg v1.Config, layers ...*layer) v1.Image {
 
 const defaultPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
-// busyboxApplets lists the host busybox's applets (bin/sh, usr/bin/env...).
-var busyboxApplets = sync.OnceValues(func() ([]string, error) {
-	out, err := exec.Command(busyboxPath, "--list-full").Output()
-	if err != nil {
-		return nil, fmt.Errorf("%s --list-full: %v", busyboxPath, err)
-	}
-	return strings.Fields(string(out)), nil
-})
-
 // busyboxEntries is a busybox root filesystem like contrib/mkbundle.sh's:
 // the directories, the static binary, one symlink per applet and the given
 // /etc/passwd and /etc/group.
-func busyboxEntries(passwd, group string) []entry {
-	bin, err := os.ReadFile(busyboxPath)
+func busyboxEntries(passwd, group string) []testkit.TarEntry {
+	es, err := testkit.BusyboxEntries(busyboxPath, passwd, group)
 	if err != nil {
-		panic(err)
+		panic(err) // TestMain checked the busybox
 	}
-	applets, err := busyboxApplets()
-	if err != nil {
-		panic(err)
-	}
-	es := []entry{
-		dirE("bin/", 0o755), dirE("sbin/", 0o755), dirE("usr/", 0o755), dirE("usr/bin/", 0o755),
-		dirE("usr/sbin/", 0o755), dirE("etc/", 0o755), dirE("proc/", 0o555), dirE("sys/", 0o555),
-		dirE("dev/", 0o755), dirE("tmp/", 0o1777), dirE("root/", 0o700), dirE("run/", 0o755),
-		dirE("var/", 0o755), dirE("var/tmp/", 0o1777),
-		{name: "bin/busybox", typ: tar.TypeReg, mode: 0o755, body: bin},
-	}
-	for _, a := range applets {
-		if a == "bin/busybox" {
-			continue
-		}
-		es = append(es, symE(a, "/bin/busybox"))
-	}
-	return append(es,
-		fileE("etc/passwd", passwd, 0o644),
-		fileE("etc/group", group, 0o644),
-	)
+	return es
 }
 
 const (
-	basePasswd = "root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n"
-	baseGroup  = "root:x:0:\nnobody:x:65534:\n"
+	basePasswd = testkit.BusyboxPasswd
+	baseGroup  = testkit.BusyboxGroup
 )
 
 // busyboxHello is the single-layer busybox image's output.
@@ -264,7 +202,7 @@ var busyboxImage = sync.OnceValue(func() v1.Image {
 // layer, /marker (content marker), so that its layer digest is its own:
 // corrupting that blob in the registry touches no other image.
 func markedBusyboxImage(marker string) v1.Image {
-	es := append(busyboxEntries(basePasswd, baseGroup), fileE("marker", marker+"\n", 0o644))
+	es := append(busyboxEntries(basePasswd, baseGroup), testkit.FileEntry("marker", marker+"\n", 0o644))
 	return newImage(hostPlatform, v1.Config{
 		Env: []string{defaultPath},
 		Cmd: []string{"sh", "-c", "cat /marker"},
@@ -302,27 +240,27 @@ var (
 )
 
 var layeredImage = sync.OnceValue(func() v1.Image {
-	owned := entry{name: "owned", typ: tar.TypeReg, mode: 0o640, uid: layeredUID, gid: layeredGID, body: []byte("owned\n")}
-	home := entry{name: "home/app/", typ: tar.TypeDir, mode: 0o750, uid: layeredUID, gid: layeredGID}
+	owned := testkit.TarEntry{Name: "owned", Type: tar.TypeReg, Mode: 0o640, UID: layeredUID, GID: layeredGID, Body: []byte("owned\n")}
+	home := testkit.TarEntry{Name: "home/app/", Type: tar.TypeDir, Mode: 0o750, UID: layeredUID, GID: layeredGID}
 	l1 := append(busyboxEntries(layeredPasswd, layeredGroup),
-		fileE("file", "lower-file\n", 0o644),
-		dirE("gone/", 0o755), fileE("gone/x", "x\n", 0o644),
-		dirE("dir/", 0o755), fileE("dir/lower1", "lower1\n", 0o644),
-		dirE("dir/sub/", 0o755), fileE("dir/sub/lower2", "lower2\n", 0o644),
-		fileE("keep", "kept\n", 0o644),
-		owned, dirE("home/", 0o755), home,
+		testkit.FileEntry("file", "lower-file\n", 0o644),
+		testkit.DirEntry("gone/", 0o755), testkit.FileEntry("gone/x", "x\n", 0o644),
+		testkit.DirEntry("dir/", 0o755), testkit.FileEntry("dir/lower1", "lower1\n", 0o644),
+		testkit.DirEntry("dir/sub/", 0o755), testkit.FileEntry("dir/sub/lower2", "lower2\n", 0o644),
+		testkit.FileEntry("keep", "kept\n", 0o644),
+		owned, testkit.DirEntry("home/", 0o755), home,
 	)
-	l2 := []entry{
-		dirE("dir/", 0o755),
-		fileE("dir/.wh..wh..opq", "", 0o644),
-		fileE("dir/upper", "upper\n", 0o644),
-		fileE("uncompressed-marker", "from-uncompressed-layer\n", 0o644),
+	l2 := []testkit.TarEntry{
+		testkit.DirEntry("dir/", 0o755),
+		testkit.FileEntry("dir/.wh..wh..opq", "", 0o644),
+		testkit.FileEntry("dir/upper", "upper\n", 0o644),
+		testkit.FileEntry("uncompressed-marker", "from-uncompressed-layer\n", 0o644),
 	}
-	l3 := []entry{
-		fileE(".wh.file", "", 0o644),
-		fileE(".wh.gone", "", 0o644),
-		fileE("dir/from-zstd", "from-zstd\n", 0o644),
-		fileE("zstd-marker", "from-zstd-layer\n", 0o644),
+	l3 := []testkit.TarEntry{
+		testkit.FileEntry(".wh.file", "", 0o644),
+		testkit.FileEntry(".wh.gone", "", 0o644),
+		testkit.FileEntry("dir/from-zstd", "from-zstd\n", 0o644),
+		testkit.FileEntry("zstd-marker", "from-zstd-layer\n", 0o644),
 	}
 	return newImage(hostPlatform, v1.Config{
 		Entrypoint: layeredEntrypoint,
@@ -340,7 +278,7 @@ var layeredImage = sync.OnceValue(func() v1.Image {
 
 // platformImage is busybox plus /platform holding "os/arch" of p.
 func platformImage(p platform) v1.Image {
-	es := append(busyboxEntries(basePasswd, baseGroup), fileE("platform", p.os+"/"+p.arch+"\n", 0o644))
+	es := append(busyboxEntries(basePasswd, baseGroup), testkit.FileEntry("platform", p.os+"/"+p.arch+"\n", 0o644))
 	return newImage(p, v1.Config{Env: []string{defaultPath}, Cmd: []string{"cat", "/platform"}},
 		newLayer(tarOf(es...), gzipLayer))
 }
@@ -364,8 +302,8 @@ var platformIndex = sync.OnceValue(func() v1.ImageIndex {
 // unsafeImage has a single gzip layer with entries: the unsafe ones given,
 // followed by the regular file /safe-file. Cmd is /bin/sh (there is no
 // shell in it: it is for bundle, not run).
-func unsafeImage(entries ...entry) v1.Image {
-	es := append(append([]entry(nil), entries...), fileE("safe-file", "safe\n", 0o644))
+func unsafeImage(entries ...testkit.TarEntry) v1.Image {
+	es := append(append([]testkit.TarEntry(nil), entries...), testkit.FileEntry("safe-file", "safe\n", 0o644))
 	return newImage(hostPlatform, v1.Config{Env: []string{defaultPath}, Cmd: []string{"/bin/sh"}},
 		newLayer(tarOf(es...), gzipLayer))
 }
@@ -373,7 +311,7 @@ func unsafeImage(entries ...entry) v1.Image {
 // badDiffIDImage is busybox whose config lists a wrong diff_id for its
 // layer: blob digests all match, the uncompressed layer does not.
 func badDiffIDImage(marker string) (v1.Image, v1.Hash) {
-	es := append(busyboxEntries(basePasswd, baseGroup), fileE("marker", marker+"\n", 0o644))
+	es := append(busyboxEntries(basePasswd, baseGroup), testkit.FileEntry("marker", marker+"\n", 0o644))
 	l := newLayer(tarOf(es...), gzipLayer)
 	l.diffID = sha256Hash([]byte("not the layer " + marker))
 	return newImage(hostPlatform, v1.Config{Env: []string{defaultPath}, Cmd: []string{"true"}}, l), l.diffID
@@ -417,16 +355,10 @@ func (p pushedImage) Blobs() []string {
 // describe fills the digests of img into a pushedImage.
 func describe(img v1.Image) (pushedImage, error) {
 	var p pushedImage
-	d, err := img.Digest()
-	if err != nil {
-		return p, err
-	}
-	m, err := img.Manifest()
-	if err != nil {
-		return p, err
-	}
-	cf, err := img.ConfigFile()
-	if err != nil {
+	d, errD := img.Digest()
+	m, errM := img.Manifest()
+	cf, errC := img.ConfigFile()
+	if err := errors.Join(errD, errM, errC); err != nil {
 		return p, err
 	}
 	p.Digest, p.Config = d.String(), m.Config.Digest.String()
@@ -456,31 +388,36 @@ func uniqueRepo(t *testing.T, what string) string {
 
 // remoteOpts are go-containerregistry's options for reg: basic auth with
 // the token server's user for the token-auth registry.
-func remoteOpts(ctx context.Context, reg *registry) []remote.Option {
+func remoteOpts(ctx context.Context, reg *testkit.Registry) []remote.Option {
 	opts := []remote.Option{remote.WithContext(ctx)}
-	if reg.auth != nil {
-		opts = append(opts, remote.WithAuth(&authn.Basic{Username: reg.auth.user, Password: reg.auth.password}))
+	if reg.Auth != nil {
+		opts = append(opts, remote.WithAuth(&authn.Basic{Username: reg.Auth.User, Password: reg.Auth.Password}))
 	}
 	return opts
 }
 
-func pushContext(t *testing.T) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(t.Context(), 2*time.Minute)
+// pushRef writes an image or an index (what, for messages) to reg as
+// repo:tag with write (remote.Write or remote.WriteIndex), through the
+// proxy, and returns the reference "HOST:PORT/REPO:TAG".
+func pushRef(t *testing.T, reg *testkit.Registry, repo, tag, what string, write func(name.Tag, ...remote.Option) error) name.Tag {
+	t.Helper()
+	ref, err := name.NewTag(reg.Addr+"/"+repo+":"+tag, name.Insecure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	if err := write(ref, remoteOpts(ctx, reg)...); err != nil {
+		t.Fatalf("pushing %s%s: %v", what, ref, err)
+	}
+	return ref
 }
 
 // pushImage pushes img to reg as repo:tag (through the proxy) and returns
 // its description, Ref being "HOST:PORT/REPO:TAG".
-func pushImage(t *testing.T, reg *registry, repo, tag string, img v1.Image) pushedImage {
+func pushImage(t *testing.T, reg *testkit.Registry, repo, tag string, img v1.Image) pushedImage {
 	t.Helper()
-	ref, err := name.NewTag(reg.addr+"/"+repo+":"+tag, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := pushContext(t)
-	defer cancel()
-	if err := remote.Write(ref, img, remoteOpts(ctx, reg)...); err != nil {
-		t.Fatalf("pushing %s: %v", ref, err)
-	}
+	ref := pushRef(t, reg, repo, tag, "", func(ref name.Tag, o ...remote.Option) error { return remote.Write(ref, img, o...) })
 	p, err := describe(img)
 	if err != nil {
 		t.Fatal(err)
@@ -490,17 +427,9 @@ func pushImage(t *testing.T, reg *registry, repo, tag string, img v1.Image) push
 }
 
 // pushIndex pushes idx (its images first) to reg as repo:tag.
-func pushIndex(t *testing.T, reg *registry, repo, tag string, idx v1.ImageIndex) pushedImage {
+func pushIndex(t *testing.T, reg *testkit.Registry, repo, tag string, idx v1.ImageIndex) pushedImage {
 	t.Helper()
-	ref, err := name.NewTag(reg.addr+"/"+repo+":"+tag, name.Insecure)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := pushContext(t)
-	defer cancel()
-	if err := remote.WriteIndex(ref, idx, remoteOpts(ctx, reg)...); err != nil {
-		t.Fatalf("pushing index %s: %v", ref, err)
-	}
+	ref := pushRef(t, reg, repo, tag, "index ", func(ref name.Tag, o ...remote.Option) error { return remote.WriteIndex(ref, idx, o...) })
 	d, err := idx.Digest()
 	if err != nil {
 		t.Fatal(err)
@@ -551,8 +480,8 @@ func pushPlatformIndex(t *testing.T) pushedImage {
 // Layers[0] is the digest the registry no longer serves correctly.
 func pushCorrupt(t *testing.T) pushedImage {
 	t.Helper()
-	p := pushImage(t, openReg, uniqueRepo(t, "corrupt"), "latest", markedBusyboxImage("corrupt-"+randomHex(8)))
-	if err := openReg.corruptBlob(p.Layers[0]); err != nil {
+	p := pushImage(t, openReg, uniqueRepo(t, "corrupt"), "latest", markedBusyboxImage("corrupt-"+testkit.RandomHex(8)))
+	if err := openReg.CorruptBlob(p.Layers[0]); err != nil {
 		t.Fatalf("corrupting %s: %v", p.Layers[0], err)
 	}
 	return p
@@ -562,12 +491,12 @@ func pushCorrupt(t *testing.T) pushedImage {
 // returns the image and that wrong diff_id.
 func pushBadDiffID(t *testing.T) (pushedImage, string) {
 	t.Helper()
-	img, bad := badDiffIDImage("baddiff-" + randomHex(8))
+	img, bad := badDiffIDImage("baddiff-" + testkit.RandomHex(8))
 	return pushImage(t, openReg, uniqueRepo(t, "baddiffid"), "latest", img), bad.String()
 }
 
 // pushUnsafe pushes unsafeImage(entries...) (tag "latest").
-func pushUnsafe(t *testing.T, what string, entries ...entry) pushedImage {
+func pushUnsafe(t *testing.T, what string, entries ...testkit.TarEntry) pushedImage {
 	t.Helper()
 	return pushImage(t, openReg, uniqueRepo(t, what), "latest", unsafeImage(entries...))
 }
@@ -618,13 +547,8 @@ func writeOCIArchive(t *testing.T, file, tag string) pushedImage {
 // tarDir writes the tree under dir (regular files and directories) as an
 // uncompressed tar to file, names relative to dir.
 func tarDir(dir, file string) error {
-	out, err := os.Create(file)
-	if err != nil {
-		return err
-	}
-	defer out.Close()
-	tw := tar.NewWriter(out)
-	err = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+	var es []testkit.TarEntry
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
 		if err != nil || p == dir {
 			return err
 		}
@@ -632,33 +556,21 @@ func tarDir(dir, file string) error {
 		if err != nil {
 			return err
 		}
-		h, err := tar.FileInfoHeader(fi, "")
-		if err != nil {
-			return err
+		name := filepath.ToSlash(rel)
+		if d.IsDir() {
+			es = append(es, testkit.DirEntry(name+"/", 0o755))
+			return nil
 		}
-		h.Name = filepath.ToSlash(rel)
-		if fi.IsDir() {
-			h.Name += "/"
-		}
-		if err := tw.WriteHeader(h); err != nil {
-			return err
-		}
-		if fi.Mode().IsRegular() {
-			f, err := os.Open(p)
-			if err != nil {
-				return err
-			}
-			defer f.Close()
-			_, err = io.Copy(tw, f)
-			return err
-		}
-		return nil
+		body, err := os.ReadFile(p)
+		es = append(es, testkit.TarEntry{Name: name, Type: tar.TypeReg, Mode: 0o644, Body: body})
+		return err
 	})
 	if err != nil {
 		return err
 	}
-	if err := tw.Close(); err != nil {
+	data, err := testkit.Tar(es, layerTime)
+	if err != nil {
 		return err
 	}
-	return out.Close()
+	return os.WriteFile(file, data, 0o644)
 }

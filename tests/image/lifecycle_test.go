@@ -10,6 +10,8 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
+
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
 // waitStatus polls berth state until the container has status want.
@@ -18,7 +20,7 @@ func (e *env) waitStatus(id, want string) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		r := e.berth("state", id)
-		if r.code == 0 && strings.Contains(r.stdout, `"status": "`+want+`"`) {
+		if r.Code == 0 && strings.Contains(r.Stdout, `"status": "`+want+`"`) {
 			return
 		}
 		if time.Now().After(deadline) {
@@ -39,19 +41,19 @@ func TestRunImageDetachedStopSignalAndGC(t *testing.T) {
 		Env:        []string{defaultPath},
 		Cmd:        []string{"sh", "-c", "trap 'exit 42' USR1; echo ready >/tmp/ready; while :; do sleep 0.05; done"},
 		StopSignal: "SIGUSR1",
-	}, newLayer(tarOf(append(busyboxEntries(basePasswd, baseGroup), fileE("marker", t.Name()+"\n", 0o644))...), gzipLayer))
+	}, newLayer(tarOf(append(busyboxEntries(basePasswd, baseGroup), testkit.FileEntry("marker", t.Name()+"\n", 0o644))...), gzipLayer))
 	p := pushImage(t, openReg, uniqueRepo(t, "stopsignal"), "latest", img)
 
 	id, r := e.runImage(p.Ref, []string{"--detach"})
-	if r.code != 0 {
+	if r.Code != 0 {
 		t.Fatalf("run --image --detach: %s", r)
 	}
 	e.waitStatus(id, "running")
-	bundles := bundleDirs(e.base)
+	bundles := bundleDirs(e.Dir)
 	if len(bundles) != 1 {
 		t.Fatalf("a detached run --image should have one bundle, found %v", bundles)
 	}
-	if m := mountsBelow(e.base); len(m) != 1 {
+	if m := mountsBelow(e.Dir); len(m) != 1 {
 		t.Fatalf("a detached run --image should have its overlay mounted, mounts: %v", m)
 	}
 
@@ -84,10 +86,10 @@ func TestRunImageDetachedStopSignalAndGC(t *testing.T) {
 	e.waitStatus(id, "stopped")
 
 	e.mustBerth("delete", id)
-	if b := bundleDirs(e.base); len(b) != 0 {
+	if b := bundleDirs(e.Dir); len(b) != 0 {
 		t.Errorf("delete left the image bundle: %v", b)
 	}
-	if m := mountsBelow(e.base); len(m) != 0 {
+	if m := mountsBelow(e.Dir); len(m) != 0 {
 		t.Errorf("delete left mounts: %v", m)
 	}
 	// Nothing uses the image now: gc takes its layers and blobs.
@@ -107,11 +109,11 @@ func TestPullResumesBrokenDownload(t *testing.T) {
 	p := pushImage(t, openReg, uniqueRepo(t, "resume"), "latest", markedBusyboxImage(t.Name()))
 	layerPath := "/v2/" + p.Repo + "/blobs/" + p.Layers[0]
 	const cut = 200_000
-	openReg.cutNextGET(layerPath, cut)
+	openReg.CutNextGET(layerPath, cut)
 	e.pull(p.Ref, p.Digest)
 
-	var gets []request
-	for _, q := range openReg.requestsFor(p.Repo) {
+	var gets []testkit.Request
+	for _, q := range openReg.RequestsFor(p.Repo) {
 		if q.Method == "GET" && q.Path == layerPath {
 			gets = append(gets, q)
 		}
@@ -142,7 +144,7 @@ func TestPullResumesBrokenDownload(t *testing.T) {
 func TestImageCommandsWithoutCompanion(t *testing.T) {
 	e := newEnv(t)
 	solo := e.soloBerth()
-	for _, args := range [][]string{{"pull", "127.0.0.1:1/x"}, {"--root", e.root, "run", "--image", "127.0.0.1:1/x", e.newID()}, {"images"}} {
+	for _, args := range [][]string{{"pull", "127.0.0.1:1/x"}, {"--root", e.Root, "run", "--image", "127.0.0.1:1/x", e.NewID()}, {"images"}} {
 		out, err := exec.Command(solo, args...).CombinedOutput()
 		if err == nil || !strings.Contains(string(out), "berth-image") || !strings.Contains(string(out), "not installed") {
 			t.Errorf("berth %v without berth-image: %v\n%s", args, err, out)
@@ -158,13 +160,13 @@ func TestRunImageWarmWithoutCompanion(t *testing.T) {
 	solo := e.soloBerth()
 	p := pushBusybox(t)
 	id, r := e.runImage(p.Ref, nil) // cold: pulls and unpacks through berth-image
-	if r.code != 0 {
+	if r.Code != 0 {
 		t.Fatalf("cold run --image: %s", r)
 	}
 	e.requireGone(id)
 
-	id = e.newID()
-	cmd := exec.Command(solo, "--root", e.root, "--image-store", e.store, "run", "--image", p.Ref, id, "--", "echo", "warm-"+id)
+	id = e.NewID()
+	cmd := exec.Command(solo, "--root", e.Root, "--image-store", e.store, "run", "--image", p.Ref, id, "--", "echo", "warm-"+id)
 	cmd.Dir = e.cwd
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "warm-"+id) {
@@ -185,7 +187,7 @@ func (e *env) soloBerth() string {
 	if err != nil {
 		e.t.Fatal(err)
 	}
-	solo := filepath.Join(e.base, "solo", "berth")
+	solo := filepath.Join(e.Dir, "solo", "berth")
 	if err := os.MkdirAll(filepath.Dir(solo), 0o755); err != nil {
 		e.t.Fatal(err)
 	}

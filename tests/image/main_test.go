@@ -1,7 +1,6 @@
 package image
 
 import (
-	"debug/elf"
 	"fmt"
 	"os"
 	"os/exec"
@@ -11,6 +10,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
 // Suite-wide settings, fixed in TestMain.
@@ -19,12 +20,13 @@ var (
 	binary string
 	// repoRoot is the module root (two levels above this package).
 	repoRoot string
+	// busyboxPath is the static busybox the test images are made of.
+	busyboxPath string
 
-	// skipReason makes every test skip (not root; no docker-registry and
-	// no way to install it outside CI).
-	skipReason string
-	// setupErr makes every test fail (the registries did not start...).
-	setupErr string
+	// gate makes every test skip (not root; no docker-registry and no
+	// way to install it outside CI) or fail (the registries did not
+	// start...).
+	gate testkit.Gate
 	// binaryErr makes the tests that run berth fail (no binary); the
 	// harness's own tests still run.
 	binaryErr string
@@ -33,75 +35,58 @@ var (
 	// storage, the token server's certificate. Removed at exit.
 	suiteDir string
 	// openReg is the registry without auth; authReg the one with token
-	// auth (tokens from tokenSrv).
-	openReg  *registry
-	authReg  *registry
-	tokenSrv *tokenServer
+	// auth (tokens from tokenSrv). Both record the requests they serve.
+	openReg  *testkit.Registry
+	authReg  *testkit.Registry
+	tokenSrv *testkit.TokenServer
 )
 
-const (
-	registryBinary = "/usr/bin/docker-registry"
-	busyboxPath    = "/bin/busybox"
-	// suitePrefix names the suite's temp dir: <prefix><pid>-<random>. A
-	// run that crashed (a test timeout panics past TestMain's defers)
-	// leaves one behind; the next run removes those whose pid is gone.
-	suitePrefix = "berth-image-test-"
-)
+// suitePrefix names the suite's temp dir: <prefix><pid>-<random>. A run
+// that crashed (a test timeout panics past TestMain's defers) leaves one
+// behind; the next run removes those whose pid is gone.
+const suitePrefix = "berth-image-test-"
 
 func TestMain(m *testing.M) {
 	os.Exit(testMain(m))
 }
 
 func testMain(m *testing.M) int {
-	wd, err := os.Getwd()
-	if err != nil {
+	var err error
+	if repoRoot, err = testkit.RepoRoot(); err != nil {
 		fmt.Fprintln(os.Stderr, "image tests:", err)
 		return 1
 	}
-	repoRoot = filepath.Clean(filepath.Join(wd, "..", ".."))
-	binary = os.Getenv("BERTH_BINARY")
-	if binary == "" {
-		binary = filepath.Join(repoRoot, "bin", "berth")
-	}
-	if abs, err := filepath.Abs(binary); err == nil {
-		binary = abs
-	}
-	if st, err := os.Stat(binary); err != nil || st.IsDir() {
-		binaryErr = fmt.Sprintf("berth binary %s does not exist: run `make build` first (or set BERTH_BINARY)", binary)
-	}
+	binary = testkit.BerthBinary(repoRoot)
+	binaryErr = testkit.MissingBinary(binary)
 
-	if os.Geteuid() != 0 {
-		skipReason = fmt.Sprintf("image tests unpack images with their owners and run containers: they need root (euid is %d)", os.Geteuid())
-		fmt.Fprintln(os.Stderr, "image tests: skipping:", skipReason)
+	if gate.Skip = testkit.NotRoot("image tests unpack images with their owners and run containers"); gate.Skip != "" {
+		gate.Report("image tests")
 		return m.Run()
 	}
 	if reason, fatal := ensureRegistryBinary(); reason != "" {
-		if fatal {
-			setupErr = reason
-		} else {
-			skipReason = reason
-			fmt.Fprintln(os.Stderr, "image tests: skipping:", skipReason)
+		if !fatal {
+			gate.Skip = reason
+			gate.Report("image tests")
 			return m.Run()
 		}
+		gate.Fail = reason
 	}
-	if setupErr == "" {
-		if err := checkStaticBusybox(busyboxPath); err != nil {
-			setupErr = err.Error() + " (install busybox-static: make test-deps)"
+	if gate.Fail == "" {
+		if busyboxPath, err = testkit.Busybox(); err != nil {
+			gate.Fail = err.Error() + " (make test-deps installs it)"
 		}
 	}
-	if setupErr == "" {
+	if gate.Fail == "" {
 		stop, err := startSuite()
 		// stop runs on every normal return; SIGINT/SIGTERM run it too.
 		// A panic (e.g. the test timeout) skips it: the registries die
 		// with us (Pdeathsig) and the next run sweeps the dir.
 		defer stop()
 		if err != nil {
-			setupErr = err.Error()
+			gate.Fail = err.Error()
 		}
 	}
-	if setupErr != "" {
-		fmt.Fprintln(os.Stderr, "image tests: setup failed:", setupErr)
-	}
+	gate.Report("image tests")
 	return m.Run()
 }
 
@@ -110,34 +95,18 @@ func testMain(m *testing.M) int {
 // on failure returns why, fatal when CI=true (make test-deps installs it
 // there, so a missing registry is a broken setup, not a reason to skip).
 func ensureRegistryBinary() (reason string, fatal bool) {
-	if _, err := os.Stat(registryBinary); err == nil {
+	if _, err := os.Stat(testkit.RegistryBinary); err == nil {
 		return "", false
 	}
 	script := filepath.Join(repoRoot, "contrib", "install-deps.sh")
-	fmt.Fprintf(os.Stderr, "image tests: %s is missing; installing Debian's docker-registry with %s\n", registryBinary, script)
+	fmt.Fprintf(os.Stderr, "image tests: %s is missing; installing Debian's docker-registry with %s\n", testkit.RegistryBinary, script)
 	out, err := exec.Command("/bin/sh", script, "docker-registry").CombinedOutput()
-	if _, statErr := os.Stat(registryBinary); statErr == nil {
+	if _, statErr := os.Stat(testkit.RegistryBinary); statErr == nil {
 		return "", false
 	}
 	reason = fmt.Sprintf("%s is not installed and installing Debian's docker-registry failed (%v): %s",
-		registryBinary, err, strings.TrimSpace(string(out)))
+		testkit.RegistryBinary, err, strings.TrimSpace(string(out)))
 	return reason, os.Getenv("CI") == "true"
-}
-
-// checkStaticBusybox makes sure path is a statically linked ELF (no
-// PT_INTERP): the images' only binary, run in containers with nothing else.
-func checkStaticBusybox(path string) error {
-	f, err := elf.Open(path)
-	if err != nil {
-		return fmt.Errorf("%s: %v", path, err)
-	}
-	defer f.Close()
-	for _, p := range f.Progs {
-		if p.Type == elf.PT_INTERP {
-			return fmt.Errorf("%s is dynamically linked", path)
-		}
-	}
-	return nil
 }
 
 // startSuite sweeps stale suite dirs, makes this run's dir and starts the
@@ -155,9 +124,9 @@ func startSuite() (stop func(), err error) {
 			return
 		}
 		stopped = true
-		for _, r := range []*registry{openReg, authReg} {
+		for _, r := range []*testkit.Registry{openReg, authReg} {
 			if r != nil {
-				r.stop()
+				r.Stop()
 			}
 		}
 		if err := os.RemoveAll(suiteDir); err != nil {
@@ -173,20 +142,20 @@ func startSuite() (stop func(), err error) {
 		os.Exit(130)
 	}()
 
-	openReg, err = startRegistry(filepath.Join(suiteDir, "open"), nil)
+	openReg, err = testkit.StartRegistry(filepath.Join(suiteDir, "open"), testkit.RegistryOptions{Proxy: true})
 	if err != nil {
 		return stop, fmt.Errorf("starting the registry: %w", err)
 	}
-	tokenSrv, err = startTokenServer(filepath.Join(suiteDir, "token"))
+	tokenSrv, err = testkit.StartTokenServer(filepath.Join(suiteDir, "token"))
 	if err != nil {
 		return stop, fmt.Errorf("starting the token server: %w", err)
 	}
-	authReg, err = startRegistry(filepath.Join(suiteDir, "auth"), tokenSrv)
+	authReg, err = testkit.StartRegistry(filepath.Join(suiteDir, "auth"), testkit.RegistryOptions{Proxy: true, Auth: tokenSrv})
 	if err != nil {
 		return stop, fmt.Errorf("starting the token-auth registry: %w", err)
 	}
 	fmt.Fprintf(os.Stderr, "image tests: registry %s (proxy for docker-registry on %s), token-auth registry %s (proxy for %s, tokens at /token)\n",
-		openReg.addr, openReg.backend, authReg.addr, authReg.backend)
+		openReg.Addr, openReg.Backend, authReg.Addr, authReg.Backend)
 	return stop, nil
 }
 
@@ -207,16 +176,5 @@ func sweepStaleSuiteDirs() {
 			continue // still running
 		}
 		_ = os.RemoveAll(filepath.Join(os.TempDir(), ent.Name()))
-	}
-}
-
-// requireSuite skips or fails t when the harness is not usable.
-func requireSuite(t *testing.T) {
-	t.Helper()
-	if skipReason != "" {
-		t.Skip(skipReason)
-	}
-	if setupErr != "" {
-		t.Fatal(setupErr)
 	}
 }

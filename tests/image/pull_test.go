@@ -6,8 +6,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
+
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
 // authFailure is what a message about missing or wrong credentials says.
@@ -33,7 +34,7 @@ func TestPullPrintsDigestAndImagesListsIt(t *testing.T) {
 		t.Errorf("images lists %d entries after one pull: %+v", len(list), list)
 	}
 	// The table names it too.
-	if r := e.mustBerth("images"); !strings.Contains(r.stdout, p.Repo) {
+	if r := e.mustBerth("images"); !strings.Contains(r.Stdout, p.Repo) {
 		t.Errorf("images (table) does not mention %s:\n%s", p.Repo, r)
 	}
 	// Every blob of the image is in the store.
@@ -48,7 +49,7 @@ func TestPullQuiet(t *testing.T) {
 	e := newEnv(t)
 	p := pushBusybox(t)
 	r := e.mustBerth("pull", "-q", p.Ref)
-	if got := strings.TrimSpace(r.stdout); got != p.Digest {
+	if got := strings.TrimSpace(r.Stdout); got != p.Digest {
 		t.Errorf("pull -q printed %q, want only the digest %s", got, p.Digest)
 	}
 }
@@ -66,7 +67,7 @@ func TestPullWithoutTagIsLatest(t *testing.T) {
 func TestPullByDigest(t *testing.T) {
 	e := newEnv(t)
 	p := pushBusybox(t)
-	byDigest := openReg.addr + "/" + p.Repo + "@" + p.Digest
+	byDigest := openReg.Addr + "/" + p.Repo + "@" + p.Digest
 	e.pull(byDigest, p.Digest)
 	list := e.images()
 	found := false
@@ -77,16 +78,16 @@ func TestPullByDigest(t *testing.T) {
 		t.Errorf("images lists no image with digest %s after pulling %s: %+v", p.Digest, byDigest, list)
 	}
 	// A digest the repository does not have.
-	wrong := openReg.addr + "/" + p.Repo + "@sha256:" + strings.Repeat("0", 64)
+	wrong := openReg.Addr + "/" + p.Repo + "@sha256:" + strings.Repeat("0", 64)
 	e.mustFail("pull", wrong)
 }
 
 func TestPullMissingTag(t *testing.T) {
 	e := newEnv(t)
 	p := pushBusybox(t)
-	missing := openReg.addr + "/" + p.Repo + ":no-such-tag"
+	missing := openReg.Addr + "/" + p.Repo + ":no-such-tag"
 	r := e.mustFail("pull", missing)
-	if !regexp.MustCompile(`(?i)not found|unknown|no such|does not exist|no-such-tag`).MatchString(r.output()) {
+	if !regexp.MustCompile(`(?i)not found|unknown|no such|does not exist|no-such-tag`).MatchString(r.Output()) {
 		t.Errorf("pull of a missing tag does not say what is missing:\n%s", r)
 	}
 	if list := e.images(); len(list) != 0 {
@@ -99,7 +100,7 @@ func TestPullImageStoreEnv(t *testing.T) {
 	p := pushBusybox(t)
 	store := e.path("env-store")
 	r := e.berthWith(opts{noStore: true, env: []string{"BERTH_IMAGE_STORE=" + store}}, "pull", p.Ref)
-	if r.code != 0 || r.lastLine() != p.Digest {
+	if r.Code != 0 || r.LastLine() != p.Digest {
 		t.Fatalf("pull with BERTH_IMAGE_STORE: %s", r)
 	}
 	if len(pathsNaming(store, p.Layers[0])) == 0 {
@@ -110,7 +111,7 @@ func TestPullImageStoreEnv(t *testing.T) {
 		t.Errorf("layer written to %s although BERTH_IMAGE_STORE=%s: %v", e.store, store, got)
 	}
 	r = e.berthWith(opts{noStore: true}, "--image-store", store, "images", "--format", "json")
-	if r.code != 0 || !strings.Contains(r.stdout, p.Digest) {
+	if r.Code != 0 || !strings.Contains(r.Stdout, p.Digest) {
 		t.Errorf("images --image-store %s does not list %s: %s", store, p.Digest, r)
 	}
 }
@@ -119,20 +120,20 @@ func TestPullTwiceDownloadsNothing(t *testing.T) {
 	e := newEnv(t)
 	p := pushBusybox(t)
 	first := e.pull(p.Ref, p.Digest)
-	before := openReg.blobGETs(p.Repo)
+	before := openReg.BlobGETs(p.Repo)
 	for _, b := range []string{p.Config, p.Layers[0]} {
 		if before[b] == 0 {
 			t.Fatalf("the first pull fetched no %s through the registry proxy (blob GETs: %v)", b, before)
 		}
 	}
 	second := e.pull(p.Ref, p.Digest)
-	after := openReg.blobGETs(p.Repo)
+	after := openReg.BlobGETs(p.Repo)
 	for b, n := range after {
 		if n != before[b] {
 			t.Errorf("second pull fetched blob %s again (%d GETs, %d after the first pull)", b, n, before[b])
 		}
 	}
-	t.Logf("first pull %v, second %v", first.dur, second.dur)
+	t.Logf("first pull %v, second %v", first.Dur, second.Dur)
 	if list := e.images(); len(list) != 1 {
 		t.Errorf("images after pulling one image twice: %+v", list)
 	}
@@ -142,18 +143,7 @@ func TestPullTwiceDownloadsNothing(t *testing.T) {
 // returns the results in order.
 func (e *env) concurrently(args ...[]string) []result {
 	results := make([]result, len(args))
-	var wg sync.WaitGroup
-	start := make(chan struct{})
-	for i, a := range args {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			<-start
-			results[i] = e.berth(a...)
-		}()
-	}
-	close(start)
-	wg.Wait()
+	testkit.Together(len(args), func(i int) { results[i] = e.berth(args[i]...) })
 	return results
 }
 
@@ -169,13 +159,13 @@ func TestPullConcurrent(t *testing.T) {
 		args[i] = []string{"pull", p.Ref}
 	}
 	for i, r := range e.concurrently(args...) {
-		if r.code != 0 || r.err != nil {
+		if r.Code != 0 || r.Err != nil {
 			t.Errorf("pull %d of %d of the same image: %s", i, n, r)
-		} else if r.lastLine() != p.Digest {
-			t.Errorf("pull %d printed %q, want %s", i, r.lastLine(), p.Digest)
+		} else if r.LastLine() != p.Digest {
+			t.Errorf("pull %d printed %q, want %s", i, r.LastLine(), p.Digest)
 		}
 	}
-	gets := openReg.blobGETs(p.Repo)
+	gets := openReg.BlobGETs(p.Repo)
 	for _, b := range append([]string{p.Config}, p.Layers...) {
 		if gets[b] != 1 {
 			t.Errorf("blob %s fetched %d times by %d concurrent pulls into one store, want once", b, gets[b], n)
@@ -200,13 +190,13 @@ func TestPullConcurrent(t *testing.T) {
 	for i := range others {
 		img := busyboxImage()
 		if i%2 == 1 {
-			img = markedBusyboxImage("tag-" + randomHex(4))
+			img = markedBusyboxImage("tag-" + testkit.RandomHex(4))
 		}
 		others[i] = pushImage(t, openReg, uniqueRepo(t, "tags"), "t"+strconv.Itoa(i), img)
 		args[i] = []string{"pull", others[i].Ref}
 	}
 	for i, r := range e.concurrently(args...) {
-		if r.code != 0 || r.err != nil || r.lastLine() != others[i].Digest {
+		if r.Code != 0 || r.Err != nil || r.LastLine() != others[i].Digest {
 			t.Errorf("pull %d of %d different images: %s", i, n, r)
 		}
 	}
@@ -223,7 +213,7 @@ func TestPullCorruptBlob(t *testing.T) {
 	p := pushCorrupt(t)
 	bad := p.Layers[0]
 	r := e.mustFail("pull", p.Ref)
-	if !strings.Contains(r.output(), bad) && !strings.Contains(r.output(), strings.TrimPrefix(bad, "sha256:")) {
+	if !strings.Contains(r.Output(), bad) && !strings.Contains(r.Output(), strings.TrimPrefix(bad, "sha256:")) {
 		t.Errorf("pull of an image whose layer does not match its digest does not name %s:\n%s", bad, r)
 	}
 	if _, ok := findImage(e.images(), p.Ref); ok {
@@ -251,7 +241,7 @@ func TestPullBadDiffID(t *testing.T) {
 	e := newEnv(t)
 	p, badDiffID := pushBadDiffID(t)
 	r := e.mustFail("pull", p.Ref)
-	out := r.output()
+	out := r.Output()
 	if !strings.Contains(out, p.Layers[0]) && !strings.Contains(out, badDiffID) {
 		t.Errorf("pull of an image whose config has a wrong diff_id names neither the layer %s nor the diff_id %s:\n%s",
 			p.Layers[0], badDiffID, r)
@@ -269,7 +259,7 @@ func TestPullPlatformIndex(t *testing.T) {
 	otherKey := other.os + "/" + other.arch
 
 	r := e.mustBerth("pull", p.Ref)
-	got := r.lastLine()
+	got := r.LastLine()
 	if got == p.Platforms[otherKey] {
 		t.Fatalf("pull on %s took the index's first entry, %s (%s)", host, otherKey, got)
 	}
@@ -301,7 +291,7 @@ func TestPullPlatformIndex(t *testing.T) {
 		{"bundle", "--platform", "linux/s390x", p.Ref, e.path("bundle-s390x")},
 	} {
 		r := e.mustFail(args...)
-		if !strings.Contains(r.output(), "linux/s390x") {
+		if !strings.Contains(r.Output(), "linux/s390x") {
 			t.Errorf("%s for a platform the index lacks does not name linux/s390x:\n%s", args[0], r)
 		}
 	}
@@ -315,23 +305,23 @@ func TestPullTokenAuth(t *testing.T) {
 	p := pushAuthBusybox(t)
 
 	r := e.mustFail("pull", p.Ref)
-	if !authFailure.MatchString(r.output()) {
+	if !authFailure.MatchString(r.Output()) {
 		t.Errorf("pull from the token-auth registry without credentials: no word of auth in:\n%s", r)
 	}
 
-	wrong, err := writeAuthFile(e.base, "wrong.json", "not-the-password")
+	wrong, err := writeAuthFile(e.Dir, "wrong.json", "not-the-password")
 	if err != nil {
 		t.Fatal(err)
 	}
 	r = e.mustFail("pull", "--authfile", wrong, p.Ref)
-	if !authFailure.MatchString(r.output()) {
+	if !authFailure.MatchString(r.Output()) {
 		t.Errorf("pull with a wrong password: no word of auth in:\n%s", r)
 	}
 	if _, ok := findImage(e.images(), p.Ref); ok {
 		t.Fatalf("images lists %s after failed pulls", p.Ref)
 	}
 
-	right, err := writeAuthFile(e.base, "auth.json", tokenSrv.password)
+	right, err := writeAuthFile(e.Dir, "auth.json", tokenSrv.Password)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -343,13 +333,13 @@ func TestPullTokenAuth(t *testing.T) {
 	// REGISTRY_AUTH_FILE, into a second store.
 	store2 := e.path("store2")
 	r = e.berthWith(opts{noStore: true, env: []string{"REGISTRY_AUTH_FILE=" + right}}, "--image-store", store2, "pull", p.Ref)
-	if r.code != 0 || r.lastLine() != p.Digest {
+	if r.Code != 0 || r.LastLine() != p.Digest {
 		t.Errorf("pull with REGISTRY_AUTH_FILE: %s", r)
 	}
 	// bundle pulls with the same credentials.
 	store3, dir := e.path("store3"), e.path("bundle")
 	r = e.berthWith(opts{noStore: true, env: []string{"REGISTRY_AUTH_FILE=" + right}}, "--image-store", store3, "bundle", p.Ref, dir)
-	if r.code != 0 {
+	if r.Code != 0 {
 		t.Errorf("bundle with REGISTRY_AUTH_FILE: %s", r)
 	} else if readFile(t, filepath.Join(dir, "rootfs", "etc", "passwd")) == "" {
 		t.Error("bundle from the token-auth registry has an empty /etc/passwd")
@@ -357,8 +347,8 @@ func TestPullTokenAuth(t *testing.T) {
 
 	// The pulls went through the token server with the user's credentials.
 	granted := false
-	for _, tr := range tokenSrv.requests() {
-		if tr.OK && tr.User == tokenSrv.user && slices.Contains(tr.Granted, "repository:"+p.Repo+":pull") {
+	for _, tr := range tokenSrv.Requests() {
+		if tr.OK && tr.User == tokenSrv.User && slices.Contains(tr.Granted, "repository:"+p.Repo+":pull") {
 			granted = true
 		}
 	}

@@ -57,7 +57,7 @@ func TestRmiUnknown(t *testing.T) {
 	e := newEnv(t)
 	p := pushBusybox(t)
 	e.pull(p.Ref, p.Digest)
-	e.mustFail("rmi", openReg.addr+"/no/such-image:latest")
+	e.mustFail("rmi", openReg.Addr+"/no/such-image:latest")
 	if _, ok := findImage(e.images(), p.Ref); !ok {
 		t.Errorf("a failed rmi removed %s", p.Ref)
 	}

@@ -16,13 +16,13 @@ func TestCheckpointRestore(t *testing.T) {
 	}
 	e := newEnv(t)
 	b := e.newBundle("sh", "-c", "i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.1; done")
-	id := e.newID()
-	e.mustRun("run", "-d", "--bundle", b.dir, id)
+	id := e.NewID()
+	e.mustRun("run", "-d", "--bundle", b.Dir, id)
 	e.waitStatus(id, "running", 10*time.Second)
 	images := filepath.Join(e.mkdir("ckpt"), "images")
 	e.mustRun("checkpoint", "--image-path", images, id)
 	e.mustFail([]string{"state", id}, "does not exist")
-	e.mustRun("restore", "-d", "--bundle", b.dir, "--image-path", images, id)
+	e.mustRun("restore", "-d", "--bundle", b.Dir, "--image-path", images, id)
 	st := e.waitStatus(id, "running", 10*time.Second)
 	if st.Pid <= 0 {
 		t.Fatalf("restored container has no pid: %+v", st)
@@ -33,9 +33,7 @@ func TestCheckpointRestore(t *testing.T) {
 // checkpointed; a created one is refused before CRIU is asked.
 func TestCheckpointNotRunning(t *testing.T) {
 	e := newEnv(t)
-	b := e.newBundle("true")
-	id := e.newID()
-	e.create(b, id)
+	_, id := e.created("true")
 	e.mustFail([]string{"checkpoint", "--image-path", filepath.Join(e.mkdir("ckpt"), "images"), id}, "cannot checkpoint", "created")
 	if st := e.mustState(id); st.Status != "created" {
 		t.Errorf("a refused checkpoint changed the container: %+v", st)

@@ -8,10 +8,11 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
 func readSpec(t *testing.T, path string) *specs.Spec {
@@ -72,7 +73,7 @@ func TestSpec(t *testing.T) {
 
 	// Without -b: the current directory.
 	cwd := e.mkdir("cwd")
-	if r := e.exec(execOpts{dir: cwd}, "spec"); r.code != 0 {
+	if r := e.exec(execOpts{dir: cwd}, "spec"); r.Code != 0 {
 		t.Errorf("spec in cwd failed: %s", r)
 	}
 	readSpec(t, filepath.Join(cwd, "config.json"))
@@ -94,7 +95,7 @@ func TestSpecRootless(t *testing.T) {
 func TestVersion(t *testing.T) {
 	e := newEnv(t)
 	r := e.mustRun("--version")
-	lines := strings.Split(r.stdout, "\n")
+	lines := strings.Split(r.Stdout, "\n")
 	if !strings.HasPrefix(lines[0], "berth version") {
 		t.Errorf("--version: first line %q does not start with \"berth version\"", lines[0])
 	}
@@ -105,7 +106,7 @@ func TestVersion(t *testing.T) {
 
 func TestGlobalFlags(t *testing.T) {
 	e := newEnv(t)
-	logFile := filepath.Join(e.base, "debug.log")
+	logFile := filepath.Join(e.Dir, "debug.log")
 	for _, args := range [][]string{
 		{"--debug", "list"},
 		{"--log", logFile, "--debug", "list"},
@@ -114,7 +115,7 @@ func TestGlobalFlags(t *testing.T) {
 		{"--rootless", "false", "list"},
 		{"--rootless", "auto", "list"},
 	} {
-		if r := e.run(args...); r.code != 0 {
+		if r := e.run(args...); r.Code != 0 {
 			t.Errorf("global flags %v: %s", args, r)
 		}
 	}
@@ -125,21 +126,21 @@ func TestRelativeRoot(t *testing.T) {
 	e := newEnv(t)
 	b := e.newBundle("sleep", "1000")
 	cwd := e.mkdir("cwd")
-	e.root = filepath.Join(cwd, "rel", "state") // where the state must end up
-	id := e.newID()
-	r := e.exec(execOpts{dir: cwd, noRoot: true}, "--root", "rel/state", "create", "--bundle", b.dir, id)
-	if r.code != 0 {
+	e.Root = filepath.Join(cwd, "rel", "state") // where the state must end up
+	id := e.NewID()
+	r := e.exec(execOpts{dir: cwd, noRoot: true}, "--root", "rel/state", "create", "--bundle", b.Dir, id)
+	if r.Code != 0 {
 		t.Fatalf("create with a relative --root: %s", r)
 	}
-	if st, err := os.Stat(filepath.Join(e.root, id)); err != nil || !st.IsDir() {
-		t.Errorf("no state dir %s: %v", filepath.Join(e.root, id), err)
+	if st, err := os.Stat(filepath.Join(e.Root, id)); err != nil || !st.IsDir() {
+		t.Errorf("no state dir %s: %v", filepath.Join(e.Root, id), err)
 	}
 	// The absolute form of the same root sees it, from any directory.
 	if st := e.mustState(id); st.Status != "created" {
 		t.Errorf("status %q, want created", st.Status)
 	}
 	r = e.exec(execOpts{dir: cwd, noRoot: true}, "--root", "rel/state", "state", id)
-	if r.code != 0 {
+	if r.Code != 0 {
 		t.Errorf("state with a relative --root: %s", r)
 	}
 }
@@ -148,40 +149,32 @@ func TestRelativeRoot(t *testing.T) {
 func TestRootSlashRefused(t *testing.T) {
 	e := newEnv(t)
 	b := e.newBundle("sleep", "1000")
-	id := e.newID()
-	r := e.exec(execOpts{noRoot: true}, "--root", "/", "create", "--bundle", b.dir, id)
-	checkFailure(t, r, r.output())
+	id := e.NewID()
+	r := e.exec(execOpts{noRoot: true}, "--root", "/", "create", "--bundle", b.Dir, id)
+	checkFailure(t, r, r.Output())
 	if _, err := os.Stat(filepath.Join("/", id)); err == nil {
 		t.Errorf("create with --root / made /%s", id)
 		// Clean up with the same root; the leak checker reports the rest.
 		e.exec(execOpts{noRoot: true}, "--root", "/", "delete", "--force", id)
 	}
 	r = e.exec(execOpts{noRoot: true}, "--root", "/", "list")
-	checkFailure(t, r, r.output())
+	checkFailure(t, r, r.Output())
 }
 
 func TestConcurrentCreateSameID(t *testing.T) {
 	e := newEnv(t)
 	b := e.newBundle("sleep", "1000")
-	id := e.newID()
+	id := e.NewID()
 	const n = 8
 	results := make([]result, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i] = e.exec(execOpts{}, "create", "--bundle", b.dir, id)
-		}()
-	}
-	wg.Wait()
+	testkit.Together(n, func(i int) { results[i] = e.run("create", "--bundle", b.Dir, id) })
 	ok := 0
 	for _, r := range results {
-		if r.code == 0 && r.err == nil {
+		if r.Code == 0 && r.Err == nil {
 			ok++
 			continue
 		}
-		if !strings.Contains(r.output(), id) && !strings.Contains(r.output(), "already exists") {
+		if !strings.Contains(r.Output(), id) && !strings.Contains(r.Output(), "already exists") {
 			t.Errorf("a losing concurrent create failed without naming the id or `already exists`: %s", r)
 		}
 	}
@@ -192,12 +185,12 @@ func TestConcurrentCreateSameID(t *testing.T) {
 		t.Fatalf("%d of %d concurrent creates of one id succeeded, want exactly 1", ok, n)
 	}
 	st := e.mustState(id)
-	if st.Status != "created" || !pidAlive(st.Pid) {
+	if st.Status != "created" || !testkit.Alive(st.Pid) {
 		t.Errorf("state after the concurrent creates: %+v", st)
 	}
 	r := e.mustRun("list", "-q")
-	if strings.TrimSpace(r.stdout) != id {
-		t.Errorf("list -q after concurrent creates: %q, want just %s", r.stdout, id)
+	if strings.TrimSpace(r.Stdout) != id {
+		t.Errorf("list -q after concurrent creates: %q, want just %s", r.Stdout, id)
 	}
 }
 
@@ -205,36 +198,25 @@ func TestConcurrentCreateDistinctIDs(t *testing.T) {
 	e := newEnv(t)
 	b := e.newBundle("sleep", "1000")
 	const n = 8
-	ids := make([]string, n)
-	for i := range ids {
-		ids[i] = e.newID()
-	}
+	cids := e.NewIDs(n)
 	results := make([]result, n)
-	var wg sync.WaitGroup
-	for i := range n {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i] = e.exec(execOpts{}, "create", "--bundle", b.dir, ids[i])
-		}()
-	}
-	wg.Wait()
+	testkit.Together(n, func(i int) { results[i] = e.run("create", "--bundle", b.Dir, cids[i]) })
 	pids := map[int]bool{}
 	for i, r := range results {
-		if r.code != 0 {
-			t.Errorf("concurrent create %s failed: %s", ids[i], r)
+		if r.Code != 0 {
+			t.Errorf("concurrent create %s failed: %s", cids[i], r)
 			continue
 		}
-		st := e.mustState(ids[i])
-		if st.Status != "created" || pids[st.Pid] || !pidAlive(st.Pid) {
-			t.Errorf("state of %s: %+v (pid reused or dead)", ids[i], st)
+		st := e.mustState(cids[i])
+		if st.Status != "created" || pids[st.Pid] || !testkit.Alive(st.Pid) {
+			t.Errorf("state of %s: %+v (pid reused or dead)", cids[i], st)
 		}
 		pids[st.Pid] = true
 	}
 	r := e.mustRun("list", "-q")
-	got := strings.Fields(r.stdout)
+	got := strings.Fields(r.Stdout)
 	slices.Sort(got)
-	want := slices.Clone(ids)
+	want := slices.Clone(cids)
 	slices.Sort(want)
 	if !slices.Equal(got, want) {
 		t.Errorf("list -q = %v, want %v", got, want)
@@ -247,8 +229,8 @@ func TestSystemdCgroupWithoutSystemd(t *testing.T) {
 	}
 	e := newEnv(t)
 	b := e.newBundle("true")
-	b.edit(func(s *specs.Spec) { s.Linux.CgroupsPath = "system.slice:berth-test:x" })
-	e.mustFail([]string{"--systemd-cgroup", "run", "--bundle", b.dir, e.newID()}, "systemd is not running", "cgroupfs")
+	b.Edit(func(s *specs.Spec) { s.Linux.CgroupsPath = "system.slice:berth-test:x" })
+	e.mustFail([]string{"--systemd-cgroup", "run", "--bundle", b.Dir, e.NewID()}, "systemd is not running", "cgroupfs")
 }
 
 // TestBashCompletion drives contrib/completions/berth.bash the way bash does.
@@ -257,9 +239,7 @@ func TestBashCompletion(t *testing.T) {
 		t.Skip("no bash on this machine")
 	}
 	e := newEnv(t)
-	b := e.newBundle("sleep", "100")
-	id := e.newID()
-	e.create(b, id)
+	_, id := e.created("sleep", "100")
 	script, err := filepath.Abs("../../contrib/completions/berth.bash")
 	if err != nil {
 		t.Fatal(err)
@@ -271,7 +251,7 @@ func TestBashCompletion(t *testing.T) {
 			quoted[i] = "'" + w + "'"
 		}
 		prog := fmt.Sprintf(`source %q; COMP_WORDS=(%q --root %q %s); COMP_CWORD=$((${#COMP_WORDS[@]}-1)); _berth; printf '%%s\n' "${COMPREPLY[@]}"`,
-			script, binary, e.root, strings.Join(quoted, " "))
+			script, setup.Binary, e.Root, strings.Join(quoted, " "))
 		out, err := exec.Command("bash", "-c", prog).CombinedOutput()
 		if err != nil {
 			t.Fatalf("bash completion of %v: %v: %s", words, err, out)
@@ -294,7 +274,7 @@ func TestBashCompletion(t *testing.T) {
 func TestNestedRootWarns(t *testing.T) {
 	e := newEnv(t)
 	dir := e.mkdir("nested")
-	data, err := os.ReadFile(binary)
+	data, err := os.ReadFile(setup.Binary)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -304,7 +284,7 @@ func TestNestedRootWarns(t *testing.T) {
 	}
 	b := e.newBundle("true")
 	root := filepath.Join(dir, "state")
-	out, err := exec.Command(copyBin, "--root", root, "run", "--bundle", b.dir, e.newID()).CombinedOutput()
+	out, err := exec.Command(copyBin, "--root", root, "run", "--bundle", b.Dir, e.NewID()).CombinedOutput()
 	if err != nil {
 		t.Fatalf("run with a nested root: %v: %s", err, out)
 	}

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
 // hookLogger is a hook script in a host dir that is bind-mounted at the same
@@ -21,7 +23,7 @@ type hookLogger struct {
 	log    string
 }
 
-func (e *env) newHookLogger(b *bundle) *hookLogger {
+func (e *env) newHookLogger(b *testkit.Bundle) *hookLogger {
 	e.t.Helper()
 	h := &hookLogger{dir: e.mkdir("hooks")}
 	h.script = filepath.Join(h.dir, "hook.sh")
@@ -32,7 +34,7 @@ status=$(sed -n 's/.*"status"[[:space:]]*:[[:space:]]*"\([a-z]*\)".*/\1/p' | hea
 ns=$(readlink /proc/self/ns/mnt)
 echo "$1 status=$status arg=$2 env=$HOOK_ENV ns=$ns" >> %s
 `, h.log), 0o755)
-	b.edit(func(s *specs.Spec) {
+	b.Edit(func(s *specs.Spec) {
 		s.Mounts = append(s.Mounts, specs.Mount{
 			Destination: h.dir, Type: "bind", Source: h.dir, Options: []string{"rbind", "rw"},
 		})
@@ -106,7 +108,7 @@ func TestHooks(t *testing.T) {
 	e := newEnv(t)
 	b := e.newBundle("sleep", "1000")
 	h := e.newHookLogger(b)
-	b.edit(func(s *specs.Spec) {
+	b.Edit(func(s *specs.Spec) {
 		s.Hooks = &specs.Hooks{
 			Prestart:        []specs.Hook{h.hook("prestart")},
 			CreateRuntime:   []specs.Hook{h.hook("createRuntime")},
@@ -116,7 +118,7 @@ func TestHooks(t *testing.T) {
 			Poststop:        []specs.Hook{h.hook("poststop")},
 		}
 	})
-	id := e.newID()
+	id := e.NewID()
 	hostNS := mntNS(t, "self")
 
 	check := func(l hookLine, status string, wantNS string, where string) {
@@ -174,7 +176,7 @@ func TestHooks(t *testing.T) {
 	check(ls[5], "stopped", hostNS, "the runtime namespace")
 }
 
-// failingHook writes a host hook script with body and returns the hook.
+// scriptHook writes a host hook script with body and returns the hook.
 func (e *env) scriptHook(body string, timeout int) specs.Hook {
 	e.t.Helper()
 	p := filepath.Join(e.mkdir("hook"), "hook.sh")
@@ -186,29 +188,45 @@ func (e *env) scriptHook(body string, timeout int) specs.Hook {
 	return h
 }
 
+// hookBundle makes a `sleep 1000` bundle whose only hook is a scriptHook of
+// kind (prestart, poststart or poststop), and returns it with the hook and
+// a new container id.
+func (e *env) hookBundle(kind, body string, timeout int) (*testkit.Bundle, specs.Hook, string) {
+	e.t.Helper()
+	hook := e.scriptHook(body, timeout)
+	hooks := &specs.Hooks{}
+	switch kind {
+	case "prestart":
+		hooks.Prestart = []specs.Hook{hook} //nolint:staticcheck // what is tested
+	case "poststart":
+		hooks.Poststart = []specs.Hook{hook}
+	case "poststop":
+		hooks.Poststop = []specs.Hook{hook}
+	default:
+		e.t.Fatalf("hookBundle: no hook kind %q", kind)
+	}
+	b := e.newBundle("sleep", "1000")
+	b.Edit(func(s *specs.Spec) { s.Hooks = hooks })
+	return b, hook, e.NewID()
+}
+
 func TestHookPrestartFails(t *testing.T) {
 	e := newEnv(t)
-	b := e.newBundle("sleep", "1000")
-	hook := e.scriptHook("cat >/dev/null; echo prestart-says-no >&2; exit 1", 0)
-	b.edit(func(s *specs.Spec) { s.Hooks = &specs.Hooks{Prestart: []specs.Hook{hook}} })
-	id := e.newID()
-	e.mustFail([]string{"create", "--bundle", b.dir, id})
+	b, _, id := e.hookBundle("prestart", "cat >/dev/null; echo prestart-says-no >&2; exit 1", 0)
+	e.mustFail([]string{"create", "--bundle", b.Dir, id})
 	e.mustFail([]string{"state", id}, "does not exist")
 	// The leak checker asserts no state dir, cgroup or process is left.
 }
 
 func TestHookTimeout(t *testing.T) {
 	e := newEnv(t)
-	b := e.newBundle("sleep", "1000")
-	hook := e.scriptHook("exec sleep 10", 1)
-	b.edit(func(s *specs.Spec) { s.Hooks = &specs.Hooks{Prestart: []specs.Hook{hook}} })
-	id := e.newID()
-	r := e.run("create", "--bundle", b.dir, id)
-	checkFailure(t, r, r.output())
-	if r.dur > 5*time.Second {
-		t.Errorf("create with a hook timing out after 1s took %v, want < 5s", r.dur)
+	b, hook, id := e.hookBundle("prestart", "exec sleep 10", 1)
+	r := e.run("create", "--bundle", b.Dir, id)
+	checkFailure(t, r, r.Output())
+	if r.Dur > 5*time.Second {
+		t.Errorf("create with a hook timing out after 1s took %v, want < 5s", r.Dur)
 	}
-	if !strings.Contains(r.output(), "prestart") && !strings.Contains(r.output(), hook.Path) {
+	if !strings.Contains(r.Output(), "prestart") && !strings.Contains(r.Output(), hook.Path) {
 		t.Errorf("the error does not name the hook (kind prestart or path %s): %s", hook.Path, r)
 	}
 	e.mustFail([]string{"state", id}, "does not exist")
@@ -221,14 +239,11 @@ func TestHookPoststartFails(t *testing.T) {
 	for _, how := range []string{"start", "run"} {
 		t.Run(how, func(t *testing.T) {
 			e := newEnv(t)
-			b := e.newBundle("sleep", "1000")
-			hook := e.scriptHook("cat >/dev/null; exit 1", 0)
-			stopped := filepath.Join(e.base, "poststop-ran")
-			poststop := e.scriptHook("cat >/dev/null; touch "+stopped, 0)
-			b.edit(func(s *specs.Spec) {
-				s.Hooks = &specs.Hooks{Poststart: []specs.Hook{hook}, Poststop: []specs.Hook{poststop}}
+			b, hook, id := e.hookBundle("poststart", "cat >/dev/null; exit 1", 0)
+			stopped := filepath.Join(e.Dir, "poststop-ran")
+			b.Edit(func(s *specs.Spec) {
+				s.Hooks.Poststop = []specs.Hook{e.scriptHook("cat >/dev/null; touch "+stopped, 0)}
 			})
-			id := e.newID()
 			var r result
 			pid := 0
 			if how == "start" {
@@ -236,11 +251,11 @@ func TestHookPoststartFails(t *testing.T) {
 				pid = e.mustState(id).Pid
 				r = e.run("start", id)
 			} else {
-				r = e.run("run", "--detach", "--bundle", b.dir, id)
+				r = e.run("run", "--detach", "--bundle", b.Dir, id)
 			}
-			checkFailure(t, r, r.output(), "poststart", hook.Path)
+			checkFailure(t, r, r.Output(), "poststart", hook.Path)
 			e.mustFail([]string{"state", id}, "does not exist")
-			if pid > 0 && pidAlive(pid) {
+			if pid > 0 && testkit.Alive(pid) {
 				t.Errorf("the init %d lives on after its poststart hook failed", pid)
 			}
 			if _, err := os.Stat(stopped); err != nil {
@@ -253,10 +268,7 @@ func TestHookPoststartFails(t *testing.T) {
 // [berth] A failing poststop hook does not fail delete.
 func TestHookPoststopFails(t *testing.T) {
 	e := newEnv(t)
-	b := e.newBundle("sleep", "1000")
-	hook := e.scriptHook("cat >/dev/null; exit 1", 0)
-	b.edit(func(s *specs.Spec) { s.Hooks = &specs.Hooks{Poststop: []specs.Hook{hook}} })
-	id := e.newID()
+	b, _, id := e.hookBundle("poststop", "cat >/dev/null; exit 1", 0)
 	e.create(b, id)
 	e.mustRun("start", id)
 	e.mustRun("kill", id, "KILL")

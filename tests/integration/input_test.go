@@ -10,6 +10,8 @@ import (
 	"testing"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
 // [berth] Invalid configs are refused by create with an error that names the
@@ -17,35 +19,35 @@ import (
 func TestBadConfig(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		setup func(b *bundle) []string // edits the bundle, returns wanted stderr pieces (regexps)
+		setup func(b *testkit.Bundle) []string // edits the bundle, returns wanted stderr pieces (regexps)
 	}{
-		{"process.args empty", func(b *bundle) []string {
-			b.edit(func(s *specs.Spec) { s.Process.Args = []string{} })
+		{"process.args empty", func(b *testkit.Bundle) []string {
+			b.Edit(func(s *specs.Spec) { s.Process.Args = []string{} })
 			return []string{q("process.args")}
 		}},
-		{"namespace type unknown", func(b *bundle) []string {
-			n := len(b.spec.Linux.Namespaces)
-			b.edit(func(s *specs.Spec) {
+		{"namespace type unknown", func(b *testkit.Bundle) []string {
+			n := len(b.Spec.Linux.Namespaces)
+			b.Edit(func(s *specs.Spec) {
 				s.Linux.Namespaces = append(s.Linux.Namespaces, specs.LinuxNamespace{Type: "foo"})
 			})
 			return []string{q(fmt.Sprintf("linux.namespaces[%d].type", n)), "foo"}
 		}},
-		{"root.path missing", func(b *bundle) []string {
-			b.edit(func(s *specs.Spec) { s.Root.Path = "no-such-rootfs" })
+		{"root.path missing", func(b *testkit.Bundle) []string {
+			b.Edit(func(s *specs.Spec) { s.Root.Path = "no-such-rootfs" })
 			return []string{q("root.path"), "does not exist"}
 		}},
-		{"config.json truncated", func(b *bundle) []string {
-			data, err := os.ReadFile(filepath.Join(b.dir, "config.json"))
+		{"config.json truncated", func(b *testkit.Bundle) []string {
+			data, err := os.ReadFile(filepath.Join(b.Dir, "config.json"))
 			if err != nil {
-				b.t.Fatal(err)
+				b.T.Fatal(err)
 			}
-			b.writeConfig(data[:len(data)*2/3])
+			b.WriteConfig(data[:len(data)*2/3])
 			// A line number: "config.json:12:3: ..." or "... line 12".
 			return []string{q("config.json"), `config\.json:\d+|(?i)line:? \d+`}
 		}},
-		{"config.json missing", func(b *bundle) []string {
-			if err := os.Remove(filepath.Join(b.dir, "config.json")); err != nil {
-				b.t.Fatal(err)
+		{"config.json missing", func(b *testkit.Bundle) []string {
+			if err := os.Remove(filepath.Join(b.Dir, "config.json")); err != nil {
+				b.T.Fatal(err)
 			}
 			return []string{q("config.json")}
 		}},
@@ -54,11 +56,11 @@ func TestBadConfig(t *testing.T) {
 			e := newEnv(t)
 			b := e.newBundle("sleep", "1000")
 			wants := tc.setup(b)
-			id := e.newID()
-			r := e.run("create", "--bundle", b.dir, id)
-			checkFailure(t, r, r.stderr)
+			id := e.NewID()
+			r := e.run("create", "--bundle", b.Dir, id)
+			checkFailure(t, r, r.Stderr)
 			for _, w := range wants {
-				if r.code != 0 && !regexp.MustCompile(w).MatchString(r.stderr) {
+				if r.Code != 0 && !regexp.MustCompile(w).MatchString(r.Stderr) {
 					t.Errorf("stderr does not match %s: %s", w, r)
 				}
 			}
@@ -75,11 +77,11 @@ func q(s string) string { return regexp.QuoteMeta(s) }
 func TestToleratedConfig(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
-		setup func(b *bundle) []string // edits the bundle, returns wanted stderr pieces (regexps)
-		check string                   // a shell test the container passes
+		setup func(b *testkit.Bundle) []string // edits the bundle, returns wanted stderr pieces (regexps)
+		check string                           // a shell test the container passes
 	}{
-		{"capability unknown", func(b *bundle) []string {
-			b.edit(func(s *specs.Spec) {
+		{"capability unknown", func(b *testkit.Bundle) []string {
+			b.Edit(func(s *specs.Spec) {
 				if s.Process.Capabilities == nil {
 					s.Process.Capabilities = &specs.LinuxCapabilities{}
 				}
@@ -87,9 +89,9 @@ func TestToleratedConfig(t *testing.T) {
 			})
 			return []string{q("process.capabilities.bounding[0]"), "CAP_TEST"}
 		}, "true"},
-		{"mount destination relative", func(b *bundle) []string {
-			n := len(b.spec.Mounts)
-			b.edit(func(s *specs.Spec) {
+		{"mount destination relative", func(b *testkit.Bundle) []string {
+			n := len(b.Spec.Mounts)
+			b.Edit(func(s *specs.Spec) {
 				s.Mounts = append(s.Mounts, specs.Mount{Destination: "relative/dir", Type: "tmpfs", Source: "tmpfs"})
 			})
 			return []string{q(fmt.Sprintf("mounts[%d].destination", n)), q(`\"/relative/dir\"`)}
@@ -99,13 +101,13 @@ func TestToleratedConfig(t *testing.T) {
 			e := newEnv(t)
 			b := e.newBundle("sh", "-c", tc.check)
 			wants := tc.setup(b)
-			id := e.newID()
-			r := e.run("run", "--bundle", b.dir, id)
-			if r.code != 0 {
+			id := e.NewID()
+			r := e.run("run", "--bundle", b.Dir, id)
+			if r.Code != 0 {
 				t.Fatalf("run with a config the runtime spec tolerates: %s", r)
 			}
 			for _, w := range wants {
-				if !regexp.MustCompile(w).MatchString(r.stderr) {
+				if !regexp.MustCompile(w).MatchString(r.Stderr) {
 					t.Errorf("no warning matching %s: %s", w, r)
 				}
 			}
@@ -118,7 +120,7 @@ func TestToleratedConfig(t *testing.T) {
 func TestUnknownConfigProperties(t *testing.T) {
 	e := newEnv(t)
 	b := e.newBundle("sleep", "1000")
-	data, err := json.Marshal(b.spec)
+	data, err := json.Marshal(b.Spec)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -133,14 +135,14 @@ func TestUnknownConfigProperties(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.writeConfig(data)
-	id := e.newID()
+	b.WriteConfig(data)
+	id := e.NewID()
 	r := e.create(b, id)
 	if st := e.mustState(id); st.Status != "created" {
 		t.Errorf("status %q, want created", st.Status)
 	}
 	for _, field := range []string{"foo", "process.foo", "linux.fooBar"} {
-		if !regexp.MustCompile(`field="?` + q(field) + `"?(\s|$)`).MatchString(r.stderr) {
+		if !regexp.MustCompile(`field="?` + q(field) + `"?(\s|$)`).MatchString(r.Stderr) {
 			t.Errorf("no warning naming the unknown property %s: %s", field, r)
 		}
 	}
@@ -160,18 +162,18 @@ func TestInvalidIDs(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
 			b := e.newBundle("sleep", "1000")
-			r := e.run("create", "--bundle", b.dir, tc.id)
-			checkFailure(t, r, r.stderr)
-			if !tc.want.MatchString(r.stderr) {
+			r := e.run("create", "--bundle", b.Dir, tc.id)
+			checkFailure(t, r, r.Stderr)
+			if !tc.want.MatchString(r.Stderr) {
 				t.Errorf("the error does not name the id %q (want match of %s): %s", tc.id, tc.want, r)
 			}
-			ents, _ := os.ReadDir(e.root)
+			ents, _ := os.ReadDir(e.Root)
 			for _, ent := range ents {
-				t.Errorf("create of invalid id %q left %s in the state root", tc.id, filepath.Join(e.root, ent.Name()))
+				t.Errorf("create of invalid id %q left %s in the state root", tc.id, filepath.Join(e.Root, ent.Name()))
 			}
 			if tc.id == "a/b" {
-				if _, err := os.Stat(filepath.Join(e.base, "a")); err == nil {
-					t.Errorf("create of id a/b made %s", filepath.Join(e.base, "a"))
+				if _, err := os.Stat(filepath.Join(e.Dir, "a")); err == nil {
+					t.Errorf("create of id a/b made %s", filepath.Join(e.Dir, "a"))
 				}
 			}
 		})
@@ -184,11 +186,11 @@ func TestLogFile(t *testing.T) {
 		t.Run(format, func(t *testing.T) {
 			e := newEnv(t)
 			b := e.newBundle("sleep", "1000")
-			b.edit(func(s *specs.Spec) { s.Root.Path = "no-such-rootfs" })
-			id := e.newID()
-			logFile := filepath.Join(e.base, "runtime.log")
-			r := e.run("--log", logFile, "--log-format", format, "create", "--bundle", b.dir, id)
-			checkFailure(t, r, r.output())
+			b.Edit(func(s *specs.Spec) { s.Root.Path = "no-such-rootfs" })
+			id := e.NewID()
+			logFile := filepath.Join(e.Dir, "runtime.log")
+			r := e.run("--log", logFile, "--log-format", format, "create", "--bundle", b.Dir, id)
+			checkFailure(t, r, r.Output())
 			data, err := os.ReadFile(logFile)
 			if err != nil {
 				t.Fatalf("log file: %v", err)

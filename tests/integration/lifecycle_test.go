@@ -11,27 +11,18 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
-// listEntry is one object of `list --format json`.
-type listEntry struct {
-	ID      string    `json:"id"`
-	Pid     int       `json:"pid"`
-	Status  string    `json:"status"`
-	Bundle  string    `json:"bundle"`
-	Rootfs  string    `json:"rootfs"`
-	Created time.Time `json:"created"`
-	Owner   string    `json:"owner"`
-}
-
 // checkList asserts that the three forms of `list` show id with status.
-func (e *env) checkList(id, status string, b *bundle) {
+func (e *env) checkList(id, status string, b *testkit.Bundle) {
 	e.t.Helper()
 	t := e.t
 
 	// Table.
 	r := e.mustRun("list")
-	lines := strings.Split(strings.TrimRight(r.stdout, "\n"), "\n")
+	lines := strings.Split(strings.TrimRight(r.Stdout, "\n"), "\n")
 	if len(lines) < 2 || !strings.HasPrefix(strings.Fields(lines[0])[0], "ID") {
 		t.Errorf("list: want a header line and a row: %s", r)
 	}
@@ -43,8 +34,8 @@ func (e *env) checkList(id, status string, b *bundle) {
 			if f[2] != status {
 				t.Errorf("list: row %q: status column is %q, want %q", l, f[2], status)
 			}
-			if !strings.Contains(l, b.dir) {
-				t.Errorf("list: row %q does not show bundle %s", l, b.dir)
+			if !strings.Contains(l, b.Dir) {
+				t.Errorf("list: row %q does not show bundle %s", l, b.Dir)
 			}
 		}
 	}
@@ -56,12 +47,12 @@ func (e *env) checkList(id, status string, b *bundle) {
 	for _, flag := range []string{"--format", "-f"} {
 		r = e.mustRun("list", flag, "json")
 		var raw []map[string]json.RawMessage
-		if err := json.Unmarshal([]byte(r.stdout), &raw); err != nil {
+		if err := json.Unmarshal([]byte(r.Stdout), &raw); err != nil {
 			t.Errorf("list %s json: not a JSON array: %v: %s", flag, err, r)
 			continue
 		}
-		var entries []listEntry
-		_ = json.Unmarshal([]byte(r.stdout), &entries)
+		var entries []testkit.State // one object of `list --format json` each
+		_ = json.Unmarshal([]byte(r.Stdout), &entries)
 		found = false
 		for i, ent := range entries {
 			if ent.ID != id {
@@ -70,14 +61,14 @@ func (e *env) checkList(id, status string, b *bundle) {
 			found = true
 			for _, k := range []string{"id", "pid", "status", "bundle", "rootfs", "created", "owner"} {
 				if _, ok := raw[i][k]; !ok {
-					t.Errorf("list json: entry has no %q key: %s", k, r.stdout)
+					t.Errorf("list json: entry has no %q key: %s", k, r.Stdout)
 				}
 			}
-			if ent.Status != status || ent.Bundle != b.dir || ent.Rootfs != filepath.Join(b.dir, "rootfs") || ent.Created.IsZero() {
-				t.Errorf("list json: entry %+v: want status %s, bundle %s, rootfs %s/rootfs, created set", ent, status, b.dir, b.dir)
+			if string(ent.Status) != status || ent.Bundle != b.Dir || ent.Rootfs != filepath.Join(b.Dir, "rootfs") || ent.Created.IsZero() {
+				t.Errorf("list json: entry %+v: want status %s, bundle %s, rootfs %s/rootfs, created set", ent, status, b.Dir, b.Dir)
 			}
 			if ent.Owner == "" {
-				t.Errorf("list json: entry has an empty owner: %s", r.stdout)
+				t.Errorf("list json: entry has an empty owner: %s", r.Stdout)
 			}
 			if status != "stopped" && ent.Pid <= 0 {
 				t.Errorf("list json: pid %d for a %s container", ent.Pid, status)
@@ -90,7 +81,7 @@ func (e *env) checkList(id, status string, b *bundle) {
 
 	// Quiet.
 	r = e.mustRun("list", "-q")
-	if strings.TrimSpace(r.stdout) != id {
+	if strings.TrimSpace(r.Stdout) != id {
 		t.Errorf("list -q: want exactly %q, got: %s", id, r)
 	}
 }
@@ -98,33 +89,33 @@ func (e *env) checkList(id, status string, b *bundle) {
 func TestLifecycle(t *testing.T) {
 	e := newEnv(t)
 	b := e.newBundle("sleep", "1000")
-	b.edit(func(s *specs.Spec) {
+	b.Edit(func(s *specs.Spec) {
 		s.Annotations = map[string]string{"org.example.key": "value", "org.example.other": "2"}
 	})
-	id := e.newID()
+	id := e.NewID()
 
 	// Empty list first.
-	if r := e.mustRun("list", "-q"); strings.TrimSpace(r.stdout) != "" {
+	if r := e.mustRun("list", "-q"); strings.TrimSpace(r.Stdout) != "" {
 		t.Errorf("list -q with no containers printed something: %s", r)
 	}
 
 	// create with a relative --bundle from the bundle's parent dir.
-	r := e.exec(execOpts{dir: filepath.Dir(b.dir)}, "create", "--bundle", filepath.Base(b.dir), id)
-	if r.code != 0 {
+	r := e.exec(execOpts{dir: filepath.Dir(b.Dir)}, "create", "--bundle", filepath.Base(b.Dir), id)
+	if r.Code != 0 {
 		t.Fatalf("create failed: %s", r)
 	}
 	st := e.mustState(id)
-	if st.Status != "created" || st.ID != id || st.OCIVersion == "" {
+	if st.Status != "created" || st.ID != id || st.Version == "" {
 		t.Errorf("state after create: %+v", st)
 	}
-	if st.Pid <= 0 || !pidAlive(st.Pid) {
+	if st.Pid <= 0 || !testkit.Alive(st.Pid) {
 		t.Errorf("state after create: pid %d is not a live process", st.Pid)
 	}
-	if st.Bundle != b.dir {
-		t.Errorf("state bundle = %q, want the absolute bundle path %q", st.Bundle, b.dir)
+	if st.Bundle != b.Dir {
+		t.Errorf("state bundle = %q, want the absolute bundle path %q", st.Bundle, b.Dir)
 	}
-	if st.Rootfs != filepath.Join(b.dir, "rootfs") {
-		t.Errorf("state rootfs = %q, want %q", st.Rootfs, filepath.Join(b.dir, "rootfs"))
+	if st.Rootfs != filepath.Join(b.Dir, "rootfs") {
+		t.Errorf("state rootfs = %q, want %q", st.Rootfs, filepath.Join(b.Dir, "rootfs"))
 	}
 	if st.Annotations["org.example.key"] != "value" || st.Annotations["org.example.other"] != "2" {
 		t.Errorf("state annotations = %v", st.Annotations)
@@ -134,10 +125,10 @@ func TestLifecycle(t *testing.T) {
 	}
 	var raw map[string]json.RawMessage
 	_, sr := e.state(id)
-	if err := json.Unmarshal([]byte(sr.stdout), &raw); err == nil {
+	if err := json.Unmarshal([]byte(sr.Stdout), &raw); err == nil {
 		for _, k := range []string{"ociVersion", "id", "status", "pid", "bundle", "rootfs", "created", "owner", "annotations"} {
 			if _, ok := raw[k]; !ok {
-				t.Errorf("state JSON has no %q key: %s", k, sr.stdout)
+				t.Errorf("state JSON has no %q key: %s", k, sr.Stdout)
 			}
 		}
 	}
@@ -146,7 +137,7 @@ func TestLifecycle(t *testing.T) {
 	// start.
 	e.mustRun("start", id)
 	st2 := e.mustState(id)
-	if st2.Status != "running" || st2.Pid != st.Pid || !pidAlive(st2.Pid) {
+	if st2.Status != "running" || st2.Pid != st.Pid || !testkit.Alive(st2.Pid) {
 		t.Errorf("state after start: %+v (pid after create %d)", st2, st.Pid)
 	}
 	e.checkList(id, "running", b)
@@ -162,17 +153,14 @@ func TestLifecycle(t *testing.T) {
 	// delete.
 	e.mustRun("delete", id)
 	e.mustFail([]string{"state", id}, "does not exist")
-	if r := e.mustRun("list", "-q"); strings.TrimSpace(r.stdout) != "" {
+	if r := e.mustRun("list", "-q"); strings.TrimSpace(r.Stdout) != "" {
 		t.Errorf("list -q after delete: %s", r)
 	}
 }
 
 func TestStartRunningFails(t *testing.T) {
 	e := newEnv(t)
-	b := e.newBundle("sleep", "1000")
-	id := e.newID()
-	e.create(b, id)
-	e.mustRun("start", id)
+	_, id := e.started("sleep", "1000")
 	e.mustFail([]string{"start", id})
 	if st := e.mustState(id); st.Status != "running" {
 		t.Errorf("after a failed second start the status is %q, want running", st.Status)
@@ -181,10 +169,7 @@ func TestStartRunningFails(t *testing.T) {
 
 func TestStartStoppedFails(t *testing.T) {
 	e := newEnv(t)
-	b := e.newBundle("true")
-	id := e.newID()
-	e.create(b, id)
-	e.mustRun("start", id)
+	_, id := e.started("true")
 	e.waitStatus(id, "stopped", 10*time.Second)
 	e.mustFail([]string{"start", id})
 	if st := e.mustState(id); st.Status != "stopped" {
@@ -194,66 +179,53 @@ func TestStartStoppedFails(t *testing.T) {
 
 func TestCreateDuplicateID(t *testing.T) {
 	e := newEnv(t)
-	b := e.newBundle("sleep", "1000")
-	id := e.newID()
-	e.create(b, id)
+	b, id := e.created("sleep", "1000")
 	pid := e.mustState(id).Pid
-	e.mustFail([]string{"create", "--bundle", b.dir, id}, "already exists")
+	e.mustFail([]string{"create", "--bundle", b.Dir, id}, "already exists")
 	st := e.mustState(id)
-	if st.Status != "created" || st.Pid != pid || !pidAlive(pid) {
+	if st.Status != "created" || st.Pid != pid || !testkit.Alive(pid) {
 		t.Errorf("the first container changed after a duplicate create: %+v (pid was %d)", st, pid)
 	}
 }
 
 func TestDeleteRunning(t *testing.T) {
 	e := newEnv(t)
-	b := e.newBundle("sleep", "1000")
-	id := e.newID()
-	e.create(b, id)
-	e.mustRun("start", id)
+	_, id := e.started("sleep", "1000")
 	pid := e.mustState(id).Pid
 
 	e.mustFail([]string{"delete", id})
-	if st := e.mustState(id); st.Status != "running" || !pidAlive(pid) {
+	if st := e.mustState(id); st.Status != "running" || !testkit.Alive(pid) {
 		t.Errorf("after delete without --force: %+v, want still running", st)
 	}
 
 	e.mustRun("delete", "--force", id)
 	e.mustFail([]string{"state", id}, "does not exist")
 	waitFor(t, 5*time.Second, "the container process to be gone", func() (bool, string) {
-		return !pidAlive(pid), "still alive"
+		return !testkit.Alive(pid), "still alive"
 	})
 }
 
 func TestDeleteForceShort(t *testing.T) {
 	e := newEnv(t)
-	b := e.newBundle("sleep", "1000")
-	id := e.newID()
-	e.create(b, id)
-	e.mustRun("start", id)
+	_, id := e.started("sleep", "1000")
 	e.mustRun("delete", "-f", id)
 	e.mustFail([]string{"state", id}, "does not exist")
 }
 
 func TestDeleteCreated(t *testing.T) {
 	e := newEnv(t)
-	b := e.newBundle("sleep", "1000")
-	id := e.newID()
-	e.create(b, id)
+	_, id := e.created("sleep", "1000")
 	pid := e.mustState(id).Pid
 	e.mustRun("delete", id)
 	e.mustFail([]string{"state", id}, "does not exist")
 	waitFor(t, 5*time.Second, "the container process to be gone", func() (bool, string) {
-		return !pidAlive(pid), "still alive"
+		return !testkit.Alive(pid), "still alive"
 	})
 }
 
 func TestKillStopped(t *testing.T) {
 	e := newEnv(t)
-	b := e.newBundle("true")
-	id := e.newID()
-	e.create(b, id)
-	e.mustRun("start", id)
+	_, id := e.started("true")
 	e.waitStatus(id, "stopped", 10*time.Second)
 	e.mustFail([]string{"kill", id, "KILL"}, "container not running")
 	e.mustRun("kill", "--all", id, "KILL")
@@ -263,18 +235,15 @@ func TestKillStopped(t *testing.T) {
 
 func TestKillAll(t *testing.T) {
 	e := newEnv(t)
-	b := e.newBundle("sh", "-c", "sleep 1000 & sleep 1000 & touch /ready; wait")
-	id := e.newID()
-	e.create(b, id)
-	e.mustRun("start", id)
-	waitFile(t, b.rootfs("ready"), "", 10*time.Second)
+	b, id := e.started("sh", "-c", "sleep 1000 & sleep 1000 & touch /ready; wait")
+	waitFile(t, b.Rootfs("ready"), "", 10*time.Second)
 	e.mustRun("kill", "--all", id, "KILL")
 	e.waitStatus(id, "stopped", 10*time.Second)
 }
 
 func TestMissingID(t *testing.T) {
 	e := newEnv(t)
-	id := e.newID() // never created
+	id := e.NewID() // never created
 	for _, args := range [][]string{
 		{"state", id},
 		{"kill", id},
@@ -308,13 +277,10 @@ func TestKillSignals(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := newEnv(t)
-			b := e.newBundle("sh", "-c", trapScript)
-			id := e.newID()
-			e.create(b, id)
-			e.mustRun("start", id)
-			waitFile(t, b.rootfs("tmp/ready"), "", 10*time.Second)
+			b, id := e.started("sh", "-c", trapScript)
+			waitFile(t, b.Rootfs("tmp/ready"), "", 10*time.Second)
 			e.mustRun(append([]string{"kill", id}, tc.signal...)...)
-			waitFile(t, b.rootfs("tmp/x"), tc.want, 10*time.Second)
+			waitFile(t, b.Rootfs("tmp/x"), tc.want, 10*time.Second)
 			e.waitStatus(id, "stopped", 10*time.Second)
 		})
 	}
@@ -322,10 +288,7 @@ func TestKillSignals(t *testing.T) {
 
 func TestKillUnknownSignal(t *testing.T) {
 	e := newEnv(t)
-	b := e.newBundle("sleep", "1000")
-	id := e.newID()
-	e.create(b, id)
-	e.mustRun("start", id)
+	_, id := e.started("sleep", "1000")
 	e.mustFail([]string{"kill", id, "NOSUCHSIG"}, "NOSUCHSIG")
 	if st := e.mustState(id); st.Status != "running" {
 		t.Errorf("status %q after an unknown signal, want running", st.Status)
@@ -341,7 +304,7 @@ func TestPidFile(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t)
 			b := e.newBundle("sleep", "1000")
-			id := e.newID()
+			id := e.NewID()
 			cwd := e.mkdir("cwd")
 			pidArg := "ctr.pid"
 			want := filepath.Join(cwd, "ctr.pid")
@@ -349,15 +312,15 @@ func TestPidFile(t *testing.T) {
 				pidArg = filepath.Join(e.mkdir("piddir"), "abs.pid")
 				want = pidArg
 			}
-			r := e.exec(execOpts{dir: cwd}, "create", "--bundle", b.dir, "--pid-file", pidArg, id)
-			if r.code != 0 {
+			r := e.exec(execOpts{dir: cwd}, "create", "--bundle", b.Dir, "--pid-file", pidArg, id)
+			if r.Code != 0 {
 				t.Fatalf("create failed: %s", r)
 			}
 			data, err := os.ReadFile(want)
 			if err != nil {
 				t.Fatalf("pid file right after create: %v", err)
 			}
-			if _, err := os.ReadFile(filepath.Join(b.dir, "ctr.pid")); err == nil && !abs {
+			if _, err := os.ReadFile(filepath.Join(b.Dir, "ctr.pid")); err == nil && !abs {
 				t.Errorf("pid file was written relative to the bundle, not the caller's cwd")
 			}
 			st := e.mustState(id)
@@ -376,10 +339,10 @@ func TestPidFile(t *testing.T) {
 func TestCreateWithoutProcess(t *testing.T) {
 	e := newEnv(t)
 	b := e.newBundle("true")
-	b.edit(func(s *specs.Spec) { s.Process = nil })
-	id := e.newID()
+	b.Edit(func(s *specs.Spec) { s.Process = nil })
+	id := e.NewID()
 	e.create(b, id)
-	if st := e.mustState(id); st.Status != "created" || st.Pid <= 0 || !pidAlive(st.Pid) {
+	if st := e.mustState(id); st.Status != "created" || st.Pid <= 0 || !testkit.Alive(st.Pid) {
 		t.Fatalf("state of a container without process: %+v", st)
 	}
 	e.mustFail([]string{"start", id}, id, "no process")
@@ -389,7 +352,7 @@ func TestCreateWithoutProcess(t *testing.T) {
 	e.mustRun("delete", id)
 	e.mustFail([]string{"state", id}, "does not exist")
 
-	e.mustFail([]string{"run", "--bundle", b.dir, e.newID()}, "process", "must be set")
+	e.mustFail([]string{"run", "--bundle", b.Dir, e.NewID()}, "process", "must be set")
 }
 
 // TestAnnotationOwnsNothing: which bundle delete removes is decided by the
@@ -403,17 +366,17 @@ func TestAnnotationOwnsNothing(t *testing.T) {
 	e.writeFile(filepath.Join(victim, ".berth-image-bundle"), "sha256:0\n", 0o600)
 	e.writeFile(filepath.Join(victim, "precious"), "keep me\n", 0o600)
 	b := e.newBundle("true")
-	b.edit(func(s *specs.Spec) {
+	b.Edit(func(s *specs.Spec) {
 		if s.Annotations == nil {
 			s.Annotations = map[string]string{}
 		}
 		s.Annotations["dev.berth.image.bundle"] = victim
 	})
-	e.writeFile(filepath.Join(b.dir, ".berth-image-bundle"), "sha256:0\n", 0o600)
-	id := e.newID()
+	e.writeFile(filepath.Join(b.Dir, ".berth-image-bundle"), "sha256:0\n", 0o600)
+	id := e.NewID()
 	e.create(b, id)
 	e.mustRun("delete", "--force", id)
-	for _, p := range []string{filepath.Join(victim, "precious"), filepath.Join(victim, ".berth-image-bundle"), filepath.Join(b.dir, "config.json")} {
+	for _, p := range []string{filepath.Join(victim, "precious"), filepath.Join(victim, ".berth-image-bundle"), filepath.Join(b.Dir, "config.json")} {
 		if _, err := os.Stat(p); err != nil {
 			t.Errorf("after create and delete of a container annotated with dev.berth.image.bundle=%s: %v", victim, err)
 		}

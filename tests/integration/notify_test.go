@@ -88,28 +88,28 @@ func TestNotifySocket(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := os.WriteFile(b.rootfs("sdnotify"), data, 0o755); err != nil {
+			if err := os.WriteFile(b.Rootfs("sdnotify"), data, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			id := e.newID()
+			id := e.NewID()
 			opts := execOpts{env: []string{"NOTIFY_SOCKET=" + host}}
 			var r result
 			switch mode {
 			case "run-detach":
-				r = e.exec(opts, "run", "--detach", "--bundle", b.dir, id)
+				r = e.exec(opts, "run", "--detach", "--bundle", b.Dir, id)
 			case "create-start":
-				if c := e.exec(opts, "create", "--bundle", b.dir, id); c.code != 0 {
+				if c := e.exec(opts, "create", "--bundle", b.Dir, id); c.Code != 0 {
 					t.Fatalf("create: %s", c)
 				}
 				r = e.exec(opts, "start", id)
 			case "run-foreground":
-				r = e.exec(opts, "run", "--bundle", b.dir, id)
+				r = e.exec(opts, "run", "--bundle", b.Dir, id)
 			}
-			if r.code != 0 {
+			if r.Code != 0 {
 				t.Fatalf("%s: %s", mode, r)
 			}
-			if mode != "run-foreground" && r.dur < before {
-				t.Errorf("%s returned after %v, before the container was ready (it sends READY=1 after %v)", mode, r.dur, before)
+			if mode != "run-foreground" && r.Dur < before {
+				t.Errorf("%s returned after %v, before the container was ready (it sends READY=1 after %v)", mode, r.Dur, before)
 			}
 			var got []notifyMsg
 			for len(got) < 3 {
@@ -137,8 +137,8 @@ func TestNotifySocket(t *testing.T) {
 			}
 			// What the container saw.
 			if mode == "run-foreground" {
-				if !strings.Contains(r.stdout, "NOTIFY_SOCKET=/run/notify/notify.sock") {
-					t.Errorf("container's NOTIFY_SOCKET: stdout %q", r.stdout)
+				if !strings.Contains(r.Stdout, "NOTIFY_SOCKET=/run/notify/notify.sock") {
+					t.Errorf("container's NOTIFY_SOCKET: stdout %q", r.Stdout)
 				}
 				return
 			}

@@ -49,28 +49,28 @@ func TestRlimitAddressSpace(t *testing.T) {
 				args = []string{"sh", "-c", "(" + script + ") >" + out}
 			}
 			b := e.newBundle(args...)
-			b.edit(func(s *specs.Spec) {
+			b.Edit(func(s *specs.Spec) {
 				s.Process.Rlimits = limits
 				s.Process.NoNewPrivileges = tc.nnp
 				s.Linux.Seccomp = tc.seccomp
 			})
-			id := e.newID()
+			id := e.NewID()
 			got := ""
 			if tc.detach {
 				e.create(b, id)
 				e.mustRun("start", id)
 				e.waitStatus(id, "stopped", 10*time.Second)
-				data, err := os.ReadFile(b.rootfs(out))
+				data, err := os.ReadFile(b.Rootfs(out))
 				if err != nil {
 					t.Fatalf("read the container's output: %v", err)
 				}
 				got = string(data)
 			} else {
-				r := e.run("run", "--bundle", b.dir, id)
-				if r.code != 0 {
+				r := e.run("run", "--bundle", b.Dir, id)
+				if r.Code != 0 {
 					t.Fatalf("run with RLIMIT_AS %d: %s", limit, r)
 				}
-				got = r.stdout
+				got = r.Stdout
 			}
 			if got != want {
 				t.Errorf("limits seen by the container:\n%s\nwant (soft hard for AS, DATA, NOFILE):\n%s", got, want)

@@ -10,14 +10,14 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
 func TestRunExitStatus(t *testing.T) {
 	e := newEnv(t)
-	b := e.newBundle("sh", "-c", "exit 3")
-	id := e.newID()
-	r := e.run("run", "--bundle", b.dir, id)
-	if r.code != 3 {
+	r, id := e.runNew(nil, "sh", "-c", "exit 3")
+	if r.Code != 3 {
 		t.Errorf("run of `exit 3`: want exit code 3: %s", r)
 	}
 	e.mustFail([]string{"state", id}, "does not exist")
@@ -26,14 +26,14 @@ func TestRunExitStatus(t *testing.T) {
 func TestRunKilledFromOutside(t *testing.T) {
 	e := newEnv(t)
 	b := e.newBundle("sleep", "1000")
-	id := e.newID()
-	p := e.start(execOpts{}, "run", "-b", b.dir, id)
+	id := e.NewID()
+	p := e.start(execOpts{}, "run", "-b", b.Dir, id)
 	st := e.waitStatus(id, "running", 10*time.Second)
 	if err := syscall.Kill(st.Pid, syscall.SIGKILL); err != nil {
 		t.Fatalf("kill container pid %d: %v", st.Pid, err)
 	}
-	r := p.wait()
-	if r.code != 137 {
+	r := p.Wait()
+	if r.Code != 137 {
 		t.Errorf("run of a container killed by SIGKILL: want exit 137: %s", r)
 	}
 	e.mustFail([]string{"state", id}, "does not exist")
@@ -41,16 +41,14 @@ func TestRunKilledFromOutside(t *testing.T) {
 
 func TestRunStdio(t *testing.T) {
 	e := newEnv(t)
-	b := e.newBundle("sh", "-c", "echo to-stdout; echo to-stderr >&2")
-	id := e.newID()
-	r := e.run("run", "--bundle", b.dir, id)
-	if r.code != 0 {
+	r, _ := e.runNew(nil, "sh", "-c", "echo to-stdout; echo to-stderr >&2")
+	if r.Code != 0 {
 		t.Fatalf("run failed: %s", r)
 	}
-	if r.stdout != "to-stdout\n" {
-		t.Errorf("run stdout = %q, want %q", r.stdout, "to-stdout\n")
+	if r.Stdout != "to-stdout\n" {
+		t.Errorf("run stdout = %q, want %q", r.Stdout, "to-stdout\n")
 	}
-	if !strings.Contains(r.stderr, "to-stderr\n") || strings.Contains(r.stdout, "to-stderr") {
+	if !strings.Contains(r.Stderr, "to-stderr\n") || strings.Contains(r.Stdout, "to-stderr") {
 		t.Errorf("container stderr did not reach run's stderr (only): %s", r)
 	}
 }
@@ -58,9 +56,9 @@ func TestRunStdio(t *testing.T) {
 func TestRunStdin(t *testing.T) {
 	e := newEnv(t)
 	b := e.newBundle("cat")
-	id := e.newID()
-	r := e.exec(execOpts{stdin: strings.NewReader("hi from stdin\n")}, "run", "--bundle", b.dir, id)
-	if r.code != 0 || r.stdout != "hi from stdin\n" {
+	id := e.NewID()
+	r := e.exec(execOpts{stdin: strings.NewReader("hi from stdin\n")}, "run", "--bundle", b.Dir, id)
+	if r.Code != 0 || r.Stdout != "hi from stdin\n" {
 		t.Errorf("echo ... | run cat: want exit 0 and stdout %q: %s", "hi from stdin\n", r)
 	}
 }
@@ -78,14 +76,14 @@ func TestRunSignalForwarding(t *testing.T) {
 		t.Run(tc.sig.String(), func(t *testing.T) {
 			e := newEnv(t)
 			b := e.newBundle("sh", "-c", `trap "echo marker-TERM; exit 3" TERM; trap "echo marker-USR1; exit 4" USR1; trap "echo marker-HUP; exit 5" HUP; touch /tmp/ready; while :; do sleep 0.1; done`)
-			id := e.newID()
-			p := e.start(execOpts{}, "run", "--bundle", b.dir, id)
-			waitFile(t, b.rootfs("tmp/ready"), "", 10*time.Second)
-			if err := p.cmd.Process.Signal(tc.sig); err != nil {
+			id := e.NewID()
+			p := e.start(execOpts{}, "run", "--bundle", b.Dir, id)
+			waitFile(t, b.Rootfs("tmp/ready"), "", 10*time.Second)
+			if err := p.Signal(tc.sig); err != nil {
 				t.Fatal(err)
 			}
-			r := p.wait()
-			if r.code != tc.code || !strings.Contains(r.stdout, tc.marker) {
+			r := p.Wait()
+			if r.Code != tc.code || !strings.Contains(r.Stdout, tc.marker) {
 				t.Errorf("after %v to the run process: want exit %d and %q on stdout: %s", tc.sig, tc.code, tc.marker, r)
 			}
 			e.mustFail([]string{"state", id}, "does not exist")
@@ -96,9 +94,9 @@ func TestRunSignalForwarding(t *testing.T) {
 func TestRunKeep(t *testing.T) {
 	e := newEnv(t)
 	b := e.newBundle("sh", "-c", "exit 2")
-	id := e.newID()
-	r := e.run("run", "--keep", "--bundle", b.dir, id)
-	if r.code != 2 {
+	id := e.NewID()
+	r := e.run("run", "--keep", "--bundle", b.Dir, id)
+	if r.Code != 2 {
 		t.Errorf("run --keep of `exit 2`: want exit 2: %s", r)
 	}
 	st := e.mustState(id)
@@ -114,16 +112,16 @@ func TestRunDetach(t *testing.T) {
 		t.Run(flag, func(t *testing.T) {
 			e := newEnv(t)
 			b := e.newBundle("sleep", "1000")
-			id := e.newID()
-			r := e.exec(execOpts{timeout: 10 * time.Second}, "run", flag, "--bundle", b.dir, id)
-			if r.code != 0 {
+			id := e.NewID()
+			r := e.exec(execOpts{timeout: 10 * time.Second}, "run", flag, "--bundle", b.Dir, id)
+			if r.Code != 0 {
 				t.Fatalf("run %s failed: %s", flag, r)
 			}
-			if r.dur > 5*time.Second {
-				t.Errorf("run %s took %v, want it to return at once", flag, r.dur)
+			if r.Dur > 5*time.Second {
+				t.Errorf("run %s took %v, want it to return at once", flag, r.Dur)
 			}
 			st := e.mustState(id)
-			if st.Status != "running" || !pidAlive(st.Pid) {
+			if st.Status != "running" || !testkit.Alive(st.Pid) {
 				t.Errorf("state after run %s: %+v, want running", flag, st)
 			}
 		})
@@ -140,9 +138,9 @@ func TestRunFlagsAccepted(t *testing.T) {
 		t.Run(strings.Join(flags, ""), func(t *testing.T) {
 			e := newEnv(t)
 			b := e.newBundle("sh", "-c", "echo ran; exit 6")
-			id := e.newID()
-			r := e.run(append(append([]string{"run"}, flags...), "--bundle", b.dir, id)...)
-			if r.code != 6 || r.stdout != "ran\n" {
+			id := e.NewID()
+			r := e.run(append(append([]string{"run"}, flags...), "--bundle", b.Dir, id)...)
+			if r.Code != 6 || r.Stdout != "ran\n" {
 				t.Errorf("run %v: want exit 6 and stdout \"ran\\n\": %s", flags, r)
 			}
 			e.mustFail([]string{"state", id}, "does not exist")
@@ -156,8 +154,8 @@ func TestRunTerminal(t *testing.T) {
 	// (runc does), so poll inside the container, with a deadline, until the
 	// size is set.
 	b := e.newBundle("sh", "-c", `tty; i=0; while [ $i -lt 100 ]; do s=$(stty size 2>/dev/null); case "$s" in ""|"0 0") ;; *) break;; esac; sleep 0.05; i=$((i+1)); done; echo "size=$s"; exit 7`)
-	b.edit(func(s *specs.Spec) { s.Process.Terminal = true })
-	id := e.newID()
+	b.Edit(func(s *specs.Spec) { s.Process.Terminal = true })
+	id := e.NewID()
 
 	master, slave := openPty(t)
 	if err := unix.IoctlSetWinsize(int(slave.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 33, Col: 101}); err != nil {
@@ -165,16 +163,16 @@ func TestRunTerminal(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
 	defer cancel()
-	cmd := e.command(ctx, execOpts{}, "run", "--bundle", b.dir, id)
+	cmd := e.cmd(execOpts{}, "run", "--bundle", b.Dir, id).Command(ctx)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = slave, slave, slave
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	slave.Close()
-	out := readUntil(master, "size=", 20*time.Second)
+	out := testkit.ReadUntil(master, "size=", 20*time.Second)
 	// Drain the rest so the runtime never blocks on a full pty buffer.
-	out += readUntil(master, "\x00never\x00", 5*time.Second)
+	out += testkit.ReadUntil(master, "\x00never\x00", 5*time.Second)
 	err := cmd.Wait()
 	code := cmd.ProcessState.ExitCode()
 	if err != nil && code <= 0 {
@@ -212,24 +210,24 @@ func TestPreserveFds(t *testing.T) {
 	b := e.newBundle("sh", "-c", script)
 
 	// With --preserve-fds 2: fds 3 and 4 are there (and nothing above).
-	id := e.newID()
-	r := e.exec(execOpts{extraFiles: open()}, "run", "--preserve-fds", "2", "--bundle", b.dir, id)
+	id := e.NewID()
+	r := e.exec(execOpts{extraFiles: open()}, "run", "--preserve-fds", "2", "--bundle", b.Dir, id)
 	want := "has3\nhas4\ncontent-of-three\ncontent-of-four\n"
-	if r.code != 0 || r.stdout != want {
+	if r.Code != 0 || r.Stdout != want {
 		t.Errorf("run --preserve-fds 2: want exit 0 and stdout %q: %s", want, r)
 	}
 
 	// Without the flag the extra fds are not passed.
-	id = e.newID()
-	r = e.exec(execOpts{extraFiles: open()}, "run", "--bundle", b.dir, id)
-	if r.code != 0 || r.stdout != "" {
+	id = e.NewID()
+	r = e.exec(execOpts{extraFiles: open()}, "run", "--bundle", b.Dir, id)
+	if r.Code != 0 || r.Stdout != "" {
 		t.Errorf("run without --preserve-fds: want exit 0 and no fds 3, 4 (empty stdout): %s", r)
 	}
 
 	// More fds than were passed: refused (fd 5 is not the caller's to give).
-	id = e.newID()
-	r = e.exec(execOpts{extraFiles: open()}, "run", "--preserve-fds", "3", "--bundle", b.dir, id)
-	if r.code == 0 {
+	id = e.NewID()
+	r = e.exec(execOpts{extraFiles: open()}, "run", "--preserve-fds", "3", "--bundle", b.Dir, id)
+	if r.Code == 0 {
 		t.Errorf("run --preserve-fds 3 with only fds 3 and 4 open: want a failure: %s", r)
 	}
 }
@@ -237,8 +235,8 @@ func TestPreserveFds(t *testing.T) {
 func TestConsoleSocket(t *testing.T) {
 	e := newEnv(t)
 	b := e.newBundle("sh", "-c", "tty; [ -t 0 ] && echo isatty; sleep 1000")
-	b.edit(func(s *specs.Spec) { s.Process.Terminal = true })
-	id := e.newID()
+	b.Edit(func(s *specs.Spec) { s.Process.Terminal = true })
+	id := e.NewID()
 	sock, ch := e.listenFd()
 	e.create(b, id, "--console-socket", sock)
 	master := recvWithin(t, ch, 5*time.Second)
@@ -246,7 +244,7 @@ func TestConsoleSocket(t *testing.T) {
 		t.Fatalf("received fd is not a character device (pty master): %v %v", fi, err)
 	}
 	e.mustRun("start", id)
-	out := readUntil(master, "isatty", 10*time.Second)
+	out := testkit.ReadUntil(master, "isatty", 10*time.Second)
 	if !strings.Contains(out, "/dev/pts/0") || !strings.Contains(out, "isatty") {
 		t.Errorf("read %q off the console master, want /dev/pts/0 and isatty", out)
 	}
@@ -259,23 +257,23 @@ func TestConsoleSocketErrors(t *testing.T) {
 	t.Run("terminal without socket", func(t *testing.T) {
 		e := newEnv(t)
 		b := e.newBundle("sleep", "1000")
-		b.edit(func(s *specs.Spec) { s.Process.Terminal = true })
-		id := e.newID()
-		e.mustFail([]string{"create", "--bundle", b.dir, id}, "console socket")
+		b.Edit(func(s *specs.Spec) { s.Process.Terminal = true })
+		id := e.NewID()
+		e.mustFail([]string{"create", "--bundle", b.Dir, id}, "console socket")
 	})
 	t.Run("socket without terminal", func(t *testing.T) {
 		e := newEnv(t)
 		b := e.newBundle("sleep", "1000")
-		id := e.newID()
+		id := e.NewID()
 		sock, _ := e.listenFd()
-		e.mustFail([]string{"create", "--bundle", b.dir, "--console-socket", sock, id})
+		e.mustFail([]string{"create", "--bundle", b.Dir, "--console-socket", sock, id})
 	})
 }
 
 func TestPidfdSocket(t *testing.T) {
 	e := newEnv(t)
 	b := e.newBundle("sleep", "1000")
-	id := e.newID()
+	id := e.NewID()
 	sock, ch := e.listenFd()
 	e.create(b, id, "--pidfd-socket", sock)
 	f := recvWithin(t, ch, 5*time.Second)

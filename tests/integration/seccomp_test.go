@@ -29,18 +29,15 @@ func TestSeccompProfileWithoutStatx(t *testing.T) {
 		}
 		t.Run(name, func(t *testing.T) {
 			e := newEnv(t)
-			b := e.newBundle("sh", "-c", "ls / >/dev/null && echo seccomp-ok")
-			b.edit(func(s *specs.Spec) {
+			r, _ := e.runNew(func(s *specs.Spec) {
 				s.Process.NoNewPrivileges = nnp
 				s.Linux.Seccomp = &specs.LinuxSeccomp{
 					DefaultAction: specs.ActErrno,
 					Architectures: []specs.Arch{specs.ArchX86_64},
 					Syscalls:      []specs.LinuxSyscall{{Names: oldProfileSyscalls, Action: specs.ActAllow}},
 				}
-			})
-			id := e.newID()
-			r := e.run("run", "--bundle", b.dir, id)
-			if r.code != 0 || r.stdout != "seccomp-ok\n" {
+			}, "sh", "-c", "ls / >/dev/null && echo seccomp-ok")
+			if r.Code != 0 || r.Stdout != "seccomp-ok\n" {
 				t.Fatalf("container under a profile without statx: want exit 0 and seccomp-ok: %s", r)
 			}
 		})
@@ -50,7 +47,7 @@ func TestSeccompProfileWithoutStatx(t *testing.T) {
 func TestSeccompStatxConditionRejected(t *testing.T) {
 	e := newEnv(t)
 	b := e.newBundle("true")
-	b.edit(func(s *specs.Spec) {
+	b.Edit(func(s *specs.Spec) {
 		s.Linux.Seccomp = &specs.LinuxSeccomp{
 			DefaultAction: specs.ActErrno,
 			Syscalls: []specs.LinuxSyscall{
@@ -59,5 +56,5 @@ func TestSeccompStatxConditionRejected(t *testing.T) {
 			},
 		}
 	})
-	e.mustFail([]string{"create", "--bundle", b.dir, e.newID()}, "linux.seccomp.syscalls[1]", "statx")
+	e.mustFail([]string{"create", "--bundle", b.Dir, e.NewID()}, "linux.seccomp.syscalls[1]", "statx")
 }

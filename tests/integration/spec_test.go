@@ -10,21 +10,21 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
 // Spec points where runc 1.5.2 fails the runtime spec and berth does not.
 
 func TestFifoDevice(t *testing.T) {
 	e := newEnv(t)
-	b := e.newBundle("sh", "-c", `[ -p /dev/myfifo ] && echo is-fifo`)
-	b.edit(func(s *specs.Spec) {
+	r, _ := e.runNew(func(s *specs.Spec) {
 		mode := os.FileMode(0o666)
 		// The spec ignores major and minor for fifos; libcontainer
 		// compared them with the new inode's 0:0 and failed.
 		s.Linux.Devices = append(s.Linux.Devices, specs.LinuxDevice{Path: "/dev/myfifo", Type: "p", Major: 8, Minor: 666, FileMode: &mode})
-	})
-	r := e.run("run", "--bundle", b.dir, e.newID())
-	if r.code != 0 || r.stdout != "is-fifo\n" {
+	}, "sh", "-c", `[ -p /dev/myfifo ] && echo is-fifo`)
+	if r.Code != 0 || r.Stdout != "is-fifo\n" {
 		t.Fatalf("fifo device with major:minor: want a fifo at /dev/myfifo: %s", r)
 	}
 }
@@ -33,16 +33,14 @@ func TestBindMountWithFilesystemOptions(t *testing.T) {
 	e := newEnv(t)
 	src := e.mkdir("bindsrc")
 	e.writeFile(filepath.Join(src, "hello"), "bound\n", 0o644)
-	b := e.newBundle("cat", "/mnt/hello")
-	b.edit(func(s *specs.Spec) {
+	r, _ := e.runNew(func(s *specs.Spec) {
 		s.Mounts = append(s.Mounts, specs.Mount{Destination: "/mnt", Type: "bind", Source: src,
 			Options: []string{"rbind", "ro", "size=1m", "mode=755"}})
-	})
-	r := e.run("run", "--bundle", b.dir, e.newID())
-	if r.code != 0 || r.stdout != "bound\n" {
+	}, "cat", "/mnt/hello")
+	if r.Code != 0 || r.Stdout != "bound\n" {
 		t.Fatalf("bind mount with filesystem options: want it mounted (options ignored): %s", r)
 	}
-	if !strings.Contains(r.stderr, "ignoring filesystem options") {
+	if !strings.Contains(r.Stderr, "ignoring filesystem options") {
 		t.Errorf("want a warning about the ignored options: %s", r)
 	}
 }
@@ -52,20 +50,15 @@ func TestUngrantableCapabilityDropped(t *testing.T) {
 	// asks for it. The spec: do not fail, the capability cannot be granted.
 	e := newEnv(t)
 	b := e.newBundle("sh", "-c", "grep CapBnd /proc/self/status")
-	b.edit(func(s *specs.Spec) {
-		c := s.Process.Capabilities
-		c.Bounding = append(c.Bounding, "CAP_SYS_TIME")
-		c.Permitted = append(c.Permitted, "CAP_SYS_TIME")
-		c.Effective = append(c.Effective, "CAP_SYS_TIME")
-	})
-	r := e.exec(execOpts{wrap: []string{"setpriv", "--bounding-set", "-sys_time", "--"}}, "run", "--bundle", b.dir, e.newID())
-	if r.code != 0 {
+	b.Edit(func(s *specs.Spec) { testkit.AddCaps(s, "CAP_SYS_TIME") })
+	r := e.exec(execOpts{wrap: []string{"setpriv", "--bounding-set", "-sys_time", "--"}}, "run", "--bundle", b.Dir, e.NewID())
+	if r.Code != 0 {
 		t.Fatalf("run without CAP_SYS_TIME to grant: want success with a warning: %s", r)
 	}
-	if !strings.Contains(r.stderr, "CAP_SYS_TIME") {
+	if !strings.Contains(r.Stderr, "CAP_SYS_TIME") {
 		t.Errorf("want a warning naming CAP_SYS_TIME: %s", r)
 	}
-	bnd, err := strconv.ParseUint(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(r.stdout), "CapBnd:")), 16, 64)
+	bnd, err := strconv.ParseUint(strings.TrimSpace(strings.TrimPrefix(strings.TrimSpace(r.Stdout), "CapBnd:")), 16, 64)
 	if err != nil {
 		t.Fatalf("CapBnd line: %v: %s", err, r)
 	}
@@ -79,10 +72,8 @@ func TestMountLabelWithoutSELinux(t *testing.T) {
 		t.Skip("SELinux is enabled on this host: linux.mountLabel is applied, not ignored")
 	}
 	e := newEnv(t)
-	b := e.newBundle("true")
-	b.edit(func(s *specs.Spec) { s.Linux.MountLabel = "system_u:object_r:container_file_t:s0:c1,c2" })
-	r := e.run("run", "--bundle", b.dir, e.newID())
-	if r.code != 0 || !strings.Contains(r.stderr, "ignoring linux.mountLabel") {
+	r, _ := e.runNew(func(s *specs.Spec) { s.Linux.MountLabel = "system_u:object_r:container_file_t:s0:c1,c2" }, "true")
+	if r.Code != 0 || !strings.Contains(r.Stderr, "ignoring linux.mountLabel") {
 		t.Fatalf("mountLabel without SELinux: want success with a warning: %s", r)
 	}
 }
@@ -91,13 +82,13 @@ func TestKernelTCPLimit(t *testing.T) {
 	e := newEnv(t)
 	b := e.newBundle("sleep", "100")
 	limit := int64(50 << 20)
-	b.edit(func(s *specs.Spec) {
+	b.Edit(func(s *specs.Spec) {
 		if s.Linux.Resources == nil {
 			s.Linux.Resources = &specs.LinuxResources{}
 		}
 		s.Linux.Resources.Memory = &specs.LinuxMemory{KernelTCP: &limit} //nolint:staticcheck // what is tested
 	})
-	id := e.newID()
+	id := e.NewID()
 	e.create(b, id)
 	st := e.mustState(id)
 	dir := memoryCgroupDir(t, st.Pid)

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
 // corruptions are what a state.json can turn into: lost writes, a full
@@ -57,16 +59,16 @@ func TestCorruptState(t *testing.T) {
 			t.Run(status+"/"+c.name, func(t *testing.T) {
 				w := newWorld(t)
 				b := w.newBundle("sleep", "1000")
-				healthy := w.newID()
-				w.must("create", "--bundle", b.dir, healthy)
-				id := w.newID()
+				healthy := w.NewID()
+				w.must("create", "--bundle", b.Dir, healthy)
+				id := w.NewID()
 				if status == "created" {
-					w.must("create", "--bundle", b.dir, id)
+					w.must("create", "--bundle", b.Dir, id)
 				} else {
-					w.must("run", "--detach", "--bundle", b.dir, id)
+					w.must("run", "--detach", "--bundle", b.Dir, id)
 				}
 				st := w.waitStatus(id, status, 10*time.Second)
-				file := filepath.Join(w.root, id, "state.json")
+				file := filepath.Join(w.Root, id, "state.json")
 				old, err := os.ReadFile(file)
 				if err != nil {
 					t.Fatal(err)
@@ -78,17 +80,17 @@ func TestCorruptState(t *testing.T) {
 				if c.parses {
 					// Whatever berth makes of it, it must not crash or hang.
 					for _, op := range [][]string{{"state", id}, {"list"}, {"kill", id, "CONT"}} {
-						if r := w.start(opts{timeout: 10 * time.Second}, op...).wait(); r.timedOut || r.panicked() {
+						if r := w.start(opts{timeout: 10 * time.Second}, op...).Wait(); r.TimedOut || r.Panicked() {
 							t.Errorf("%s: hung or panicked: %s", op[0], r)
 						}
 					}
 				} else {
 					checkUnreadable(w, id, healthy)
 				}
-				if r := w.start(opts{timeout: 15 * time.Second}, "delete", "--force", id).wait(); !r.ok() || r.panicked() {
+				if r := w.start(opts{timeout: 15 * time.Second}, "delete", "--force", id).Wait(); !r.OK() || r.Panicked() {
 					t.Errorf("delete --force of a container with a %s state.json: %s", c.name, r)
 				}
-				if alive(st.Pid) {
+				if testkit.Alive(st.Pid) {
 					t.Errorf("init pid %d still alive after delete --force", st.Pid)
 				}
 				w.checkClean(fmt.Sprintf("%s container with a %s state.json, then delete --force", status, c.name), id)
@@ -104,24 +106,24 @@ func TestCorruptState(t *testing.T) {
 // file behind for an id that does not exist.
 func TestMissingIDLeavesNoLock(t *testing.T) {
 	w := newWorld(t)
-	id := w.newID()
+	id := w.NewID()
 	for _, op := range [][]string{
 		{"start", id}, {"kill", id}, {"kill", "--all", id, "KILL"}, {"pause", id}, {"resume", id},
 		{"update", "--memory", "10m", id}, {"delete", id}, {"delete", "--force", id}, {"state", id},
 		{"exec", id, "true"}, {"ps", id}, {"events", "--stats", id},
 	} {
-		r := w.start(opts{timeout: 10 * time.Second}, op...).wait()
-		if r.timedOut || r.panicked() {
+		r := w.start(opts{timeout: 10 * time.Second}, op...).Wait()
+		if r.TimedOut || r.Panicked() {
 			t.Errorf("%s on a missing id hung or panicked: %s", op[0], r)
 		}
 		if op[0] != "delete" || op[1] != "--force" {
-			if r.ok() || !strings.Contains(r.stderr, "does not exist") {
+			if r.OK() || !strings.Contains(r.Stderr, "does not exist") {
 				t.Errorf("%s on a missing id: want \"does not exist\": %s", op[0], r)
 			}
 		}
-		if ents, _ := os.ReadDir(w.root); len(ents) > 0 {
+		if ents, _ := os.ReadDir(w.Root); len(ents) > 0 {
 			t.Errorf("`%s` on a missing id left %s in the root", strings.Join(op, " "), ents[0].Name())
-			_ = os.RemoveAll(filepath.Join(w.root, ents[0].Name()))
+			_ = os.RemoveAll(filepath.Join(w.Root, ents[0].Name()))
 		}
 	}
 }
@@ -135,20 +137,20 @@ func checkUnreadable(w *world, id, healthy string) {
 	switch {
 	case got != nil:
 		t.Errorf("state of a container with an unreadable state.json succeeded: %+v", *got)
-	case r.panicked():
+	case r.Panicked():
 		// reported by w.state
-	case !strings.Contains(r.stderr, id) || !strings.Contains(r.stderr, "delete --force"):
+	case !strings.Contains(r.Stderr, id) || !strings.Contains(r.Stderr, "delete --force"):
 		t.Errorf("state's error must name the container and `delete --force`: %s", r)
 	}
-	lr := w.start(opts{timeout: 10 * time.Second}, "list", "--format", "json").wait()
-	var all []ociState
-	if !lr.ok() || lr.panicked() || json.Unmarshal([]byte(lr.stdout), &all) != nil || len(all) != 1 || all[0].ID != healthy {
+	lr := w.start(opts{timeout: 10 * time.Second}, "list", "--format", "json").Wait()
+	var all []testkit.State
+	if !lr.OK() || lr.Panicked() || json.Unmarshal([]byte(lr.Stdout), &all) != nil || len(all) != 1 || all[0].ID != healthy {
 		t.Errorf("list beside an unreadable container: want the healthy one %s listed: %s", healthy, lr)
-	} else if !strings.Contains(lr.stderr, id) {
+	} else if !strings.Contains(lr.Stderr, id) {
 		t.Errorf("list must warn about the unreadable container %s: %s", id, lr)
 	}
 	for _, op := range [][]string{{"kill", id, "KILL"}, {"start", id}, {"pause", id}, {"exec", id, "true"}, {"delete", id}} {
-		if r := w.start(opts{timeout: 10 * time.Second}, op...).wait(); r.ok() || r.timedOut || r.panicked() {
+		if r := w.start(opts{timeout: 10 * time.Second}, op...).Wait(); r.OK() || r.TimedOut || r.Panicked() {
 			t.Errorf("%s on an unreadable container: want a clean failure: %s", op[0], r)
 		}
 	}

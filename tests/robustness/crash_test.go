@@ -14,6 +14,8 @@ import (
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
 // crashIterations is the number of kill points tried per command.
@@ -48,42 +50,42 @@ func killPoints(rng *rand.Rand, n int, max time.Duration) []time.Duration {
 // crashCase is one command killed at random points.
 type crashCase struct {
 	// prepare brings container id into the state the command starts from.
-	prepare func(w *world, b *bundle, id string)
+	prepare func(w *world, b *testkit.Bundle, id string)
 	// args is the command to kill.
-	args     func(b *bundle, id string) []string
+	args     func(b *testkit.Bundle, id string) []string
 	maxDelay time.Duration
 }
 
 func TestCrashCreate(t *testing.T) {
 	crashLoop(t, crashCase{
-		args:     func(b *bundle, id string) []string { return []string{"create", "--bundle", b.dir, id} },
+		args:     func(b *testkit.Bundle, id string) []string { return []string{"create", "--bundle", b.Dir, id} },
 		maxDelay: 80 * time.Millisecond,
 	})
 }
 
 func TestCrashRun(t *testing.T) {
 	crashLoop(t, crashCase{
-		args:     func(b *bundle, id string) []string { return []string{"run", "--bundle", b.dir, id} },
+		args:     func(b *testkit.Bundle, id string) []string { return []string{"run", "--bundle", b.Dir, id} },
 		maxDelay: 80 * time.Millisecond,
 	})
 }
 
 func TestCrashStart(t *testing.T) {
 	crashLoop(t, crashCase{
-		prepare: func(w *world, b *bundle, id string) {
-			w.must("create", "--bundle", b.dir, id)
+		prepare: func(w *world, b *testkit.Bundle, id string) {
+			w.must("create", "--bundle", b.Dir, id)
 		},
-		args:     func(b *bundle, id string) []string { return []string{"start", id} },
+		args:     func(b *testkit.Bundle, id string) []string { return []string{"start", id} },
 		maxDelay: 20 * time.Millisecond,
 	})
 }
 
 func TestCrashDelete(t *testing.T) {
 	crashLoop(t, crashCase{
-		prepare: func(w *world, b *bundle, id string) {
-			w.must("run", "--detach", "--bundle", b.dir, id)
+		prepare: func(w *world, b *testkit.Bundle, id string) {
+			w.must("run", "--detach", "--bundle", b.Dir, id)
 		},
-		args:     func(b *bundle, id string) []string { return []string{"delete", "--force", id} },
+		args:     func(b *testkit.Bundle, id string) []string { return []string{"delete", "--force", id} },
 		maxDelay: 30 * time.Millisecond,
 	})
 }
@@ -96,49 +98,49 @@ func crashLoop(t *testing.T, cc crashCase) {
 	w := newWorld(t)
 	rng := rand.New(rand.NewSource(crashSeed(t)))
 	b := w.newBundle("sleep", "1000")
-	b.edit(func(s *specs.Spec) {
+	b.Edit(func(s *specs.Spec) {
 		// A poststop hook makes delete do more work, and shows whether a
 		// killed delete runs it twice or never.
 		s.Hooks = &specs.Hooks{Poststop: []specs.Hook{{Path: "/bin/true"}}}
 	})
 	seen := map[string]int{}
 	for i, delay := range killPoints(rng, crashIterations, cc.maxDelay) {
-		id := w.newID()
+		id := w.NewID()
 		if cc.prepare != nil {
 			cc.prepare(w, b, id)
 		}
 		c := w.start(opts{}, cc.args(b, id)...)
 		time.Sleep(delay)
-		finished := c.exited()
-		r := c.kill()
+		finished := c.Exited()
+		r := c.Kill()
 		what := fmt.Sprintf("iteration %d: `%s` killed %v after exec", i, strings.Join(cc.args(b, id), " "), delay)
 		if finished {
 			what += " (it had already finished)"
 		}
-		if r.panicked() {
+		if r.Panicked() {
 			t.Errorf("%s: panicked: %s", what, r)
 		}
 		status := checkHonest(w, id, what)
 		seen[status]++
 		if status == "created" {
 			// What was left waiting for start must start, or refuse, at once.
-			sr := w.start(opts{timeout: 10 * time.Second}, "start", id).wait()
+			sr := w.start(opts{timeout: 10 * time.Second}, "start", id).Wait()
 			switch {
-			case sr.timedOut || sr.panicked():
+			case sr.TimedOut || sr.Panicked():
 				t.Errorf("%s: start of the created container left behind hung or panicked: %s", what, sr)
-			case sr.ok():
+			case sr.OK():
 				if st, r := w.state(id); st == nil || st.Status != "running" {
 					t.Errorf("%s: after start: want running, got %+v: %s", what, st, r)
 				}
 			}
 		}
-		if r := w.start(opts{timeout: 15 * time.Second}, "delete", "--force", id).wait(); !r.ok() || r.panicked() {
+		if r := w.start(opts{timeout: 15 * time.Second}, "delete", "--force", id).Wait(); !r.OK() || r.Panicked() {
 			t.Errorf("%s: delete --force failed: %s", what, r)
 		}
 		if !w.checkClean(what+", then `delete --force`", id) {
 			continue
 		}
-		if st, r := w.state(id); st != nil || !strings.Contains(r.stderr, "does not exist") {
+		if st, r := w.state(id); st != nil || !strings.Contains(r.Stderr, "does not exist") {
 			t.Errorf("%s: state after delete --force: want \"does not exist\", got %+v: %s", what, st, r)
 		}
 	}
@@ -155,14 +157,14 @@ func crashLoop(t *testing.T, cc crashCase) {
 func checkHonest(w *world, id, what string) string {
 	t := w.t
 	t.Helper()
-	lr := w.start(opts{timeout: 10 * time.Second}, "list", "--format", "json").wait()
-	var listed *ociState
+	lr := w.start(opts{timeout: 10 * time.Second}, "list", "--format", "json").Wait()
+	var listed *testkit.State
 	switch {
-	case lr.timedOut || lr.panicked() || lr.code != 0:
+	case lr.TimedOut || lr.Panicked() || lr.Code != 0:
 		t.Errorf("%s: list failed, hung or panicked: %s", what, lr)
 	default:
-		var all []ociState
-		if err := json.Unmarshal([]byte(lr.stdout), &all); err != nil {
+		var all []testkit.State
+		if err := json.Unmarshal([]byte(lr.Stdout), &all); err != nil {
 			t.Errorf("%s: list --format json printed no JSON list: %v: %s", what, err, lr)
 		}
 		for i := range all {
@@ -173,10 +175,10 @@ func checkHonest(w *world, id, what string) string {
 	}
 	st, sr := w.state(id)
 	if st == nil {
-		if !strings.Contains(sr.stderr, id) {
+		if !strings.Contains(sr.Stderr, id) {
 			t.Errorf("%s: state failed without naming the container: %s", what, sr)
 		}
-		if !strings.Contains(sr.stderr, "does not exist") {
+		if !strings.Contains(sr.Stderr, "does not exist") {
 			t.Errorf("%s: state cannot read the container: %s", what, sr)
 		}
 		if listed != nil {
@@ -193,10 +195,10 @@ func checkHonest(w *world, id, what string) string {
 	case "created", "running", "paused":
 		cmdline, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", st.Pid))
 		waiting := strings.HasSuffix(string(cmdline), "\x00init\x00")
-		if st.Status == "created" && !waiting && alive(st.Pid) {
+		if st.Status == "created" && !waiting && testkit.Alive(st.Pid) {
 			t.Errorf("%s: state says created, but pid %d already runs the user process %q", what, st.Pid, cmdline)
 		}
-		if !alive(st.Pid) {
+		if !testkit.Alive(st.Pid) {
 			t.Errorf("%s: state says %s with pid %d, which is not alive", what, st.Status, st.Pid)
 		} else if cg, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", st.Pid)); !strings.Contains(string(cg), "/"+id) {
 			t.Errorf("%s: state says %s with pid %d, which is not in the container's cgroup:\n%s", what, st.Status, st.Pid, cg)
@@ -209,7 +211,7 @@ func checkHonest(w *world, id, what string) string {
 		// The berth that held the lock is dead. A child it forked may
 		// hold a copy of the lock's fd for a moment (until its execve
 		// closes it); longer than that is a stale lock.
-		holders := lockHolders(filepath.Join(w.root, id+"~lock"))
+		holders := lockHolders(filepath.Join(w.Root, id+"~lock"))
 		start := time.Now()
 		if waitUntil(2*time.Second, func() bool {
 			st, _ := w.state(id)
@@ -222,7 +224,7 @@ func checkHonest(w *world, id, what string) string {
 	default:
 		t.Errorf("%s: unknown status %q", what, st.Status)
 	}
-	return st.Status
+	return string(st.Status)
 }
 
 // TestStaleLockNeverBlocks kills a create while its prestart hook runs (the
@@ -231,23 +233,23 @@ func checkHonest(w *world, id, what string) string {
 // half-done create made (cgroups, state, the waiting init).
 func TestStaleLockNeverBlocks(t *testing.T) {
 	w := newWorld(t)
-	pidFile := filepath.Join(w.dir, "hook.pid")
+	pidFile := filepath.Join(w.Dir, "hook.pid")
 	b := w.newBundle("sleep", "1000")
-	b.edit(func(s *specs.Spec) {
+	b.Edit(func(s *specs.Spec) {
 		s.Hooks = &specs.Hooks{Prestart: []specs.Hook{{ //nolint:staticcheck // prestart is what runs under create's lock
 			Path: "/bin/sh",
 			Args: []string{"sh", "-c", "echo $$ > " + pidFile + "; exec sleep 60"},
 		}}}
 	})
-	id := w.newID()
-	c := w.start(opts{}, "create", "--bundle", b.dir, id)
+	id := w.NewID()
+	c := w.start(opts{}, "create", "--bundle", b.Dir, id)
 	var hookPid int
 	if !waitUntil(10*time.Second, func() bool {
 		data, err := os.ReadFile(pidFile)
 		hookPid, _ = strconv.Atoi(strings.TrimSpace(string(data)))
 		return err == nil && hookPid > 0
 	}) {
-		t.Fatalf("prestart hook did not start: %s", c.kill())
+		t.Fatalf("prestart hook did not start: %s", c.Kill())
 	}
 	w.trackPid(hookPid)
 	defer func() { _ = killPid(hookPid) }()
@@ -256,10 +258,10 @@ func TestStaleLockNeverBlocks(t *testing.T) {
 	if st, r := w.state(id); st == nil || st.Status != "creating" {
 		t.Errorf("state during create's prestart hook: want creating, got %+v: %s", st, r)
 	}
-	c.kill()
+	c.Kill()
 	start := time.Now()
-	r := w.start(opts{timeout: 5 * time.Second}, "delete", "--force", id).wait()
-	if !r.ok() || time.Since(start) > 3*time.Second {
+	r := w.start(opts{timeout: 5 * time.Second}, "delete", "--force", id).Wait()
+	if !r.OK() || time.Since(start) > 3*time.Second {
 		t.Errorf("delete --force after the lock holder died: want success within 3s: %s", r)
 	}
 	_ = killPid(hookPid) // the hook is berth's child, not the container's
@@ -302,21 +304,21 @@ func lockHolders(path string) []string {
 func TestStartInterruptedAfterRelease(t *testing.T) {
 	w := newWorld(t)
 	b := w.newBundle("sleep", "1000")
-	id := w.newID()
-	w.must("run", "--detach", "--bundle", b.dir, id)
+	id := w.NewID()
+	w.must("run", "--detach", "--bundle", b.Dir, id)
 	st := w.waitStatus(id, "running", 10*time.Second)
-	if err := unix.Mkfifo(filepath.Join(w.root, id, "exec.fifo"), 0o600); err != nil {
+	if err := unix.Mkfifo(filepath.Join(w.Root, id, "exec.fifo"), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if got, r := w.state(id); got == nil || got.Status != "running" {
 		t.Errorf("state of a container whose user process runs: want running, got %+v: %s", got, r)
 	}
-	r := w.start(opts{timeout: 5 * time.Second}, "start", id).wait()
-	if r.timedOut || r.panicked() {
+	r := w.start(opts{timeout: 5 * time.Second}, "start", id).Wait()
+	if r.TimedOut || r.Panicked() {
 		t.Errorf("start of a container already released hangs: %s", r)
 	}
 	w.must("delete", "--force", id)
-	if alive(st.Pid) {
+	if testkit.Alive(st.Pid) {
 		t.Errorf("init %d alive after delete --force", st.Pid)
 	}
 	w.checkClean("start after an interrupted start, then delete --force", id)

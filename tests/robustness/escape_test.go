@@ -3,17 +3,19 @@ package robustness
 import (
 	"crypto/sha256"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
 // listFDs is a container command printing the fds of the shell itself
@@ -69,15 +71,15 @@ func TestNoRuntimeFDsInContainer(t *testing.T) {
 		preserve int
 		want     string
 	}{{0, "[0 1 2]"}, {2, "[0 1 2 3 4]"}} {
-		r := w.start(opts{extra: tempFiles(t, w.dir, c.preserve)}, "run", "--preserve-fds", strconv.Itoa(c.preserve), "--bundle", b.dir, w.newID()).wait()
-		if got := fmt.Sprint(fdSet(r.stdout)); !r.ok() || got != c.want {
+		r := w.start(opts{extra: tempFiles(t, w.Dir, c.preserve)}, "run", "--preserve-fds", strconv.Itoa(c.preserve), "--bundle", b.Dir, w.NewID()).Wait()
+		if got := fmt.Sprint(fdSet(r.Stdout)); !r.OK() || got != c.want {
 			t.Errorf("run --preserve-fds %d: container fds %s, want %s: %s", c.preserve, got, c.want, r)
 		}
 	}
 
 	b2 := w.newBundle("sleep", "1000")
-	id := w.newID()
-	w.must("create", "--bundle", b2.dir, id)
+	id := w.NewID()
+	w.must("create", "--bundle", b2.Dir, id)
 	st := w.waitStatus(id, "created", 10*time.Second)
 	if fds, desc := hostFDs(st.Pid); fmt.Sprint(fds) != "[0 1 2]" {
 		// The waiting init holds the exec fifo until start.
@@ -93,12 +95,12 @@ func TestNoRuntimeFDsInContainer(t *testing.T) {
 		preserve int
 		want     string
 	}{{0, "[0 1 2]"}, {1, "[0 1 2 3]"}} {
-		r := w.start(opts{extra: tempFiles(t, w.dir, c.preserve)}, "exec", "--preserve-fds", strconv.Itoa(c.preserve), id, "sh", "-c", listFDs).wait()
-		if got := fmt.Sprint(fdSet(r.stdout)); !r.ok() || got != c.want {
+		r := w.start(opts{extra: tempFiles(t, w.Dir, c.preserve)}, "exec", "--preserve-fds", strconv.Itoa(c.preserve), id, "sh", "-c", listFDs).Wait()
+		if got := fmt.Sprint(fdSet(r.Stdout)); !r.OK() || got != c.want {
 			t.Errorf("exec --preserve-fds %d: fds %s, want %s: %s", c.preserve, got, c.want, r)
 		}
 	}
-	pidFile := filepath.Join(w.dir, "exec.pid")
+	pidFile := filepath.Join(w.Dir, "exec.pid")
 	w.must("exec", "--detach", "--pid-file", pidFile, id, "sleep", "1000")
 	data, _ := os.ReadFile(pidFile)
 	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
@@ -120,7 +122,7 @@ func TestNoRuntimeFDsInContainer(t *testing.T) {
 func TestCwdOutsideRootfs(t *testing.T) {
 	w := newWorld(t)
 	secret := fmt.Sprintf("HOST-SECRET-%d-%d", os.Getpid(), time.Now().UnixNano())
-	secretPath := filepath.Join(w.dir, "secret.txt")
+	secretPath := filepath.Join(w.Dir, "secret.txt")
 	if err := os.WriteFile(secretPath, []byte(secret), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -129,27 +131,27 @@ func TestCwdOutsideRootfs(t *testing.T) {
 	b := w.newBundle("sh", "-c", script)
 	started := 0
 	for n := 3; n <= 10; n++ {
-		b.edit(func(s *specs.Spec) { s.Process.Cwd = fmt.Sprintf("/proc/self/fd/%d", n) })
-		r := w.start(opts{timeout: 15 * time.Second}, "run", "--bundle", b.dir, w.newID()).wait()
-		if strings.Contains(r.stdout+r.stderr, secret) {
+		b.Edit(func(s *specs.Spec) { s.Process.Cwd = fmt.Sprintf("/proc/self/fd/%d", n) })
+		r := w.start(opts{timeout: 15 * time.Second}, "run", "--bundle", b.Dir, w.NewID()).Wait()
+		if strings.Contains(r.Stdout+r.Stderr, secret) {
 			t.Errorf("process.cwd /proc/self/fd/%d: the container read a host file: %s", n, r)
 		}
-		if r.ok() {
+		if r.OK() {
 			started++
 		}
-		if r.timedOut || r.panicked() {
+		if r.TimedOut || r.Panicked() {
 			t.Errorf("process.cwd /proc/self/fd/%d: %s", n, r)
 		}
 	}
 	b2 := w.newBundle("sleep", "1000")
-	id := w.newID()
-	w.must("run", "--detach", "--bundle", b2.dir, id)
+	id := w.NewID()
+	w.must("run", "--detach", "--bundle", b2.Dir, id)
 	for n := 3; n <= 10; n++ {
-		r := w.start(opts{timeout: 15 * time.Second}, "exec", "--cwd", fmt.Sprintf("/proc/self/fd/%d", n), id, "sh", "-c", script).wait()
-		if strings.Contains(r.stdout+r.stderr, secret) {
+		r := w.start(opts{timeout: 15 * time.Second}, "exec", "--cwd", fmt.Sprintf("/proc/self/fd/%d", n), id, "sh", "-c", script).Wait()
+		if strings.Contains(r.Stdout+r.Stderr, secret) {
 			t.Errorf("exec --cwd /proc/self/fd/%d: the process read a host file: %s", n, r)
 		}
-		if r.ok() {
+		if r.OK() {
 			started++
 		}
 	}
@@ -163,8 +165,8 @@ func TestCwdOutsideRootfs(t *testing.T) {
 // damage bin/berth.
 func TestRuntimeBinaryNotWritable(t *testing.T) {
 	w := newWorld(t)
-	bin := filepath.Join(w.dir, "berth-copy")
-	data, err := os.ReadFile(berthBin)
+	bin := filepath.Join(w.Dir, "berth-copy")
+	data, err := os.ReadFile(setup.Binary)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -189,8 +191,8 @@ done 2>/dev/null
 wait
 echo done > /finished`
 	b := w.newBundle("sh", "-c", attack)
-	id := w.newID()
-	if r := w.start(opts{bin: bin}, "run", "--detach", "--bundle", b.dir, id).wait(); !r.ok() {
+	id := w.NewID()
+	if r := w.start(opts{bin: bin}, "run", "--detach", "--bundle", b.Dir, id).Wait(); !r.OK() {
 		t.Fatalf("run: %s", r)
 	}
 	deadline := time.Now().Add(3 * time.Second)
@@ -200,10 +202,10 @@ echo done > /finished`
 		if execs%2 == 1 {
 			args = []string{"exec", id, "sh", "-c", "echo x > /proc/self/exe; echo x > /proc/$PPID/exe; :"}
 		}
-		w.start(opts{bin: bin, timeout: 10 * time.Second}, args...).wait()
+		w.start(opts{bin: bin, timeout: 10 * time.Second}, args...).Wait()
 		execs++
 	}
-	if !waitUntil(10*time.Second, func() bool { return fileExists(b.rootfs("finished")) }) {
+	if !waitUntil(10*time.Second, func() bool { return fileExists(b.Rootfs("finished")) }) {
 		t.Errorf("the attacking container did not finish")
 	}
 	after, err := os.ReadFile(bin)
@@ -213,10 +215,10 @@ echo done > /finished`
 	if sha256.Sum256(after) != before {
 		t.Errorf("the container changed berth's binary (%d bytes now, was %d)", len(after), len(data))
 	}
-	if res, _ := os.ReadFile(b.rootfs("result")); len(res) > 0 {
+	if res, _ := os.ReadFile(b.Rootfs("result")); len(res) > 0 {
 		t.Errorf("the container wrote through /proc/<pid>/exe:\n%s", res)
 	}
-	seen, _ := os.ReadFile(b.rootfs("seen"))
+	seen, _ := os.ReadFile(b.Rootfs("seen"))
 	exes := map[string]bool{}
 	for _, l := range strings.Split(string(seen), "\n") {
 		if l != "" {
@@ -230,22 +232,22 @@ echo done > /finished`
 	// berth's code until start. Processes exec'd into the container see it
 	// as pid 1.
 	b2 := w.newBundle("sleep", "1000")
-	id2 := w.newID()
-	if r := w.start(opts{bin: bin}, "create", "--bundle", b2.dir, id2).wait(); !r.ok() {
+	id2 := w.NewID()
+	if r := w.start(opts{bin: bin}, "create", "--bundle", b2.Dir, id2).Wait(); !r.OK() {
 		t.Fatalf("create: %s", r)
 	}
 	r := w.start(opts{bin: bin}, "exec", id2, "sh", "-c", `echo "exe: $(readlink /proc/1/exe)"
 echo x > /proc/1/exe && echo OVERWROTE-exe
 ( exec 3</proc/1/exe && echo x > /proc/self/fd/3 && echo OVERWROTE-fd )
-:`).wait()
-	if !r.ok() || strings.Contains(r.stdout, "OVERWROTE") {
+:`).Wait()
+	if !r.OK() || strings.Contains(r.Stdout, "OVERWROTE") {
 		t.Errorf("writing the waiting init's executable from inside: %s", r)
 	}
-	t.Logf("the waiting init's executable, seen from inside: %s", strings.TrimSpace(strings.Split(r.stdout, "\n")[0]))
+	t.Logf("the waiting init's executable, seen from inside: %s", strings.TrimSpace(strings.Split(r.Stdout, "\n")[0]))
 	if after, _ := os.ReadFile(bin); sha256.Sum256(after) != before {
 		t.Errorf("the container changed berth's binary through the waiting init")
 	}
-	w.start(opts{bin: bin}, "delete", "--force", id2).wait()
+	w.start(opts{bin: bin}, "delete", "--force", id2).Wait()
 }
 
 // TestMaskedAndReadonlyPaths: with CAP_SYS_ADMIN in the container (so that
@@ -258,7 +260,7 @@ func TestMaskedAndReadonlyPaths(t *testing.T) {
 	b := w.newBundle()
 	var masked []string
 	probe := "awk '{print \"MOUNT\", $5}' /proc/self/mountinfo\n"
-	for _, p := range b.spec.Linux.MaskedPaths {
+	for _, p := range b.Spec.Linux.MaskedPaths {
 		fi, err := os.Stat(p)
 		if err != nil {
 			continue // not on this kernel: nothing to mask
@@ -276,9 +278,9 @@ v=$(cat /proc/sys/kernel/sysrq); echo "$v" > /proc/sys/kernel/sysrq && echo WROT
 [ -e /sys/fs/cgroup/pids.max ] && echo max > /sys/fs/cgroup/pids.max && echo WROTE-cgroup
 v=$(cat /sys/kernel/profiling); echo "$v" > /sys/kernel/profiling && echo WROTE-sysfs
 :`
-	b.edit(func(s *specs.Spec) {
+	b.Edit(func(s *specs.Spec) {
 		s.Process.Args = []string{"sh", "-c", "sleep 1000"}
-		addCaps(s, "CAP_SYS_ADMIN")
+		testkit.AddCaps(s, "CAP_SYS_ADMIN")
 	})
 	check := func(who, out string) {
 		for _, p := range masked {
@@ -293,17 +295,17 @@ v=$(cat /sys/kernel/profiling); echo "$v" > /sys/kernel/profiling && echo WROTE-
 			t.Errorf("%s: wrote to a read-only path:\n%s", who, out)
 		}
 	}
-	id := w.newID()
-	w.must("create", "--bundle", b.dir, id)
-	r := w.start(opts{}, "exec", id, "sh", "-c", probe).wait()
-	if r.code != 0 {
+	id := w.NewID()
+	w.must("create", "--bundle", b.Dir, id)
+	r := w.start(opts{}, "exec", id, "sh", "-c", probe).Wait()
+	if r.Code != 0 {
 		t.Fatalf("exec probe: %s", r)
 	}
-	check("exec", r.stdout)
+	check("exec", r.Stdout)
 	w.must("delete", "--force", id)
-	b.edit(func(s *specs.Spec) { s.Process.Args = []string{"sh", "-c", probe} })
-	r = w.start(opts{}, "run", "--bundle", b.dir, w.newID()).wait()
-	check("run", r.stdout)
+	b.Edit(func(s *specs.Spec) { s.Process.Args = []string{"sh", "-c", probe} })
+	r = w.start(opts{}, "run", "--bundle", b.Dir, w.NewID()).Wait()
+	check("run", r.Stdout)
 	t.Logf("masked paths present on this kernel: %v", masked)
 }
 
@@ -313,100 +315,76 @@ v=$(cat /sys/kernel/profiling); echo "$v" > /sys/kernel/profiling && echo WROTE-
 func TestMountPropagationContained(t *testing.T) {
 	w := newWorld(t)
 	b := w.newBundle()
-	if err := unix.Mount(b.dir, b.dir, "", unix.MS_BIND, ""); err != nil {
+	if err := unix.Mount(b.Dir, b.Dir, "", unix.MS_BIND, ""); err != nil {
 		t.Fatalf("bind-mount the bundle onto itself: %v", err)
 	}
-	t.Cleanup(func() { _ = unix.Unmount(b.dir, unix.MNT_DETACH) })
-	if err := unix.Mount("", b.dir, "", unix.MS_SHARED|unix.MS_REC, ""); err != nil {
+	t.Cleanup(func() { _ = unix.Unmount(b.Dir, unix.MNT_DETACH) })
+	if err := unix.Mount("", b.Dir, "", unix.MS_SHARED|unix.MS_REC, ""); err != nil {
 		t.Fatalf("make the bundle mount shared: %v", err)
 	}
-	ours := len(mountsUnder(b.dir))
+	ours := len(mountsUnder(b.Dir))
 	for _, prop := range []string{"shared", "rshared", "slave", "rslave", "private", "rprivate", "unbindable"} {
-		b.edit(func(s *specs.Spec) {
+		b.Edit(func(s *specs.Spec) {
 			s.Linux.RootfsPropagation = prop
 			s.Process.Args = []string{"sh", "-c", "mkdir -p /mnt/x && mount -t tmpfs leak /mnt/x && echo in > /mnt/x/flag && echo mounted > /ready && sleep 1000"}
-			addCaps(s, "CAP_SYS_ADMIN")
+			testkit.AddCaps(s, "CAP_SYS_ADMIN")
 		})
-		_ = os.Remove(b.rootfs("ready"))
-		id := w.newID()
-		r := w.start(opts{}, "run", "--detach", "--bundle", b.dir, id).wait()
-		if !r.ok() {
+		_ = os.Remove(b.Rootfs("ready"))
+		id := w.NewID()
+		r := w.start(opts{}, "run", "--detach", "--bundle", b.Dir, id).Wait()
+		if !r.OK() {
 			t.Errorf("rootfsPropagation %s: %s", prop, r)
 			continue
 		}
-		if !waitUntil(10*time.Second, func() bool { return fileExists(b.rootfs("ready")) }) {
+		if !waitUntil(10*time.Second, func() bool { return fileExists(b.Rootfs("ready")) }) {
 			t.Errorf("rootfsPropagation %s: the container did not mount its tmpfs", prop)
 		}
-		if m := mountsUnder(b.dir); len(m) != ours {
+		if m := mountsUnder(b.Dir); len(m) != ours {
 			t.Errorf("rootfsPropagation %s: container mounts visible on the host:\n%s", prop, strings.Join(m, "\n"))
 		}
-		if fileExists(b.rootfs("mnt/x/flag")) {
+		if fileExists(b.Rootfs("mnt/x/flag")) {
 			t.Errorf("rootfsPropagation %s: the container's tmpfs content is visible on the host", prop)
 		}
 		w.must("delete", "--force", id)
-		if m := mountsUnder(b.dir); len(m) != ours {
+		if m := mountsUnder(b.Dir); len(m) != ours {
 			t.Errorf("rootfsPropagation %s: mounts left on the host after delete:\n%s", prop, strings.Join(m, "\n"))
 		}
 	}
 }
 
-// receiveFD accepts one connection on a new unix socket and returns the
-// first fd sent over it.
+// receiveFD listens on a new unix socket in dir and returns its path and
+// a channel yielding the first fd sent over it (nil when none came).
 func receiveFD(t *testing.T, dir string) (string, <-chan *os.File) {
-	path := filepath.Join(dir, fmt.Sprintf("s%d.sock", idSeq.Add(1)))
-	l, err := net.ListenUnix("unix", &net.UnixAddr{Name: path, Net: "unix"})
+	path := filepath.Join(dir, fmt.Sprintf("s%d.sock", setup.IDs.Next()))
+	rcv, err := testkit.ReceiveFD(path, opTimeout)
 	if err != nil {
 		t.Fatal(err)
 	}
+	var mu sync.Mutex
+	var got *os.File
 	ch := make(chan *os.File, 1)
 	go func() {
-		defer l.Close()
-		_ = l.SetDeadline(time.Now().Add(opTimeout))
-		c, err := l.AcceptUnix()
-		if err != nil {
-			ch <- nil
-			return
-		}
-		defer c.Close()
-		oob := make([]byte, unix.CmsgSpace(4*4))
-		_, oobn, _, _, err := c.ReadMsgUnix(make([]byte, 512), oob)
-		msgs, perr := unix.ParseSocketControlMessage(oob[:oobn])
-		if err != nil || perr != nil || len(msgs) == 0 {
-			ch <- nil
-			return
-		}
-		fds, err := unix.ParseUnixRights(&msgs[0])
-		if err != nil || len(fds) == 0 {
-			ch <- nil
-			return
-		}
-		_ = unix.SetNonblock(fds[0], true) // pollable, for read deadlines
-		f := os.NewFile(uintptr(fds[0]), "console")
-		t.Cleanup(func() { f.Close() })
-		ch <- f
+		r := <-rcv.C
+		mu.Lock()
+		got = r.File
+		mu.Unlock()
+		ch <- r.File // nil with r.Err
 	}()
-	return path, ch
-}
-
-// readFor reads f (pollable) until it has seen want or d passed.
-func readFor(f *os.File, want string, d time.Duration) string {
-	_ = f.SetReadDeadline(time.Now().Add(d))
-	var out []byte
-	buf := make([]byte, 1024)
-	for !strings.Contains(string(out), want) {
-		n, err := f.Read(buf)
-		out = append(out, buf[:n]...)
-		if err != nil {
-			break
+	t.Cleanup(func() {
+		rcv.Close()
+		mu.Lock()
+		defer mu.Unlock()
+		if got != nil {
+			got.Close()
 		}
-	}
-	return string(out)
+	})
+	return path, ch
 }
 
 // hostTargets makes host files and a directory that container-controlled
 // symlinks will point to, and returns a check that they are untouched.
 func hostTargets(t *testing.T, w *world, names ...string) (dir string, untouched func(when string)) {
-	dir = filepath.Join(w.dir, fmt.Sprintf("host%d", idSeq.Add(1)))
+	dir = filepath.Join(w.Dir, fmt.Sprintf("host%d", setup.IDs.Next()))
 	if err := os.MkdirAll(filepath.Join(dir, "pts"), 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -449,15 +427,15 @@ func TestDeviceSymlinksToHost(t *testing.T) {
 			names := []string{"console", "null", "zero", "tty", "ptmx"}
 			hostDir, untouched := hostTargets(t, w, names...)
 			b := w.newBundle("sh", "-c", "echo console-ready; sleep 1000")
-			if err := os.MkdirAll(b.rootfs("dev"), 0o755); err != nil {
+			if err := os.MkdirAll(b.Rootfs("dev"), 0o755); err != nil {
 				t.Fatal(err)
 			}
 			for _, d := range devs {
-				if err := os.Symlink(filepath.Join(hostDir, d), b.rootfs("dev/"+d)); err != nil {
+				if err := os.Symlink(filepath.Join(hostDir, d), b.Rootfs("dev/"+d)); err != nil {
 					t.Fatal(err)
 				}
 			}
-			b.edit(func(s *specs.Spec) {
+			b.Edit(func(s *specs.Spec) {
 				s.Process.Terminal = true
 				var mounts []specs.Mount
 				for _, m := range s.Mounts {
@@ -468,15 +446,15 @@ func TestDeviceSymlinksToHost(t *testing.T) {
 				s.Mounts = mounts
 			})
 			what := fmt.Sprintf("rootfs with /dev/{%s} -> host", strings.Join(devs, ","))
-			id := w.newID()
-			sock, ch := receiveFD(t, w.dir)
-			r := w.start(opts{}, "create", "--console-socket", sock, "--bundle", b.dir, id).wait()
+			id := w.NewID()
+			sock, ch := receiveFD(t, w.Dir)
+			r := w.start(opts{}, "create", "--console-socket", sock, "--bundle", b.Dir, id).Wait()
 			untouched(what + ": create")
-			if r.panicked() || r.timedOut {
+			if r.Panicked() || r.TimedOut {
 				t.Errorf("%s: create: %s", what, r)
 			}
-			if !r.ok() {
-				t.Logf("%s: create refused it: %s", what, strings.TrimSpace(r.stderr))
+			if !r.OK() {
+				t.Logf("%s: create refused it: %s", what, strings.TrimSpace(r.Stderr))
 				continue
 			}
 			master := <-ch
@@ -484,7 +462,7 @@ func TestDeviceSymlinksToHost(t *testing.T) {
 				t.Fatalf("%s: no pty master received on the console socket", what)
 			}
 			w.must("start", id)
-			if out := readFor(master, "console-ready", 10*time.Second); !strings.Contains(out, "console-ready") {
+			if out := testkit.ReadUntil(master, "console-ready", 10*time.Second); !strings.Contains(out, "console-ready") {
 				t.Errorf("%s: container output on its console: %q", what, out)
 			}
 			untouched(what + ": start")
@@ -501,9 +479,9 @@ func TestDeviceSymlinksToHost(t *testing.T) {
 			relink = append(relink, fmt.Sprintf("rm -f /dev/%s; ln -s %s /dev/%s", n, filepath.Join(hostDir, n), n))
 		}
 		b := w.newBundle("sh", "-c", strings.Join(relink, "; ")+"; echo relinked > /relinked; sleep 1000")
-		id := w.newID()
-		w.must("run", "--detach", "--bundle", b.dir, id)
-		if !waitUntil(10*time.Second, func() bool { return fileExists(b.rootfs("relinked")) }) {
+		id := w.NewID()
+		w.must("run", "--detach", "--bundle", b.Dir, id)
+		if !waitUntil(10*time.Second, func() bool { return fileExists(b.Rootfs("relinked")) }) {
 			t.Fatal("the container did not replace its /dev entries")
 		}
 		for _, tty := range []bool{true, false} {
@@ -511,22 +489,22 @@ func TestDeviceSymlinksToHost(t *testing.T) {
 			var ch <-chan *os.File
 			if tty {
 				var sock string
-				sock, ch = receiveFD(t, w.dir)
+				sock, ch = receiveFD(t, w.Dir)
 				args = append([]string{"exec", "--tty", "--console-socket", sock}, args[1:]...)
 			}
-			r := w.start(opts{}, args...).wait()
+			r := w.start(opts{}, args...).Wait()
 			untouched(fmt.Sprintf("exec (tty %v)", tty))
-			if r.panicked() || r.timedOut {
+			if r.Panicked() || r.TimedOut {
 				t.Errorf("exec (tty %v): %s", tty, r)
 			}
-			if !r.ok() {
-				t.Logf("exec (tty %v) refused: %s", tty, strings.TrimSpace(r.stderr))
+			if !r.OK() {
+				t.Logf("exec (tty %v) refused: %s", tty, strings.TrimSpace(r.Stderr))
 				continue
 			}
 			if tty {
 				if m := <-ch; m == nil {
 					t.Errorf("exec --tty: no pty master received")
-				} else if out := readFor(m, "exec-ready", 10*time.Second); !strings.Contains(out, "exec-ready") {
+				} else if out := testkit.ReadUntil(m, "exec-ready", 10*time.Second); !strings.Contains(out, "exec-ready") {
 					t.Errorf("exec --tty output on its console: %q", out)
 				}
 			}
@@ -546,14 +524,14 @@ func TestCreatedInitFDsUnreachable(t *testing.T) {
 	w := newWorld(t)
 	b := w.newBundle("sleep", "1000")
 	quota, period := int64(50000), uint64(100000)
-	b.edit(func(s *specs.Spec) {
+	b.Edit(func(s *specs.Spec) {
 		if s.Linux.Resources == nil {
 			s.Linux.Resources = &specs.LinuxResources{}
 		}
 		s.Linux.Resources.CPU = &specs.LinuxCPU{Quota: &quota, Period: &period}
 	})
-	id := w.newID()
-	w.must("create", "--bundle", b.dir, id)
+	id := w.NewID()
+	w.must("create", "--bundle", b.Dir, id)
 	limit := func() string {
 		if v, err := cgroupFile(id, "cpu", "cpu.cfs_quota_us"); err == nil {
 			return v
@@ -573,12 +551,12 @@ func TestCreatedInitFDsUnreachable(t *testing.T) {
   *) ( exec 3>>"$f" ) && echo "OPENED FOR WRITING fd $n -> $t";;
   esac
 done 2>/dev/null; ls -l /proc/1/fd/ 2>&1; :`
-	r := w.start(opts{}, "exec", id, "sh", "-c", probe).wait()
-	if !r.ok() {
+	r := w.start(opts{}, "exec", id, "sh", "-c", probe).Wait()
+	if !r.OK() {
 		t.Fatalf("exec into the created container: %s", r)
 	}
-	if strings.Contains(r.stdout, "WROTE") || strings.Contains(r.stdout, "OPENED FOR WRITING") {
-		t.Errorf("a process in the created container reopened the waiting init's fds for writing:\n%s", r.stdout)
+	if strings.Contains(r.Stdout, "WROTE") || strings.Contains(r.Stdout, "OPENED FOR WRITING") {
+		t.Errorf("a process in the created container reopened the waiting init's fds for writing:\n%s", r.Stdout)
 	}
 	if after := limit(); after != before {
 		t.Errorf("the container changed its own CPU limit through the init's fd: %q, was %q", after, before)

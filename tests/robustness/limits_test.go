@@ -9,6 +9,8 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
 // TestForkBombStopsAtPidsLimit: a container trying to start 100 processes
@@ -21,16 +23,16 @@ func TestForkBombStopsAtPidsLimit(t *testing.T) {
 	// The bombing shell dies at its first failed fork (busybox sh does);
 	// the init outlives it without forking again.
 	b := w.newBundle("sh", "-c", `sh -c 'i=0; while [ $i -lt 100 ]; do sleep 1000 & i=$((i+1)); done' 2>/errors; echo x > /spawned; exec sleep 1000`)
-	b.edit(func(s *specs.Spec) {
+	b.Edit(func(s *specs.Spec) {
 		if s.Linux.Resources == nil {
 			s.Linux.Resources = &specs.LinuxResources{}
 		}
 		l := int64(limit)
 		s.Linux.Resources.Pids = &specs.LinuxPids{Limit: &l}
 	})
-	id := w.newID()
-	w.must("run", "--detach", "--bundle", b.dir, id)
-	if !waitUntil(20*time.Second, func() bool { return fileExists(b.rootfs("spawned")) }) {
+	id := w.NewID()
+	w.must("run", "--detach", "--bundle", b.Dir, id)
+	if !waitUntil(20*time.Second, func() bool { return fileExists(b.Rootfs("spawned")) }) {
 		t.Fatal("the fork bomb did not finish its loop")
 	}
 	max, err := cgroupFile(id, "pids", "pids.max")
@@ -44,7 +46,7 @@ func TestForkBombStopsAtPidsLimit(t *testing.T) {
 	if ev, err := cgroupFile(id, "pids", "pids.events"); err == nil && !strings.Contains(ev, "max") {
 		t.Errorf("pids.events = %q, want a max count", ev)
 	}
-	errs, _ := os.ReadFile(b.rootfs("errors"))
+	errs, _ := os.ReadFile(b.Rootfs("errors"))
 	if !strings.Contains(string(errs), "fork") {
 		t.Errorf("the container saw no fork failure; its stderr:\n%s", errs)
 	}
@@ -53,7 +55,7 @@ func TestForkBombStopsAtPidsLimit(t *testing.T) {
 	}
 	st, _ := w.state(id)
 	w.must("delete", "--force", id)
-	if st != nil && alive(st.Pid) {
+	if st != nil && testkit.Alive(st.Pid) {
 		t.Errorf("init %d alive after delete --force", st.Pid)
 	}
 	w.checkClean("fork bomb, then delete --force", id)
@@ -66,7 +68,7 @@ func TestOOMKilled(t *testing.T) {
 	w := newWorld(t)
 	const limit = 16 << 20
 	b := w.newBundle("sh", "-c", `while [ ! -e /go ]; do sleep 0.05; done; exec dd if=/dev/zero of=/dev/null bs=64M count=1`)
-	b.edit(func(s *specs.Spec) {
+	b.Edit(func(s *specs.Spec) {
 		if s.Linux.Resources == nil {
 			s.Linux.Resources = &specs.LinuxResources{}
 		}
@@ -76,29 +78,29 @@ func TestOOMKilled(t *testing.T) {
 			s.Linux.Resources.Memory.Swap = &l // no swap to escape to
 		}
 	})
-	id := w.newID()
-	run := w.start(opts{timeout: 40 * time.Second}, "run", "--bundle", b.dir, id)
+	id := w.NewID()
+	run := w.start(opts{timeout: 40 * time.Second}, "run", "--bundle", b.Dir, id)
 	w.waitStatus(id, "running", 10*time.Second)
 	events := w.start(opts{timeout: 40 * time.Second}, "events", "--interval", "100ms", id)
-	if !waitUntil(10*time.Second, func() bool { return strings.Contains(events.stdoutSoFar(), `"type":"stats"`) }) {
-		t.Fatalf("events printed no stats line: %s", events.kill())
+	if !waitUntil(10*time.Second, func() bool { return strings.Contains(events.StdoutSoFar(), `"type":"stats"`) }) {
+		t.Fatalf("events printed no stats line: %s", events.Kill())
 	}
-	if err := os.WriteFile(b.rootfs("go"), nil, 0o644); err != nil {
+	if err := os.WriteFile(b.Rootfs("go"), nil, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	r := run.wait()
-	if r.code != 137 {
+	r := run.Wait()
+	if r.Code != 137 {
 		t.Errorf("run of an OOM-killed container: want exit 137: %s", r)
 	}
-	er, done := events.waitFor(10 * time.Second)
+	er, done := events.WaitFor(10 * time.Second)
 	if !done {
 		t.Errorf("events did not end within 10s of the container's end")
-		er = events.kill()
+		er = events.Kill()
 	}
-	if !strings.Contains(er.stdout, `"type":"oom"`) {
+	if !strings.Contains(er.Stdout, `"type":"oom"`) {
 		t.Errorf("events reported no oom: %s", er)
 	}
-	if er.panicked() {
+	if er.Panicked() {
 		t.Errorf("events: %s", er)
 	}
 	w.checkClean("OOM-killed container after run", id)

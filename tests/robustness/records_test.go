@@ -11,6 +11,8 @@ import (
 	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
+
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
 // TestAllRecordsDamaged damages both of a container's records at once,
@@ -31,7 +33,7 @@ func TestAllRecordsDamaged(t *testing.T) {
 				w := newWorld(t)
 				b := w.newBundle("sleep", "1000")
 				if !pidns {
-					b.edit(func(s *specs.Spec) {
+					b.Edit(func(s *specs.Spec) {
 						var keep []specs.LinuxNamespace
 						for _, ns := range s.Linux.Namespaces {
 							if ns.Type != specs.PIDNamespace {
@@ -41,18 +43,18 @@ func TestAllRecordsDamaged(t *testing.T) {
 						s.Linux.Namespaces = keep
 					})
 				}
-				healthy := w.newID()
-				w.must("create", "--bundle", b.dir, healthy)
-				id := w.newID()
+				healthy := w.NewID()
+				w.must("create", "--bundle", b.Dir, healthy)
+				id := w.NewID()
 				if status == "created" {
-					w.must("create", "--bundle", b.dir, id)
+					w.must("create", "--bundle", b.Dir, id)
 				} else {
-					w.must("run", "--detach", "--bundle", b.dir, id)
+					w.must("run", "--detach", "--bundle", b.Dir, id)
 				}
 				st := w.waitStatus(id, status, 10*time.Second)
 				pids := []int{st.Pid}
 				if status == "running" {
-					pidFile := filepath.Join(b.dir, "exec.pid")
+					pidFile := filepath.Join(b.Dir, "exec.pid")
 					w.must("exec", "--detach", "--pid-file", pidFile, id, "sleep", "1000")
 					data, err := os.ReadFile(pidFile)
 					if err != nil {
@@ -66,29 +68,29 @@ func TestAllRecordsDamaged(t *testing.T) {
 					pids = append(pids, pid)
 				}
 				for _, f := range []string{"state.json", "berth.json"} {
-					if err := os.WriteFile(filepath.Join(w.root, id, f), []byte("\x00\xff garbage {{{ \n"), 0o600); err != nil {
+					if err := os.WriteFile(filepath.Join(w.Root, id, f), []byte("\x00\xff garbage {{{ \n"), 0o600); err != nil {
 						t.Fatal(err)
 					}
 				}
 
-				lr := w.start(opts{timeout: 10 * time.Second}, "list", "--format", "json").wait()
-				var all []ociState
+				lr := w.start(opts{timeout: 10 * time.Second}, "list", "--format", "json").Wait()
+				var all []testkit.State
 				switch {
-				case !lr.ok() || lr.panicked():
+				case !lr.OK() || lr.Panicked():
 					t.Errorf("list beside a container whose records are all damaged: want exit 0: %s", lr)
-				case json.Unmarshal([]byte(lr.stdout), &all) != nil || len(all) != 1 || all[0].ID != healthy:
+				case json.Unmarshal([]byte(lr.Stdout), &all) != nil || len(all) != 1 || all[0].ID != healthy:
 					t.Errorf("list: want only the healthy %s listed: %s", healthy, lr)
-				case !strings.Contains(lr.stderr, id):
+				case !strings.Contains(lr.Stderr, id):
 					t.Errorf("list must warn about the damaged container %s: %s", id, lr)
 				}
 
-				if r := w.start(opts{timeout: 15 * time.Second}, "delete", "--force", id).wait(); !r.ok() || r.panicked() {
+				if r := w.start(opts{timeout: 15 * time.Second}, "delete", "--force", id).Wait(); !r.OK() || r.Panicked() {
 					t.Errorf("delete --force of a container whose records are all damaged: %s", r)
 				}
 				for _, pid := range pids {
 					// The kernel tears a pid namespace down after its
 					// init: give the others a moment to finish dying.
-					if !waitUntil(2*time.Second, func() bool { return !alive(pid) }) {
+					if !waitUntil(2*time.Second, func() bool { return !testkit.Alive(pid) }) {
 						t.Errorf("pid %d of the damaged container still alive after delete --force", pid)
 					}
 				}
@@ -108,21 +110,21 @@ func TestListAllUnreadable(t *testing.T) {
 	b := w.newBundle("sleep", "1000")
 	var ids []string
 	for range 2 {
-		id := w.newID()
-		w.must("create", "--bundle", b.dir, id)
+		id := w.NewID()
+		w.must("create", "--bundle", b.Dir, id)
 		ids = append(ids, id)
 	}
 	for _, id := range ids {
-		if err := os.WriteFile(filepath.Join(w.root, id, "state.json"), []byte("{"), 0o600); err != nil {
+		if err := os.WriteFile(filepath.Join(w.Root, id, "state.json"), []byte("{"), 0o600); err != nil {
 			t.Fatal(err)
 		}
 	}
-	r := w.start(opts{timeout: 10 * time.Second}, "list", "--format", "json").wait()
-	if !r.ok() || strings.TrimSpace(r.stdout) != "[]" {
+	r := w.start(opts{timeout: 10 * time.Second}, "list", "--format", "json").Wait()
+	if !r.OK() || strings.TrimSpace(r.Stdout) != "[]" {
 		t.Errorf("list with every container unreadable: want exit 0 and []: %s", r)
 	}
 	for _, id := range ids {
-		if !strings.Contains(r.stderr, id) {
+		if !strings.Contains(r.Stderr, id) {
 			t.Errorf("list must warn about %s: %s", id, r)
 		}
 	}

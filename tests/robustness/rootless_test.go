@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
 // rootlessPreconditions says why this machine cannot run rootless
@@ -40,7 +42,7 @@ func TestRootless(t *testing.T) {
 	if why := rootlessPreconditions(); why != "" {
 		t.Skip("rootless: " + why)
 	}
-	name := fmt.Sprintf("rb%d%d", os.Getpid()%100000, idSeq.Add(1))
+	name := fmt.Sprintf("rb%d%d", os.Getpid()%100000, setup.IDs.Next())
 	if out, err := exec.Command("useradd", "--no-create-home", "--shell", "/usr/sbin/nologin", name).CombinedOutput(); err != nil {
 		t.Fatalf("useradd %s: %v: %s", name, err, out)
 	}
@@ -62,7 +64,7 @@ func TestRootless(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	if out, err := exec.Command("cp", "-a", filepath.Join(baseBundle, "rootfs"), filepath.Join(dir, "rootfs")).CombinedOutput(); err != nil {
+	if out, err := exec.Command("cp", "-a", filepath.Join(setup.Base, "rootfs"), filepath.Join(dir, "rootfs")).CombinedOutput(); err != nil {
 		t.Fatalf("copy rootfs: %v: %s", err, out)
 	}
 	if err := os.Chmod(dir, 0o755); err != nil {
@@ -72,24 +74,24 @@ func TestRootless(t *testing.T) {
 		t.Fatalf("chown: %v: %s", err, out)
 	}
 	// A world of the user's: its --root lives in the user's directory.
-	uw := &world{t: t, dir: dir, root: filepath.Join(dir, "state"), tag: "rootless"}
+	uw := &world{t: t, Space: testkit.SpaceAt(t, dir, setup.IDs)}
 	asUser := opts{
 		wrap: []string{"setpriv", "--reuid=" + u.Uid, "--regid=" + u.Gid, "--init-groups"},
 		env:  []string{"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOME=" + dir},
 		dir:  dir,
 	}
 	t.Cleanup(func() {
-		for _, id := range uw.ids {
-			if r := uw.start(asUser, "delete", "--force", id).wait(); !r.ok() {
+		for _, id := range uw.IDs() {
+			if r := uw.start(asUser, "delete", "--force", id).Wait(); !r.OK() {
 				t.Logf("final delete --force %s as %s: %s", id, name, r)
 			}
 		}
-		uw.checkClean("rootless containers after delete --force", uw.ids...)
+		uw.checkClean("rootless containers after delete --force", uw.IDs()...)
 	})
 
 	spec := asUser
 	spec.noRoot = true
-	if r := uw.start(spec, "spec", "--rootless").wait(); !r.ok() {
+	if r := uw.start(spec, "spec", "--rootless").Wait(); !r.OK() {
 		t.Fatalf("berth spec --rootless as %s: %s", name, r)
 	}
 	var cfg map[string]any
@@ -106,21 +108,21 @@ func TestRootless(t *testing.T) {
 	}
 
 	for _, mode := range []string{"true", "auto"} {
-		id := uw.newID()
+		id := uw.NewID()
 		args := []string{"run", "--bundle", dir, id}
 		if mode == "true" {
 			args = append([]string{"--rootless", "true"}, args...)
 		}
 		o := asUser
-		r := uw.start(o, args...).wait()
-		if !r.ok() {
+		r := uw.start(o, args...).Wait()
+		if !r.OK() {
 			t.Errorf("rootless run (--rootless %s) as %s: %s", mode, name, r)
 			continue
 		}
-		if !strings.Contains(r.stdout, "uid=0(root)") {
+		if !strings.Contains(r.Stdout, "uid=0(root)") {
 			t.Errorf("rootless run (--rootless %s): want uid 0 in the container: %s", mode, r)
 		}
-		if f := strings.Fields(r.stdout); len(f) < 3 || !strings.Contains(r.stdout, " "+u.Uid+" ") {
+		if f := strings.Fields(r.Stdout); len(f) < 3 || !strings.Contains(r.Stdout, " "+u.Uid+" ") {
 			t.Errorf("rootless run (--rootless %s): uid_map does not map the user %s: %s", mode, u.Uid, r)
 		}
 	}
@@ -131,28 +133,28 @@ func TestRootless(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(dir, "config.json"), data, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	id := uw.newID()
+	id := uw.NewID()
 	for _, args := range [][]string{{"create", "--bundle", dir, id}, {"start", id}} {
-		if r := uw.start(asUser, args...).wait(); !r.ok() {
+		if r := uw.start(asUser, args...).Wait(); !r.OK() {
 			t.Fatalf("rootless %s: %s", args[0], r)
 		}
 	}
-	r := uw.start(asUser, "state", id).wait()
-	var st ociState
-	if !r.ok() || json.Unmarshal([]byte(r.stdout), &st) != nil || st.Status != "running" || !alive(st.Pid) {
+	r := uw.start(asUser, "state", id).Wait()
+	var st testkit.State
+	if !r.OK() || json.Unmarshal([]byte(r.Stdout), &st) != nil || st.Status != "running" || !testkit.Alive(st.Pid) {
 		t.Fatalf("rootless state: want running with a live pid: %s", r)
 	}
 	uw.trackPid(st.Pid) // no cgroup to find it by: rootless on cgroup v1 has none
 	if status, _ := os.ReadFile(fmt.Sprintf("/proc/%d/status", st.Pid)); !strings.Contains(string(status), "Uid:\t"+u.Uid+"\t") {
 		t.Errorf("the rootless container's init does not run as %s on the host:\n%s", u.Uid, status)
 	}
-	if r := uw.start(asUser, "kill", id, "KILL").wait(); !r.ok() {
+	if r := uw.start(asUser, "kill", id, "KILL").Wait(); !r.OK() {
 		t.Errorf("rootless kill: %s", r)
 	}
-	if !waitUntil(5*time.Second, func() bool { return !alive(st.Pid) }) {
+	if !waitUntil(5*time.Second, func() bool { return !testkit.Alive(st.Pid) }) {
 		t.Errorf("rootless init %d still alive after kill KILL", st.Pid)
 	}
-	if r := uw.start(asUser, "delete", id).wait(); !r.ok() {
+	if r := uw.start(asUser, "delete", id).Wait(); !r.OK() {
 		t.Errorf("rootless delete: %s", r)
 	}
 	uw.checkClean("rootless create/start/kill/delete", id)

@@ -19,7 +19,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/berth-oci/berth/tests/internal/cgclean"
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
 const cmdTimeout = 60 * time.Second
@@ -448,7 +448,7 @@ func (s *suite) scrub() {
 			_ = syscall.Kill(pid, syscall.SIGKILL)
 		}
 	}
-	cgclean.Remove(cgroupsNamed(s.ids), 5*time.Second)
+	_ = testkit.RemoveCgroups(cgroupsNamed(s.ids), 5*time.Second) // best effort: scrub is the last resort
 	unmountUnder(s.dir)
 	unmountUnder(s.root)
 	os.RemoveAll(s.root)
