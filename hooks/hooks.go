@@ -29,8 +29,10 @@ type Error struct {
 	Err   error
 }
 
+// Error reads as runc's ("error running poststart hook #1: ..."), which
+// callers and runc's own tests match, with the hook's path added.
 func (e *Error) Error() string {
-	return fmt.Sprintf("%s hook #%d (%s): %v", e.Kind, e.Index, e.Path, e.Err)
+	return fmt.Sprintf("error running %s hook #%d: %s: %v", e.Kind, e.Index, e.Path, e.Err)
 }
 
 func (e *Error) Unwrap() error { return e.Err }
