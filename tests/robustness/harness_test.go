@@ -156,6 +156,22 @@ func (w *world) waitStatus(id, want string, d time.Duration) *testkit.State {
 	return last
 }
 
+// besideHealthy creates a healthy container of bundle b, then the container
+// the test damages, in status ("created" or "running"): it returns both ids
+// and the damaged one's state once it has that status.
+func (w *world) besideHealthy(b *testkit.Bundle, status string) (healthy, id string, st *testkit.State) {
+	w.t.Helper()
+	healthy = w.NewID()
+	w.must("create", "--bundle", b.Dir, healthy)
+	id = w.NewID()
+	if status == "created" {
+		w.must("create", "--bundle", b.Dir, id)
+	} else {
+		w.must("run", "--detach", "--bundle", b.Dir, id)
+	}
+	return healthy, id, w.waitStatus(id, status, 10*time.Second)
+}
+
 // waitUntil polls cond for at most d.
 func waitUntil(d time.Duration, cond func() bool) bool {
 	return testkit.Poll(d, func() error {

@@ -43,15 +43,7 @@ func TestAllRecordsDamaged(t *testing.T) {
 						s.Linux.Namespaces = keep
 					})
 				}
-				healthy := w.NewID()
-				w.must("create", "--bundle", b.Dir, healthy)
-				id := w.NewID()
-				if status == "created" {
-					w.must("create", "--bundle", b.Dir, id)
-				} else {
-					w.must("run", "--detach", "--bundle", b.Dir, id)
-				}
-				st := w.waitStatus(id, status, 10*time.Second)
+				healthy, id, st := w.besideHealthy(b, status)
 				pids := []int{st.Pid}
 				if status == "running" {
 					pidFile := filepath.Join(b.Dir, "exec.pid")
