@@ -39,24 +39,12 @@ func testMain(m *testing.M) int {
 	keep = os.Getenv("E2E_KEEP") == "1"
 	// Engines, conmon and the shims are looked up on PATH.
 	testkit.AddSystemPath()
-	if setup.Gate.Skip == "" && setup.Gate.Fail == "" {
-		// Short paths: unix socket paths (containerd's, conmon's attach
-		// socket under the bundle) must stay below 108 bytes.
-		var err error
-		if workDir, err = os.MkdirTemp("/tmp", "berth-e2e."); err != nil {
-			setup.Gate.Fail = "making work dir: " + err.Error()
-		}
-	}
+	// Short paths: containerd's socket and conmon's attach socket under
+	// the bundle are below it.
+	workDir = setup.Gate.WorkDir("berth-e2e.")
 	setup.Gate.Report("e2e")
 	code := m.Run()
-	if workDir != "" {
-		// Suites remove their own dirs unless they failed under E2E_KEEP=1.
-		if kept, err := testkit.RemoveWorkDir(workDir, keep); kept {
-			fmt.Fprintln(os.Stderr, "e2e: kept", workDir)
-		} else if err != nil {
-			fmt.Fprintln(os.Stderr, "e2e:", err)
-		}
-	}
+	testkit.RemoveWorkDir("e2e", workDir, keep)
 	return code
 }
 

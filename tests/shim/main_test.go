@@ -42,20 +42,12 @@ func testMain(m *testing.M) int {
 	if gate.Skip = testkit.NotRoot("the shim suites run containerd"); gate.Skip == "" {
 		if st, err := os.Stat(shimBin); err != nil || st.IsDir() {
 			gate.Fail = fmt.Sprintf("shim %s does not exist: run `make build` first (or set BERTH_SHIM)", shimBin)
-		} else if workDir, err = os.MkdirTemp("/tmp", "berth-shim."); err != nil {
-			// Short paths: unix sockets under it must stay below 108 bytes.
-			gate.Fail = err.Error()
 		}
 	}
+	workDir = gate.WorkDir("berth-shim.")
 	gate.Report("shim tests")
 	code := m.Run()
-	if workDir != "" {
-		if kept, err := testkit.RemoveWorkDir(workDir, keep); kept {
-			fmt.Fprintln(os.Stderr, "shim tests: kept", workDir)
-		} else if err != nil {
-			fmt.Fprintln(os.Stderr, "shim tests:", err)
-		}
-	}
+	testkit.RemoveWorkDir("shim tests", workDir, keep)
 	return code
 }
 

@@ -39,10 +39,29 @@ func AddSystemPath() {
 	}
 }
 
-// RemoveWorkDir removes a suite's work directory, mounts below it first,
-// unless keep is set and it holds anything but the images (what a failed
-// suite kept for inspection): then it is kept and kept is true.
-func RemoveWorkDir(dir string, keep bool) (kept bool, err error) {
+// WorkDir makes a suite's work directory, /tmp/<prefix>XXXX (short: unix
+// socket paths below it must stay under 108 bytes), unless the gate is
+// closed already; a failure closes it. "": none.
+func (g *Gate) WorkDir(prefix string) string {
+	if g.Skip != "" || g.Fail != "" {
+		return ""
+	}
+	dir, err := os.MkdirTemp("/tmp", prefix)
+	if err != nil {
+		g.Fail = "making the work dir: " + err.Error()
+	}
+	return dir
+}
+
+// RemoveWorkDir removes a suite's work directory (none: "") at the end of
+// its TestMain, mounts below it first, unless keep is set and it holds anything
+// but the images (what failed tests kept for inspection). It says on
+// stderr, naming the suite, that it kept it or why it could not remove it.
+func RemoveWorkDir(suite, dir string, keep bool) {
+	if dir == "" {
+		return
+	}
+	kept := false
 	if keep {
 		ents, _ := os.ReadDir(dir) // unreadable: nothing kept
 		for _, e := range ents {
@@ -50,20 +69,43 @@ func RemoveWorkDir(dir string, keep bool) (kept bool, err error) {
 		}
 	}
 	if kept {
-		return true, nil
+		fmt.Fprintln(os.Stderr, suite+": kept", dir)
+	} else if err := errors.Join(UnmountUnder(dir), os.RemoveAll(dir)); err != nil {
+		fmt.Fprintln(os.Stderr, suite+":", err)
 	}
-	return false, errors.Join(UnmountUnder(dir), os.RemoveAll(dir))
+}
+
+// Args are the arguments of process pid (none once it is gone).
+func Args(pid int) []string {
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+	if err != nil || len(raw) == 0 {
+		return nil
+	}
+	return strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")
+}
+
+// Pids lists the live processes, the test binary aside, whose arguments
+// match.
+func Pids(match func(argv []string) bool) []int {
+	var pids []int
+	ents, _ := os.ReadDir("/proc")
+	for _, e := range ents {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == os.Getpid() {
+			continue
+		}
+		if argv := Args(pid); len(argv) > 0 && match(argv) && Alive(pid) {
+			pids = append(pids, pid)
+		}
+	}
+	return pids
 }
 
 // PidOf is the pid of a live process whose arguments, joined by spaces,
 // are argv, or 0.
 func PidOf(argv string) int {
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err == nil && commandLine(pid) == argv && Alive(pid) {
-			return pid
-		}
+	if pids := Pids(func(a []string) bool { return strings.Join(a, " ") == argv }); len(pids) > 0 {
+		return pids[0]
 	}
 	return 0
 }
