@@ -20,9 +20,7 @@ func TestCompareRuncShim(t *testing.T) {
 	if n <= 0 {
 		t.Skip("set SHIM_BENCH=N to time N rounds")
 	}
-	forEachFlavor(t, func(t *testing.T, fl flavor) {
-		s := newSuite(t, fl, "compare", "")
-		s.importImages(t)
+	forEachSuite(t, "compare", func(t *testing.T, s *suite) {
 		runcRoot := filepath.Join(s.dir, "runc-root")
 		kinds := map[string][]string{
 			"berth shim":      {"--runtime", "io.containerd.berth.v2"},
@@ -52,7 +50,7 @@ func TestCompareRuncShim(t *testing.T) {
 			}
 		}
 		for kind := range kinds {
-			t.Logf("containerd %s, %-16s ctr run --rm: median %v  ctr task exec: median %v  (%d rounds)", fl.name, kind, median(runs[kind]), median(execs[kind]), n)
+			t.Logf("containerd %s, %-16s ctr run --rm: median %v  ctr task exec: median %v  (%d rounds)", s.fl.name, kind, median(runs[kind]), median(execs[kind]), n)
 			s.removeTask(t, long[kind])
 		}
 	})

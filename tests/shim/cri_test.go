@@ -51,7 +51,6 @@ func TestCRI(t *testing.T) {
 		extra, root := criConfig(t, fl, suiteDir("cri", fl))
 		s := newSuite(t, fl, "cri", extra)
 		s.root = filepath.Join(root, "k8s.io")
-		s.importImages(t)
 		tok := testkit.RandomHex(3)
 		cgroupParent := "/berth-shim-cri-" + tok
 		s.parents = append(s.parents, cgroupParent)

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -17,10 +16,7 @@ import (
 // ps, pause/resume, metrics, kill (TERM, KILL, --all), create+start and
 // delete, with every task and container gone at the end.
 func TestCtr(t *testing.T) {
-	forEachFlavor(t, func(t *testing.T, fl flavor) {
-		s := newSuite(t, fl, "ctr", "")
-		s.importImages(t)
-
+	forEachSuite(t, "ctr", func(t *testing.T, s *suite) {
 		t.Run("RunExitCode", func(t *testing.T) {
 			r := s.Ctr(s.runArgs("--rm", busyboxRef, s.id("exit"), "sh", "-c", "echo out-$((40+2)); echo err-1 >&2; exit 3")...)
 			if r.Code != 3 || !strings.Contains(r.Stdout, "out-42") || !strings.Contains(r.Stderr, "err-1") {
@@ -120,7 +116,7 @@ func TestCtr(t *testing.T) {
 				t.Fatalf("want memory metrics:\n%s", out)
 			}
 			// cgroup v1 (hybrid): the limit set by --memory-limit.
-			if !strings.Contains(out, strconv.Itoa(64<<20)) {
+			if !strings.Contains(out, fmt.Sprint(64<<20)) {
 				t.Errorf("metrics do not show the 64 MiB limit:\n%s", out)
 			}
 		})
@@ -157,12 +153,12 @@ func TestCtr(t *testing.T) {
 		t.Run("TaskAPIVersion", func(t *testing.T) {
 			// containerd 2.x logs the version it connects with; the shim
 			// answers the bootstrap protocol with task API v3.
-			if fl.version < 3 {
+			if s.fl.version < 3 {
 				t.Skip("containerd 1.6 speaks task API v2 and does not log it")
 			}
 			log, _ := os.ReadFile(s.Log)
 			if !strings.Contains(string(log), "protocol=ttrpc version=3") || strings.Contains(string(log), "protocol=ttrpc version=2") {
-				t.Errorf("containerd %s did not connect with task API v3 only (see its log)", fl.name)
+				t.Errorf("containerd %s did not connect with task API v3 only (see its log)", s.fl.name)
 			}
 		})
 

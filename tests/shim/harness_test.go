@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -41,7 +41,8 @@ func suiteDir(name string, fl flavor) string { return filepath.Join(workDir, nam
 // sockets and the shim on its PATH. cri, when set, is the config of the
 // CRI plugin and its runtime handler (config version of the flavor), and
 // the suite's namespace is k8s.io; otherwise it has a namespace of its
-// own. Its cleanup stops everything and checks that nothing is left.
+// own. It imports the test images. Its cleanup stops everything and
+// checks that nothing is left.
 func newSuite(t *testing.T, fl flavor, name, cri string) *suite {
 	t.Helper()
 	dir := suiteDir(name, fl)
@@ -70,7 +71,14 @@ func newSuite(t *testing.T, fl flavor, name, cri string) *suite {
 	s.defaultRootExisted = err == nil
 	t.Cleanup(s.finish)
 	s.startDaemon(t)
+	s.ImportImages(t, needImages(t), busyboxRef, pauseRef)
 	return s
+}
+
+// forEachSuite runs f as a subtest per containerd version, each with a
+// suite of its own (see newSuite).
+func forEachSuite(t *testing.T, name string, f func(t *testing.T, s *suite)) {
+	forEachFlavor(t, func(t *testing.T, fl flavor) { f(t, newSuite(t, fl, name, "")) })
 }
 
 // startDaemon starts containerd (again), or fails t.
@@ -88,13 +96,6 @@ func (s *suite) dumpLog() {
 // runArgs are `ctr run` arguments that select the shim.
 func (s *suite) runArgs(extra ...string) []string {
 	return append([]string{"run", "--runtime", "io.containerd.berth.v2", "--fifo-dir", filepath.Join(s.dir, "fifo")}, extra...)
-}
-
-// importImages imports the busybox and pause images and checks that ctr
-// lists them.
-func (s *suite) importImages(t *testing.T) {
-	t.Helper()
-	s.ImportImages(t, needImages(t), busyboxRef, pauseRef)
 }
 
 func (s *suite) id(name string) string {
@@ -198,23 +199,10 @@ func (s *suite) scope() testkit.Scope {
 // shimProcs are the pids of the suite's shims (its namespace and its
 // containerd), whatever other test runs have running.
 func (s *suite) shimProcs() []int {
-	var pids []int
-	ents, _ := os.ReadDir("/proc")
-	for _, e := range ents {
-		pid, err := strconv.Atoi(e.Name())
-		if err != nil {
-			continue
-		}
-		raw, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
-		if err != nil {
-			continue
-		}
-		argv := strings.Split(strings.TrimRight(string(raw), "\x00"), "\x00")
-		if len(argv) > 2 && strings.HasSuffix(argv[0], "containerd-shim-berth-v2") && strings.Contains(string(raw), "\x00"+s.Namespace+"\x00") && strings.Contains(string(raw), "\x00"+s.Sock+"\x00") {
-			pids = append(pids, pid)
-		}
-	}
-	return pids
+	return testkit.Pids(func(argv []string) bool {
+		return len(argv) > 2 && strings.HasSuffix(argv[0], "containerd-shim-berth-v2") &&
+			slices.Contains(argv, s.Namespace) && slices.Contains(argv, s.Sock)
+	})
 }
 
 // sockets are the socket paths the suite's shims used: one per group (a

@@ -1,15 +1,13 @@
 package shim
 
 import (
-	"bufio"
-	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
+	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -22,9 +20,7 @@ import (
 // a binary that does not exist, a storm of concurrent execs (probes), and a
 // terminal resized.
 func TestNode(t *testing.T) {
-	forEachFlavor(t, func(t *testing.T, fl flavor) {
-		s := newSuite(t, fl, "node", "")
-		s.importImages(t)
+	forEachSuite(t, "node", func(t *testing.T, s *suite) {
 		fifo := filepath.Join(s.dir, "fifo")
 
 		main := s.id("main")
@@ -49,22 +45,15 @@ func TestNode(t *testing.T) {
 
 		t.Run("ExecStorm", func(t *testing.T) {
 			const n = 50
-			var wg sync.WaitGroup
 			errs := make(chan error, n)
 			start := time.Now()
-			for i := range n {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					c := s.CtrCmd("task", "exec", "--fifo-dir", fifo, "--exec-id", fmt.Sprintf("storm%d", i), main, "sh", "-c", fmt.Sprintf("echo probe-%d; exit %d", i, i%3))
-					c.Timeout = 2 * testkit.CmdTimeout
-					r := testkit.Run(c)
-					if r.Code != i%3 || !strings.Contains(r.Stdout, fmt.Sprintf("probe-%d", i)) {
-						errs <- fmt.Errorf("exec %d:\n%s", i, r)
-					}
-				}()
-			}
-			wg.Wait()
+			testkit.Together(n, func(i int) {
+				c := s.CtrCmd("task", "exec", "--fifo-dir", fifo, "--exec-id", fmt.Sprintf("storm%d", i), main, "sh", "-c", fmt.Sprintf("echo probe-%d; exit %d", i, i%3))
+				c.Timeout = 2 * testkit.CmdTimeout
+				if r := testkit.Run(c); r.Code != i%3 || !strings.Contains(r.Stdout, fmt.Sprintf("probe-%d", i)) {
+					errs <- fmt.Errorf("exec %d:\n%s", i, r)
+				}
+			})
 			close(errs)
 			for err := range errs {
 				t.Error(err)
@@ -189,7 +178,7 @@ func TestNode(t *testing.T) {
 			id := s.id("sock")
 			s.MustCtr(t, s.runArgs("-d", busyboxRef, id, "sh", "-c", testkit.ReadyLoop)...)
 			defer s.removeTask(t, id)
-			addr, err := os.ReadFile(filepath.Join(s.dir, "state", "io.containerd.runtime.v2.task", s.Namespace, id, "address"))
+			addr, err := os.ReadFile(filepath.Join(s.TaskDir(), id, "address"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -215,7 +204,7 @@ func TestNode(t *testing.T) {
 			}
 			var shim int
 			for _, p := range s.shimProcs() {
-				if raw, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p)); strings.Contains(string(raw), id) {
+				if slices.Contains(testkit.Args(p), id) {
 					shim = p
 				}
 			}
@@ -273,41 +262,32 @@ func TestNode(t *testing.T) {
 		})
 
 		t.Run("OOM", func(t *testing.T) {
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			events := s.CtrCmd("events").Command(ctx)
-			pipe, _ := events.StdoutPipe()
-			if err := events.Start(); err != nil {
+			c := s.CtrCmd("events")
+			c.Timeout = 2 * testkit.CmdTimeout
+			events, err := testkit.Start(c)
+			if err != nil {
 				t.Fatal(err)
 			}
-			defer func() { cancel(); _ = events.Wait() }()
-			lines := make(chan string, 100)
-			go func() {
-				sc := bufio.NewScanner(pipe)
-				for sc.Scan() {
-					lines <- sc.Text()
-				}
-				close(lines)
-			}()
+			defer events.Kill()
 			time.Sleep(300 * time.Millisecond) // subscribed
 			id := s.id("oom")
-			r := s.Ctr(s.runArgs("--rm", "--memory-limit", strconv.Itoa(16<<20), busyboxRef, id, "sh", "-c", "x=0123456789; while :; do x=$x$x; done")...)
+			r := s.Ctr(s.runArgs("--rm", "--memory-limit", fmt.Sprint(16<<20), busyboxRef, id, "sh", "-c", "x=0123456789; while :; do x=$x$x; done")...)
 			if r.Code != 137 {
 				t.Errorf("want the OOM-killed container's exit code 137:\n%s", r)
 			}
-			deadline := time.After(20 * time.Second)
-			for {
-				select {
-				case l, ok := <-lines:
-					if !ok {
-						t.Fatal("ctr events ended without an OOM event")
-					}
+			err = testkit.PollEvery(20*time.Second, 100*time.Millisecond, func() error {
+				for _, l := range strings.Split(events.StdoutSoFar(), "\n") {
 					if strings.Contains(l, "/tasks/oom") && strings.Contains(l, id) {
-						return
+						return nil
 					}
-				case <-deadline:
-					t.Fatal("no /tasks/oom event for the container within 20 s")
 				}
+				if events.Exited() {
+					return errors.New("ctr events ended without an OOM event")
+				}
+				return errors.New("no /tasks/oom event for the container within 20 s")
+			})
+			if err != nil {
+				t.Fatal(err)
 			}
 		})
 	})

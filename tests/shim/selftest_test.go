@@ -14,9 +14,7 @@ func TestSelfCleanupAfterFailure(t *testing.T) {
 	if os.Getenv("SHIM_FAILTEST") == "" {
 		t.Skip("set SHIM_FAILTEST=1: this test fails on purpose")
 	}
-	forEachFlavor(t, func(t *testing.T, fl flavor) {
-		s := newSuite(t, fl, "fail", "")
-		s.importImages(t)
+	forEachSuite(t, "fail", func(t *testing.T, s *suite) {
 		a, b := s.id("a"), s.id("b")
 		s.MustCtr(t, s.runArgs("-d", busyboxRef, a, "sleep", "3600")...)
 		s.MustCtr(t, s.runArgs("-d", busyboxRef, b, "sh", "-c", "sleep 3600 & sleep 3600")...)
