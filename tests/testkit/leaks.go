@@ -191,6 +191,19 @@ func Alive(pid int) bool {
 	return data[i+2] != 'Z' && data[i+2] != 'X'
 }
 
+// ReadPid reads a pid file (what --pid-file or a hook wrote).
+func ReadPid(path string) (int, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		return 0, fmt.Errorf("pid file %s: %w", path, err)
+	}
+	return pid, nil
+}
+
 // Remove removes what Find reported, so that the machine stays clean after
 // a test that leaked: it thaws the cgroups and kills the processes, then
 // unmounts the mounts, removes the cgroups and the state entries. It
