@@ -715,20 +715,6 @@ func (c *Crictl) CheckUpdateMemory(t testing.TB, cgroupParent, id string) {
 	}
 }
 
-// MemoryLimit reads the memory limit of the cgroup parent/id, on cgroup
-// v1 or v2; false when there is no such cgroup.
-func MemoryLimit(parent, id string) (string, bool) {
-	for _, p := range []string{
-		filepath.Join(CgroupRoot, "memory", parent, id, "memory.limit_in_bytes"),
-		filepath.Join(CgroupRoot, parent, id, "memory.max"),
-	} {
-		if b, err := os.ReadFile(p); err == nil {
-			return strings.TrimSpace(string(b)), true
-		}
-	}
-	return "", false
-}
-
 // CheckStopRemove stops the container id (its command exits 0 on SIGTERM),
 // checks that crictl inspect shows it exited with 0, and removes it.
 func (c *Crictl) CheckStopRemove(t testing.TB, id string) {
