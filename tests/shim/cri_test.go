@@ -2,7 +2,6 @@ package shim
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -10,33 +9,6 @@ import (
 
 	"github.com/berth-oci/berth/tests/testkit"
 )
-
-// criConfig is the CRI part of a suite's containerd config: the documented
-// runtime handler "berth" (contrib/containerd, of the flavor's config
-// version) with its state root in the suite dir, no CNI (host-network
-// pods), the pause image imported by the suite.
-func criConfig(t *testing.T, fl flavor, dir string) (config, root string) {
-	t.Helper()
-	root = filepath.Join(dir, "berth-root")
-	if err := os.MkdirAll(filepath.Join(dir, "pod-logs"), 0o755); err != nil {
-		t.Fatal(err)
-	}
-	cri, err := testkit.CRIConfig(fl.version, dir, pauseRef)
-	if err != nil {
-		t.Fatal(err)
-	}
-	contrib := filepath.Join(repoRoot, "contrib", "containerd")
-	if fl.version == 2 {
-		opts := filepath.Join(dir, "berth-shim-options.toml")
-		if err := os.WriteFile(opts, []byte(fmt.Sprintf("Root = %s\n", testkit.TOMLString(root))), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return cri + testkit.Snippet(t, filepath.Join(contrib, "berth-shim.toml"),
-			`ConfigPath = "/etc/containerd/berth-shim-options.toml"`, "ConfigPath = "+testkit.TOMLString(opts)), root
-	}
-	return cri + testkit.Snippet(t, filepath.Join(contrib, "berth-shim-v3.toml"),
-		"Root = '/run/containerd/berth'", "Root = "+testkit.TOMLString(root)), root
-}
 
 // TestCRI is the Kubernetes path: crictl against containerd's CRI plugin
 // with the documented runtime handler "berth": a host-network pod with two

@@ -75,6 +75,33 @@ func newSuite(t *testing.T, fl flavor, name, cri string) *suite {
 	return s
 }
 
+// criConfig is the CRI part of a suite's containerd config: the documented
+// runtime handler "berth" (contrib/containerd, of the flavor's config
+// version) with its state root in the suite dir, no CNI (host-network
+// pods), the pause image imported by the suite.
+func criConfig(t *testing.T, fl flavor, dir string) (config, root string) {
+	t.Helper()
+	root = filepath.Join(dir, "berth-root")
+	if err := os.MkdirAll(filepath.Join(dir, "pod-logs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cri, err := testkit.CRIConfig(fl.version, dir, pauseRef)
+	if err != nil {
+		t.Fatal(err)
+	}
+	contrib := filepath.Join(repoRoot, "contrib", "containerd")
+	if fl.version == 2 {
+		opts := filepath.Join(dir, "berth-shim-options.toml")
+		if err := os.WriteFile(opts, []byte(fmt.Sprintf("Root = %s\n", testkit.TOMLString(root))), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return cri + testkit.Snippet(t, filepath.Join(contrib, "berth-shim.toml"),
+			`ConfigPath = "/etc/containerd/berth-shim-options.toml"`, "ConfigPath = "+testkit.TOMLString(opts)), root
+	}
+	return cri + testkit.Snippet(t, filepath.Join(contrib, "berth-shim-v3.toml"),
+		"Root = '/run/containerd/berth'", "Root = "+testkit.TOMLString(root)), root
+}
+
 // forEachSuite runs f as a subtest per containerd version, each with a
 // suite of its own (see newSuite).
 func forEachSuite(t *testing.T, name string, f func(t *testing.T, s *suite)) {
