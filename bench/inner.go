@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"syscall"
 	"time"
+
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
 // sample is one measured value of one runtime in one A/B pair.
@@ -319,14 +321,10 @@ func (b *bench) create(rt runtimeInfo, n int) (usage, *container, error) {
 // adoptFromPidFile adopts the init of a container just created, whose pid
 // the runtime wrote to pidFile, and registers the container for clean-up.
 func (b *bench) adoptFromPidFile(rt runtimeInfo, id, pidFile string) (*container, error) {
-	data, err := os.ReadFile(pidFile)
+	pid, err := testkit.ReadPid(pidFile)
 	_ = os.Remove(pidFile)
 	if err != nil {
-		return nil, fmt.Errorf("pid file: %w", err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil {
-		return nil, fmt.Errorf("pid file: %q", data)
+		return nil, err
 	}
 	c := &container{rt: rt, id: id, init: adopt(pid)}
 	b.mu.Lock()

@@ -18,23 +18,13 @@
 #   GO              the go command (default go)
 set -euo pipefail
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
-# The runner lives in shared/ beside the checkout (CI lays a copy there).
-vm=${CG2VM_SCRIPT:-}
-if [ -z "$vm" ]; then
-	for cand in "$repo/../shared/cg2vm/run-in-cgroup2-vm.sh" /work/shared/cg2vm/run-in-cgroup2-vm.sh; do
-		[ -e "$cand" ] && { vm=$cand; break; }
-	done
-fi
+# repo, vm (the VM runner, or exit 125), PATH and CG2VM_TIMEOUT.
+. "$(dirname "${BASH_SOURCE[0]}")/vm.sh" 900
 out=${CG2_OUT:-$repo/.cache/cg2}
-export PATH=$PATH:/usr/local/go/bin
 GO=${GO:-go}
-export CG2VM_TIMEOUT=${CG2VM_TIMEOUT:-900}
 
 start=$(date +%s)
 log() { echo "cg2: $*" >&2; }
-
-[ -n "$vm" ] && [ -e "$vm" ] || { log "VM runner not found: no ../shared/cg2vm/run-in-cgroup2-vm.sh beside the checkout (set CG2VM_SCRIPT)"; exit 125; }
 
 log "building berth"
 make -C "$repo" --no-print-directory build

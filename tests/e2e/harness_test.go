@@ -2,22 +2,16 @@ package e2e
 
 import (
 	"bufio"
-	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/berth-oci/berth/tests/testkit"
 )
@@ -151,100 +145,31 @@ func (s *suite) start(timeout time.Duration, name string, args ...string) *testk
 	return p
 }
 
-// eventually polls f until it returns nil or the timeout passes.
-func eventually(timeout time.Duration, f func() error) error {
-	return testkit.PollEvery(timeout, 100*time.Millisecond, f)
-}
-
 // ---- pty ----
 
-// openPTY returns a pty master and its slave, 24x80.
-func openPTY() (master, slave *os.File, err error) {
-	master, slave, err = testkit.OpenPTY()
-	if err == nil {
-		_ = unix.IoctlSetWinsize(int(slave.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 24, Col: 80})
-	}
-	return master, slave, err
-}
-
-// lockedBuf collects a pty's output.
-type lockedBuf struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuf) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuf) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// runPTY runs a client on a new pty as its controlling terminal, as a user
-// at a terminal would: it waits for the container shell's prompt, types
-// input, and returns everything the terminal showed plus the exit code.
+// runPTY runs a client on a new 24x80 pty as its controlling terminal, as a
+// user at a terminal would: it waits for the container shell's prompt,
+// types input, and returns everything the terminal showed plus the exit
+// code.
 func (s *suite) runPTY(timeout time.Duration, prompt, input string, name string, args ...string) result {
 	s.t.Helper()
-	m, sl, err := openPTY()
+	term, err := testkit.NewTerminal(24, 80)
 	if err != nil {
 		if ciMode {
 			s.t.Fatalf("opening a pty: %v", err)
 		}
 		s.t.Skipf("no pty on this machine: %v", err)
 	}
-	defer m.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = append(append([]string{}, s.env...), "TERM=xterm")
-	cmd.Dir = s.dir
-	cmd.Stdin, cmd.Stdout, cmd.Stderr = sl, sl, sl
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true, Ctty: 0}
-	cmd.WaitDelay = 5 * time.Second
-	out := &lockedBuf{}
-	started := time.Now()
-	if err := cmd.Start(); err != nil {
-		sl.Close()
-		s.t.Fatalf("starting %s: %v", name, err)
+	if err := term.Start(s.cmd(timeout, name, args...)); err != nil {
+		s.t.Fatal(err)
 	}
-	sl.Close()
-	readDone := make(chan struct{})
-	go func() {
-		io.Copy(out, m) // ends with EIO when the last slave fd closes
-		close(readDone)
-	}()
-	waitErr := make(chan error, 1)
-	go func() { waitErr <- cmd.Wait() }()
-	// Wait for the prompt, then type.
-	promptErr := eventually(timeout/2, func() error {
-		if strings.Contains(out.String(), prompt) {
-			return nil
-		}
-		return errors.New("no prompt")
-	})
+	promptErr := term.Expect(prompt, timeout/2)
 	if promptErr == nil {
-		m.Write([]byte(input))
+		_ = term.Type(input) // a shell that is gone fails the exit code check
 	}
-	err = <-waitErr
-	select {
-	case <-readDone:
-	case <-time.After(2 * time.Second):
-	}
-	r := result{Args: cmd.Args, Stdout: out.String(), Code: -1, Err: err, Dur: time.Since(started)}
-	if cmd.ProcessState != nil {
-		r.Code = cmd.ProcessState.ExitCode()
-	}
-	if promptErr != nil {
+	r := term.Wait()
+	if promptErr != nil && !r.TimedOut {
 		r.Err = fmt.Errorf("no %q prompt on the terminal", prompt)
-	}
-	if ctx.Err() != nil {
-		r.Err = fmt.Errorf("timed out after %v", timeout)
-		r.TimedOut, r.Code = true, -1
 	}
 	return r
 }
@@ -504,29 +429,4 @@ func dumpFile(t *testing.T, header, path string, maxBytes int64) {
 	}
 	data, _ := io.ReadAll(f)
 	t.Logf("---- %s (%s) ----\n%s\n---- end of %s ----", header, path, data, header)
-}
-
-// readSnippet returns a contrib/ config snippet with every occurrence of old
-// replaced by new (pairs), failing if an old string is not in it: so the
-// tests run the snippets exactly as documented, with only paths swapped.
-func readSnippet(t *testing.T, rel string, pairs ...string) string {
-	t.Helper()
-	data, err := os.ReadFile(filepath.Join(repoRoot, rel))
-	if err != nil {
-		t.Fatalf("reading the documented snippet: %v", err)
-	}
-	text := string(data)
-	for i := 0; i+1 < len(pairs); i += 2 {
-		if !strings.Contains(text, pairs[i]) {
-			t.Fatalf("%s no longer contains %q, which the e2e test substitutes", rel, pairs[i])
-		}
-		text = strings.ReplaceAll(text, pairs[i], pairs[i+1])
-	}
-	return text
-}
-
-// tomlString quotes s as a TOML basic string.
-func tomlString(s string) string {
-	r := strings.NewReplacer(`\`, `\\`, `"`, `\"`)
-	return `"` + r.Replace(s) + `"`
 }

@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/berth-oci/berth/tests/testkit"
@@ -36,43 +35,16 @@ func TestMain(m *testing.M) {
 func testMain(m *testing.M) int {
 	setup = testkit.NewSetup("the e2e suites run container engines", "")
 	repoRoot, binary = setup.Repo, setup.Binary
-	ciMode = os.Getenv("CI") == "true"
+	ciMode = testkit.CI()
 	keep = os.Getenv("E2E_KEEP") == "1"
-	// Engines, conmon and the shims are looked up on PATH; make sure the
-	// usual sbin dirs are on it even in a minimal CI environment.
-	for _, d := range []string{"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"} {
-		if !strings.Contains(":"+os.Getenv("PATH")+":", ":"+d+":") {
-			os.Setenv("PATH", os.Getenv("PATH")+":"+d)
-		}
-	}
-	if setup.Gate.Skip == "" && setup.Gate.Fail == "" {
-		// Short paths: unix socket paths (containerd's, conmon's attach
-		// socket under the bundle) must stay below 108 bytes.
-		var err error
-		if workDir, err = os.MkdirTemp("/tmp", "berth-e2e."); err != nil {
-			setup.Gate.Fail = "making work dir: " + err.Error()
-		}
-	}
+	// Engines, conmon and the shims are looked up on PATH.
+	testkit.AddSystemPath()
+	// Short paths: containerd's socket and conmon's attach socket under
+	// the bundle are below it.
+	workDir = setup.Gate.WorkDir("berth-e2e.")
 	setup.Gate.Report("e2e")
 	code := m.Run()
-	if workDir != "" {
-		// Suites remove their own dirs unless they failed under E2E_KEEP=1.
-		kept := false
-		if keep {
-			ents, _ := os.ReadDir(workDir)
-			for _, e := range ents {
-				kept = kept || e.Name() != "images"
-			}
-		}
-		if kept {
-			fmt.Fprintln(os.Stderr, "e2e: kept", workDir)
-		} else {
-			if err := testkit.UnmountUnder(workDir); err != nil {
-				fmt.Fprintln(os.Stderr, "e2e:", err)
-			}
-			os.RemoveAll(workDir)
-		}
-	}
+	testkit.RemoveWorkDir("e2e", workDir, keep)
 	return code
 }
 
@@ -81,11 +53,8 @@ func testMain(m *testing.M) int {
 func missing(t *testing.T, format string, args ...any) {
 	t.Helper()
 	msg := fmt.Sprintf(format, args...) + " (tests/e2e/install-deps.sh installs it)"
-	if ciMode {
-		t.Fatal("CI=true: " + msg)
-	}
 	t.Log("SKIP: " + msg)
-	t.Skip(msg)
+	testkit.Missing(t, msg)
 }
 
 // needTool returns the path of each named tool, or skips/fails the test.
@@ -102,42 +71,24 @@ func needTool(t *testing.T, names ...string) []string {
 	return paths
 }
 
-// Images are built once, on first use, into workDir.
-var (
-	imagesOnce sync.Once
-	imagesErr  error
-	ociTar     string // OCI image layout tar with every image
-	dockerTar  string // docker-archive tar with every image
+// The images every suite uses, built once, on first use, into workDir.
+const (
+	busyboxRef = "localhost/busybox:berth-e2e"
+	pauseRef   = "localhost/pause:berth-e2e"
 )
 
+var (
+	defaultImages = []testkit.Image{{Ref: busyboxRef, Cmd: []string{"sh"}}, {Ref: pauseRef, Cmd: testkit.PauseCmd}}
+	images        testkit.Archives
+)
+
+// needImages builds the archives (images.OCI, images.Docker) once.
 func needImages(t *testing.T) {
 	t.Helper()
-	imagesOnce.Do(func() {
-		bb, err := testkit.Busybox()
-		if err != nil {
-			imagesErr = err
-			return
+	if err := images.Build(filepath.Join(workDir, "images"), "e2e", defaultImages...); err != nil {
+		if strings.Contains(err.Error(), "busybox") && !ciMode {
+			missing(t, "%v", err)
 		}
-		set, err := buildImages(bb, defaultImages)
-		if err != nil {
-			imagesErr = err
-			return
-		}
-		dir := filepath.Join(workDir, "images")
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			imagesErr = err
-			return
-		}
-		ociTar = filepath.Join(dir, "oci.tar")
-		dockerTar = filepath.Join(dir, "docker.tar")
-		if imagesErr = set.writeOCIArchive(ociTar); imagesErr == nil {
-			imagesErr = set.writeDockerArchive(dockerTar)
-		}
-	})
-	if imagesErr != nil {
-		if strings.Contains(imagesErr.Error(), "busybox") && !ciMode {
-			missing(t, "%v", imagesErr)
-		}
-		t.Fatal("building images: ", imagesErr)
+		t.Fatal("building images: ", err)
 	}
 }

@@ -58,8 +58,8 @@ func TestPodman(t *testing.T) {
 	// the suite's own settings in tables the snippet does not have. The
 	// VM's root may lack CAP_SYS_RESOURCE, so podman's rootful default
 	// rlimits (nofile 1048576) cannot be set: ask for small ones.
-	conf := readSnippet(t, "contrib/podman/containers.conf",
-		`berth = ["/usr/local/bin/berth"]`, fmt.Sprintf("berth = [%s]", tomlString(s.shim)))
+	conf := testkit.Snippet(t, filepath.Join(repoRoot, "contrib/podman/containers.conf"),
+		`berth = ["/usr/local/bin/berth"]`, fmt.Sprintf("berth = [%s]", testkit.TOMLString(s.shim)))
 	conf += `
 # ---- added by tests/e2e ----
 [containers]
@@ -73,7 +73,7 @@ default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
 	runroot := filepath.Join(s.dir, "runroot")
 	storageConf := filepath.Join(s.dir, "storage.conf")
 	if err := os.WriteFile(storageConf, []byte(fmt.Sprintf("[storage]\ndriver = \"overlay\"\ngraphroot = %s\nrunroot = %s\n",
-		tomlString(root), tomlString(runroot))), 0o644); err != nil {
+		testkit.TOMLString(root), testkit.TOMLString(runroot))), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	s.env = append(s.env, "CONTAINERS_CONF="+confPath, "CONTAINERS_STORAGE_CONF="+storageConf)
@@ -112,19 +112,19 @@ default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
 	} else if !strings.Contains(r.Stdout, s.shim) {
 		t.Fatalf("podman does not use the shim as its runtime:\n%s", r)
 	}
-	if r := p.run("load", "-i", dockerTar); r.Code != 0 {
+	if r := p.run("load", "-i", images.Docker); r.Code != 0 {
 		t.Fatalf("podman load:\n%s", r)
 	}
 	if out := p.must(t, "images", "--format", "{{.Repository}}:{{.Tag}}"); !strings.Contains(out, busyboxRef) {
 		t.Fatalf("podman images does not list %s after load:\n%s", busyboxRef, out)
 	}
 
-	tok := randToken()
+	tok := testkit.RandomHex(3)
 	name := func(n string) string { return "e2e-" + tok + "-" + n }
 	runArgs := func(extra ...string) []string {
 		return append([]string{"run", "--network", "none"}, extra...)
 	}
-	const loop = readyLoop
+	const loop = testkit.ReadyLoop
 
 	t.Run("RunRm", func(t *testing.T) {
 		r := p.run(runArgs("--rm", busyboxRef, "echo", "hello-from-podman")...)
@@ -184,7 +184,7 @@ default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
 		if st := p.inspect(t, main, "{{.State.Status}}"); st != "running" {
 			t.Fatalf("status %q, want running", st)
 		}
-		waitReady(t, p.pid(t, main))
+		testkit.WaitReady(t, p.pid(t, main))
 		if out := p.must(t, "ps", "--format", "{{.Names}}"); !strings.Contains(out, main) {
 			t.Errorf("podman ps does not list %s:\n%s", main, out)
 		}
@@ -220,13 +220,8 @@ default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
 
 	t.Run("ExecDetached", func(t *testing.T) {
 		p.must(t, "exec", "-d", main, "sleep", "4545")
-		pid := 0
-		if err := eventually(10*time.Second, func() error {
-			if pid = pidRunning("sleep 4545"); pid == 0 {
-				return fmt.Errorf("no process")
-			}
-			return nil
-		}); err != nil {
+		pid, err := testkit.WaitPidOf("sleep 4545", 10*time.Second)
+		if err != nil {
 			t.Fatal("the detached exec process is not running")
 		}
 		if out := p.must(t, "exec", main, "ps"); !strings.Contains(out, "sleep 4545") {
@@ -288,7 +283,7 @@ default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
 	t.Run("KillWait", func(t *testing.T) {
 		n := name("kill")
 		p.must(t, runArgs("-d", "--name", n, busyboxRef, "sh", "-c", loop)...)
-		waitReady(t, p.pid(t, n))
+		testkit.WaitReady(t, p.pid(t, n))
 		p.must(t, "kill", "--signal", "TERM", n)
 		if out := strings.TrimSpace(p.must(t, "wait", n)); out != "7" {
 			t.Errorf("podman wait: %q, want 7", out)
@@ -300,7 +295,7 @@ default_ulimits = ["nofile=1024:1024", "nproc=4096:4096"]
 		n := name("rmf")
 		p.must(t, runArgs("-d", "--name", n, busyboxRef, "sleep", "4646")...)
 		p.must(t, "rm", "--force", "--time", "1", n)
-		if pid := pidRunning("sleep 4646"); pid != 0 {
+		if pid := testkit.PidOf("sleep 4646"); pid != 0 {
 			t.Errorf("rm -f left the container's process %d", pid)
 		}
 		if r := p.run("inspect", n); r.Code == 0 {

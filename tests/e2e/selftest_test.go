@@ -93,7 +93,7 @@ func TestLeakDetection(t *testing.T) {
 		t.Errorf("UnmountUnder left %+v", ms)
 	}
 
-	name := "berth-e2e-leakcheck-" + randToken()
+	name := "berth-e2e-leakcheck-" + testkit.RandomHex(3)
 	var made []string
 	for _, h := range testkit.Hierarchies() {
 		if err := os.Mkdir(filepath.Join(h, name), 0o755); err == nil {

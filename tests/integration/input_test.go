@@ -120,22 +120,11 @@ func TestToleratedConfig(t *testing.T) {
 func TestUnknownConfigProperties(t *testing.T) {
 	e := newEnv(t)
 	b := e.newBundle("sleep", "1000")
-	data, err := json.Marshal(b.Spec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var m map[string]any
-	if err := json.Unmarshal(data, &m); err != nil {
-		t.Fatal(err)
-	}
+	m := b.ConfigMap()
 	m["foo"] = map[string]any{"bar": 1}
 	m["process"].(map[string]any)["foo"] = map[string]any{"bar": 1}
 	m["linux"].(map[string]any)["fooBar"] = []any{"x"}
-	data, err = json.MarshalIndent(m, "", "  ")
-	if err != nil {
-		t.Fatal(err)
-	}
-	b.WriteConfig(data)
+	b.WriteConfigMap(m)
 	id := e.NewID()
 	r := e.create(b, id)
 	if st := e.mustState(id); st.Status != "created" {

@@ -59,15 +59,7 @@ func TestCorruptState(t *testing.T) {
 			t.Run(status+"/"+c.name, func(t *testing.T) {
 				w := newWorld(t)
 				b := w.newBundle("sleep", "1000")
-				healthy := w.NewID()
-				w.must("create", "--bundle", b.Dir, healthy)
-				id := w.NewID()
-				if status == "created" {
-					w.must("create", "--bundle", b.Dir, id)
-				} else {
-					w.must("run", "--detach", "--bundle", b.Dir, id)
-				}
-				st := w.waitStatus(id, status, 10*time.Second)
+				healthy, id, st := w.besideHealthy(b, status)
 				file := filepath.Join(w.Root, id, "state.json")
 				old, err := os.ReadFile(file)
 				if err != nil {

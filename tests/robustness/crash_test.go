@@ -245,8 +245,8 @@ func TestStaleLockNeverBlocks(t *testing.T) {
 	c := w.start(opts{}, "create", "--bundle", b.Dir, id)
 	var hookPid int
 	if !waitUntil(10*time.Second, func() bool {
-		data, err := os.ReadFile(pidFile)
-		hookPid, _ = strconv.Atoi(strings.TrimSpace(string(data)))
+		var err error
+		hookPid, err = testkit.ReadPid(pidFile)
 		return err == nil && hookPid > 0
 	}) {
 		t.Fatalf("prestart hook did not start: %s", c.Kill())

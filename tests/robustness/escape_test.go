@@ -100,10 +100,7 @@ func TestNoRuntimeFDsInContainer(t *testing.T) {
 			t.Errorf("exec --preserve-fds %d: fds %s, want %s: %s", c.preserve, got, c.want, r)
 		}
 	}
-	pidFile := filepath.Join(w.Dir, "exec.pid")
-	w.must("exec", "--detach", "--pid-file", pidFile, id, "sleep", "1000")
-	data, _ := os.ReadFile(pidFile)
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
+	pid := w.execDetached(id, "sleep", "1000")
 	// exec --detach returns once the process is set up, as runc's does; it
 	// executes the command a moment later. What counts is what it holds then.
 	if !waitUntil(2*time.Second, func() bool { fds, _ := hostFDs(pid); return fmt.Sprint(fds) == "[0 1 2]" }) {

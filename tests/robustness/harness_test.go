@@ -156,6 +156,36 @@ func (w *world) waitStatus(id, want string, d time.Duration) *testkit.State {
 	return last
 }
 
+// execDetached execs args detached into container id and returns the pid
+// that exec --pid-file wrote; the leak check then wants it gone.
+func (w *world) execDetached(id string, args ...string) int {
+	w.t.Helper()
+	pidFile := filepath.Join(w.Dir, "exec.pid")
+	w.must(append([]string{"exec", "--detach", "--pid-file", pidFile, id}, args...)...)
+	pid, err := testkit.ReadPid(pidFile)
+	if err != nil {
+		w.t.Fatalf("exec pid file: %v", err)
+	}
+	w.trackPid(pid)
+	return pid
+}
+
+// besideHealthy creates a healthy container of bundle b, then the container
+// the test damages, in status ("created" or "running"): it returns both ids
+// and the damaged one's state once it has that status.
+func (w *world) besideHealthy(b *testkit.Bundle, status string) (healthy, id string, st *testkit.State) {
+	w.t.Helper()
+	healthy = w.NewID()
+	w.must("create", "--bundle", b.Dir, healthy)
+	id = w.NewID()
+	if status == "created" {
+		w.must("create", "--bundle", b.Dir, id)
+	} else {
+		w.must("run", "--detach", "--bundle", b.Dir, id)
+	}
+	return healthy, id, w.waitStatus(id, status, 10*time.Second)
+}
+
 // waitUntil polls cond for at most d.
 func waitUntil(d time.Duration, cond func() bool) bool {
 	return testkit.Poll(d, func() error {

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -43,29 +42,10 @@ func TestAllRecordsDamaged(t *testing.T) {
 						s.Linux.Namespaces = keep
 					})
 				}
-				healthy := w.NewID()
-				w.must("create", "--bundle", b.Dir, healthy)
-				id := w.NewID()
-				if status == "created" {
-					w.must("create", "--bundle", b.Dir, id)
-				} else {
-					w.must("run", "--detach", "--bundle", b.Dir, id)
-				}
-				st := w.waitStatus(id, status, 10*time.Second)
+				healthy, id, st := w.besideHealthy(b, status)
 				pids := []int{st.Pid}
 				if status == "running" {
-					pidFile := filepath.Join(b.Dir, "exec.pid")
-					w.must("exec", "--detach", "--pid-file", pidFile, id, "sleep", "1000")
-					data, err := os.ReadFile(pidFile)
-					if err != nil {
-						t.Fatal(err)
-					}
-					pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-					if err != nil {
-						t.Fatalf("exec pid file: %v", err)
-					}
-					w.trackPid(pid)
-					pids = append(pids, pid)
+					pids = append(pids, w.execDetached(id, "sleep", "1000"))
 				}
 				for _, f := range []string{"state.json", "berth.json"} {
 					if err := os.WriteFile(filepath.Join(w.Root, id, f), []byte("\x00\xff garbage {{{ \n"), 0o600); err != nil {

@@ -70,8 +70,8 @@ func TestRootless(t *testing.T) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	// A world of the user's: its --root lives in the user's directory
-	// and is the user's (the chown below).
+	// A world of the user's: its --root lives in the user's directory,
+	// and is the user's too (made before the chown).
 	uw := &world{t: t, Space: testkit.SpaceAt(t, dir, setup.IDs)}
 	if out, err := exec.Command("chown", "-R", fmt.Sprintf("%d:%d", uid, gid), dir).CombinedOutput(); err != nil {
 		t.Fatalf("chown: %v: %s", err, out)

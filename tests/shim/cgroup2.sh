@@ -11,16 +11,8 @@
 # SHIM_CG2_RUN (the -test.run pattern).
 set -euo pipefail
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd -P)
-vm=${CG2VM_SCRIPT:-}
-if [ -z "$vm" ]; then
-	for cand in "$repo/../shared/cg2vm/run-in-cgroup2-vm.sh" /work/shared/cg2vm/run-in-cgroup2-vm.sh; do
-		[ -e "$cand" ] && { vm=$cand; break; }
-	done
-fi
-[ -n "$vm" ] && [ -e "$vm" ] || { echo "shim cgroup2: VM runner not found (set CG2VM_SCRIPT)" >&2; exit 125; }
-export PATH=$PATH:/usr/local/go/bin
-export CG2VM_TIMEOUT=${CG2VM_TIMEOUT:-1200}
+# repo, vm (the VM runner, or exit 125), PATH and CG2VM_TIMEOUT.
+. "$(dirname "${BASH_SOURCE[0]}")/../cgroup2/vm.sh" 1200
 run=${SHIM_CG2_RUN:-TestCtr|TestNode/containerd-[0-9.]+/OOM}
 
 make -C "$repo" --no-print-directory build

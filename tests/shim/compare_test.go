@@ -20,13 +20,7 @@ func TestCompareRuncShim(t *testing.T) {
 	if n <= 0 {
 		t.Skip("set SHIM_BENCH=N to time N rounds")
 	}
-	berthBin := filepath.Join(filepath.Dir(shimBin), "berth")
-	forEachFlavor(t, func(t *testing.T, fl flavor) {
-		s := newSuite(t, fl, "compare", "")
-		s.importImages(t)
-		if _, err := os.Stat(filepath.Join(fl.bin, "containerd-shim-runc-v2")); err == nil {
-			s.env = append(s.env, "PATH="+filepath.Join(s.dir, "bin")+":"+fl.bin+":"+os.Getenv("PATH"))
-		}
+	forEachSuite(t, "compare", func(t *testing.T, s *suite) {
 		runcRoot := filepath.Join(s.dir, "runc-root")
 		kinds := map[string][]string{
 			"berth shim":      {"--runtime", "io.containerd.berth.v2"},
@@ -37,26 +31,26 @@ func TestCompareRuncShim(t *testing.T) {
 		long := map[string]string{}
 		for kind, flags := range kinds {
 			id := s.id("long")
-			s.mustCtr(t, append(append([]string{"run", "-d", "--fifo-dir", s.dir + "/fifo"}, flags...), busyboxRef, id, "sleep", "3600")...)
+			s.MustCtr(t, append(append([]string{"run", "-d", "--fifo-dir", s.dir + "/fifo"}, flags...), busyboxRef, id, "sleep", "3600")...)
 			long[kind] = id
 		}
 		for i := range n {
 			for kind, flags := range kinds {
 				id := s.id(fmt.Sprintf("r%d", i))
-				r := s.ctr(append(append([]string{"run", "--rm", "--fifo-dir", s.dir + "/fifo"}, flags...), busyboxRef, id, "true")...)
-				if r.code != 0 {
+				r := s.Ctr(append(append([]string{"run", "--rm", "--fifo-dir", s.dir + "/fifo"}, flags...), busyboxRef, id, "true")...)
+				if !r.OK() {
 					t.Fatalf("%s:\n%s", kind, r)
 				}
-				runs[kind] = append(runs[kind], r.dur)
-				r = s.ctr("task", "exec", "--fifo-dir", s.dir+"/fifo", "--exec-id", fmt.Sprintf("e%d", i), long[kind], "true")
-				if r.code != 0 {
+				runs[kind] = append(runs[kind], r.Dur)
+				r = s.Ctr("task", "exec", "--fifo-dir", s.dir+"/fifo", "--exec-id", fmt.Sprintf("e%d", i), long[kind], "true")
+				if !r.OK() {
 					t.Fatalf("%s exec:\n%s", kind, r)
 				}
-				execs[kind] = append(execs[kind], r.dur)
+				execs[kind] = append(execs[kind], r.Dur)
 			}
 		}
 		for kind := range kinds {
-			t.Logf("containerd %s, %-16s ctr run --rm: median %v  ctr task exec: median %v  (%d rounds)", fl.name, kind, median(runs[kind]), median(execs[kind]), n)
+			t.Logf("containerd %s, %-16s ctr run --rm: median %v  ctr task exec: median %v  (%d rounds)", s.fl.name, kind, median(runs[kind]), median(execs[kind]), n)
 			s.removeTask(t, long[kind])
 		}
 	})

@@ -6,9 +6,11 @@
 // plugin through crictl.
 //
 // Each suite runs a private containerd (its own root, state, sockets and
-// namespace under a temp dir) and checks at its end, failed or not, that no
-// shim, container process, mount, cgroup, berth state or shim socket is
-// left; whatever is left is removed.
+// namespace under a temp dir; tests/testkit's Containerd, which tests/e2e
+// uses too) and checks at its end, failed or not, with tests/testkit's leak
+// checker, that no shim, container process, mount, cgroup, berth or
+// containerd task state or shim socket is left; whatever is left is
+// removed.
 //
 // Settings (environment):
 //

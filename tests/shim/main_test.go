@@ -8,87 +8,53 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
 var (
 	repoRoot string
 	shimBin  string // absolute path of the shim under test
-	ciMode   bool
+	berthBin string // bin/berth beside it
 	keep     bool
 	workDir  string
-	skipAll  string
-	setupErr string
+	// gate says why the suites cannot run, if they cannot (not root, no
+	// shim, no work dir).
+	gate testkit.Gate
 )
 
 func TestMain(m *testing.M) { os.Exit(testMain(m)) }
 
 func testMain(m *testing.M) int {
-	wd, err := os.Getwd()
-	if err != nil {
+	var err error
+	if repoRoot, err = testkit.RepoRoot(); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	repoRoot = filepath.Clean(filepath.Join(wd, "..", ".."))
-	ciMode = os.Getenv("CI") == "true"
 	keep = os.Getenv("SHIM_KEEP") == "1"
 	shimBin = os.Getenv("BERTH_SHIM")
 	if shimBin == "" {
 		shimBin = filepath.Join(repoRoot, "bin", "containerd-shim-berth-v2")
 	}
 	shimBin, _ = filepath.Abs(shimBin)
-	for _, d := range []string{"/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin"} {
-		if !strings.Contains(":"+os.Getenv("PATH")+":", ":"+d+":") {
-			os.Setenv("PATH", os.Getenv("PATH")+":"+d)
-		}
-	}
-	switch {
-	case os.Geteuid() != 0:
-		skipAll = fmt.Sprintf("the shim suites run containerd and need root (euid %d)", os.Geteuid())
-	default:
+	berthBin = filepath.Join(filepath.Dir(shimBin), "berth")
+	testkit.AddSystemPath()
+	if gate.Skip = testkit.NotRoot("the shim suites run containerd"); gate.Skip == "" {
 		if st, err := os.Stat(shimBin); err != nil || st.IsDir() {
-			setupErr = fmt.Sprintf("shim %s does not exist: run `make build` first (or set BERTH_SHIM)", shimBin)
-			break
-		}
-		// Short paths: unix sockets under it must stay below 108 bytes.
-		if workDir, err = os.MkdirTemp("/tmp", "berth-shim."); err != nil {
-			setupErr = err.Error()
+			gate.Fail = fmt.Sprintf("shim %s does not exist: run `make build` first (or set BERTH_SHIM)", shimBin)
 		}
 	}
+	workDir = gate.WorkDir("berth-shim.")
+	gate.Report("shim tests")
 	code := m.Run()
-	if workDir != "" {
-		ents, _ := os.ReadDir(workDir)
-		kept := false
-		for _, e := range ents {
-			kept = kept || (keep && e.Name() != "images")
-		}
-		if kept {
-			fmt.Fprintln(os.Stderr, "shim tests: kept", workDir)
-		} else {
-			unmountUnder(workDir)
-			os.RemoveAll(workDir)
-		}
-	}
+	testkit.RemoveWorkDir("shim tests", workDir, keep)
 	return code
-}
-
-func requireSuite(t *testing.T) {
-	t.Helper()
-	if skipAll != "" {
-		t.Skip(skipAll)
-	}
-	if setupErr != "" {
-		t.Fatal(setupErr)
-	}
 }
 
 // missing skips, or fails under CI=true.
 func missing(t *testing.T, format string, args ...any) {
 	t.Helper()
-	msg := fmt.Sprintf(format, args...)
-	if ciMode {
-		t.Fatal("CI=true: " + msg)
-	}
-	t.Skip(msg)
+	testkit.Missing(t, fmt.Sprintf(format, args...))
 }
 
 // flavor is one containerd version under test.
@@ -147,6 +113,29 @@ func containerd2(t *testing.T) flavor {
 
 // forEachFlavor runs f as a subtest per containerd version.
 func forEachFlavor(t *testing.T, f func(t *testing.T, fl flavor)) {
-	t.Run("containerd-1.6", func(t *testing.T) { requireSuite(t); f(t, containerd16(t)) })
-	t.Run("containerd-2.4", func(t *testing.T) { requireSuite(t); f(t, containerd2(t)) })
+	t.Run("containerd-1.6", func(t *testing.T) { gate.Check(t); f(t, containerd16(t)) })
+	t.Run("containerd-2.4", func(t *testing.T) { gate.Check(t); f(t, containerd2(t)) })
+}
+
+// The test images, built from the host's static busybox (nothing is
+// downloaded): busybox, and a pause image for the CRI sandboxes.
+const (
+	busyboxRef = "localhost/busybox:berth-shim"
+	pauseRef   = "localhost/pause:berth-shim"
+)
+
+var images testkit.Archives
+
+// needImages builds the OCI archive once per test run.
+func needImages(t *testing.T) string {
+	t.Helper()
+	err := images.Build(filepath.Join(workDir, "images"), "shim",
+		testkit.Image{Ref: busyboxRef, Cmd: []string{"sh"}}, testkit.Image{Ref: pauseRef, Cmd: testkit.PauseCmd})
+	if err != nil {
+		if strings.Contains(err.Error(), "busybox") {
+			missing(t, "%v", err)
+		}
+		t.Fatal(err)
+	}
+	return images.OCI
 }

@@ -1,22 +1,18 @@
 package shim
 
 import (
-	"bufio"
-	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
+	"slices"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/berth-oci/berth/tests/testkit"
 )
 
 // TestNode is what a node lives through: containerd restarted under
@@ -24,112 +20,91 @@ import (
 // a binary that does not exist, a storm of concurrent execs (probes), and a
 // terminal resized.
 func TestNode(t *testing.T) {
-	forEachFlavor(t, func(t *testing.T, fl flavor) {
-		s := newSuite(t, fl, "node", "")
-		s.importImages(t)
+	forEachSuite(t, "node", func(t *testing.T, s *suite) {
 		fifo := filepath.Join(s.dir, "fifo")
 
 		main := s.id("main")
-		s.mustCtr(t, s.runArgs("-d", busyboxRef, main, "sh", "-c", readyLoop)...)
-		s.waitStatus(t, main, "RUNNING", 20*time.Second)
-		waitReady(t, s.taskPid(main))
+		s.MustCtr(t, s.runArgs("-d", busyboxRef, main, "sh", "-c", testkit.ReadyLoop)...)
+		s.WaitStatus(t, main, "RUNNING", 20*time.Second)
+		testkit.WaitReady(t, s.TaskPID(main))
 
 		t.Run("ExecMissingBinary", func(t *testing.T) {
-			r := s.ctr("task", "exec", "--fifo-dir", fifo, "--exec-id", "missing", main, "/no/such/binary")
-			if r.code == 0 || !strings.Contains(r.stderr, "/no/such/binary") || !strings.Contains(r.stderr, "no such file or directory") {
+			r := s.Ctr("task", "exec", "--fifo-dir", fifo, "--exec-id", "missing", main, "/no/such/binary")
+			if r.Code == 0 || !strings.Contains(r.Stderr, "/no/such/binary") || !strings.Contains(r.Stderr, "no such file or directory") {
 				t.Fatalf("want a clear error naming the missing binary:\n%s", r)
 			}
-			t.Logf("the error: %s", strings.TrimSpace(r.stderr))
-			if st := s.tasks()[main]; st != "RUNNING" {
+			t.Logf("the error: %s", strings.TrimSpace(r.Stderr))
+			if st := s.Tasks()[main]; st != "RUNNING" {
 				t.Fatalf("the container is %s after the failed exec", st)
 			}
-			r = s.ctr("task", "exec", "--fifo-dir", fifo, "--exec-id", "after", main, "echo", "still-fine")
-			if r.code != 0 || !strings.Contains(r.stdout, "still-fine") {
+			r = s.Ctr("task", "exec", "--fifo-dir", fifo, "--exec-id", "after", main, "echo", "still-fine")
+			if !r.OK() || !strings.Contains(r.Stdout, "still-fine") {
 				t.Fatalf("exec after the failed one:\n%s", r)
 			}
 		})
 
 		t.Run("ExecStorm", func(t *testing.T) {
 			const n = 50
-			var wg sync.WaitGroup
 			errs := make(chan error, n)
 			start := time.Now()
-			for i := range n {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					r := s.run(2*cmdTimeout, "", fl.bin+"/ctr", s.ctrArgs("task", "exec", "--fifo-dir", fifo, "--exec-id", fmt.Sprintf("storm%d", i), main, "sh", "-c", fmt.Sprintf("echo probe-%d; exit %d", i, i%3))...)
-					if r.code != i%3 || !strings.Contains(r.stdout, fmt.Sprintf("probe-%d", i)) {
-						errs <- fmt.Errorf("exec %d:\n%s", i, r)
-					}
-				}()
-			}
-			wg.Wait()
+			testkit.Together(n, func(i int) {
+				c := s.CtrCmd("task", "exec", "--fifo-dir", fifo, "--exec-id", fmt.Sprintf("storm%d", i), main, "sh", "-c", fmt.Sprintf("echo probe-%d; exit %d", i, i%3))
+				c.Timeout = 2 * testkit.CmdTimeout
+				if r := testkit.Run(c); r.Code != i%3 || !strings.Contains(r.Stdout, fmt.Sprintf("probe-%d", i)) {
+					errs <- fmt.Errorf("exec %d:\n%s", i, r)
+				}
+			})
 			close(errs)
 			for err := range errs {
 				t.Error(err)
 			}
 			t.Logf("%d concurrent execs in %v", n, time.Since(start).Round(time.Millisecond))
-			if st := s.tasks()[main]; st != "RUNNING" {
+			if st := s.Tasks()[main]; st != "RUNNING" {
 				t.Errorf("the container is %s after the storm", st)
 			}
 		})
 
 		t.Run("PtyResize", func(t *testing.T) {
-			m, sl, err := openPTY(24, 80)
+			term, err := testkit.NewTerminal(24, 80)
 			if err != nil {
 				t.Skipf("no pty: %v", err)
 			}
-			defer m.Close()
-			ctx, cancel := context.WithTimeout(context.Background(), cmdTimeout)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, fl.bin+"/ctr", s.ctrArgs("task", "exec", "--fifo-dir", fifo, "-t", "--exec-id", "tty", main, "sh")...)
-			cmd.Env = append(s.env, "TERM=xterm")
-			cmd.Stdin, cmd.Stdout, cmd.Stderr = sl, sl, sl
-			cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Setctty: true}
-			if err := cmd.Start(); err != nil {
+			defer term.Close()
+			if err := term.Start(s.CtrCmd("task", "exec", "--fifo-dir", fifo, "-t", "--exec-id", "tty", main, "sh")); err != nil {
 				t.Fatal(err)
 			}
-			sl.Close()
-			out := &lockedBuf{}
-			go func() { _, _ = io.Copy(out, m) }()
 			expect := func(what string) {
 				t.Helper()
-				if err := eventually(20*time.Second, func() error {
-					if !strings.Contains(out.String(), what) {
-						return errors.New("not yet")
-					}
-					return nil
-				}); err != nil {
-					t.Fatalf("want %q on the terminal, got:\n%s", what, out.String())
+				if err := term.Expect(what, 20*time.Second); err != nil {
+					t.Fatalf("want %q on the terminal, got:\n%s", what, term.Output())
 				}
 			}
 			expect("# ")
-			_, _ = m.WriteString("stty size; echo sz-$((1+1))\r")
+			_ = term.Type("stty size; echo sz-$((1+1))\r") // a shell that is gone fails expect
 			expect("24 80")
 			expect("sz-2")
 			// The terminal grows: ctr gets SIGWINCH and calls ResizePty.
-			_ = unix.IoctlSetWinsize(int(m.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: 40, Col: 100})
-			_ = cmd.Process.Signal(unix.SIGWINCH)
+			if err := term.Resize(40, 100); err != nil {
+				t.Fatal(err)
+			}
 			time.Sleep(500 * time.Millisecond)
-			_, _ = m.WriteString("stty size; echo sz-$((2+1))\r")
+			_ = term.Type("stty size; echo sz-$((2+1))\r")
 			expect("sz-3")
 			expect("40 100")
-			_, _ = m.WriteString("exit 6\r")
-			err = cmd.Wait()
-			if cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != 6 {
-				t.Fatalf("want exit 6 from the terminal's shell, got %v:\n%s", err, out.String())
+			_ = term.Type("exit 6\r")
+			if r := term.Wait(); r.Code != 6 {
+				t.Fatalf("want exit 6 from the terminal's shell: %s", r)
 			}
 		})
 
 		t.Run("RestartContainerd", func(t *testing.T) {
 			victim := s.id("victim")
-			s.mustCtr(t, s.runArgs("-d", busyboxRef, victim, "sh", "-c", readyLoop)...)
-			s.waitStatus(t, victim, "RUNNING", 20*time.Second)
-			victimPid := s.taskPid(victim)
-			pid := s.taskPid(main)
+			s.MustCtr(t, s.runArgs("-d", busyboxRef, victim, "sh", "-c", testkit.ReadyLoop)...)
+			s.WaitStatus(t, victim, "RUNNING", 20*time.Second)
+			victimPid := s.TaskPID(victim)
+			pid := s.TaskPID(main)
 			shims := s.shimProcs()
-			s.stopDaemon()
+			s.Stop()
 			if err := syscall.Kill(pid, 0); err != nil {
 				t.Fatalf("the container's init died with containerd: %v", err)
 			}
@@ -142,13 +117,13 @@ func TestNode(t *testing.T) {
 			// until containerd is back.
 			_ = syscall.Kill(victimPid, syscall.SIGKILL)
 			time.Sleep(300 * time.Millisecond)
-			s.startDaemon()
+			s.startDaemon(t)
 			// containerd 1.6 shows it stopped; 2.x finds a task without
 			// processes on reload and deletes it itself (as it does with
 			// the runc shim's), publishing its exit.
 			var st string
 			if err := eventually(20*time.Second, func() error {
-				if st = s.tasks()[victim]; st != "STOPPED" && st != "" {
+				if st = s.Tasks()[victim]; st != "STOPPED" && st != "" {
 					return fmt.Errorf("victim %s", st)
 				}
 				return nil
@@ -156,54 +131,54 @@ func TestNode(t *testing.T) {
 				t.Fatalf("the task killed while containerd was away is %q after the restart", st)
 			}
 			if st == "STOPPED" {
-				s.mustCtr(t, "task", "delete", victim)
+				s.MustCtr(t, "task", "delete", victim)
 			}
-			s.mustCtr(t, "container", "delete", victim)
+			s.MustCtr(t, "container", "delete", victim)
 			if _, err := os.Stat(filepath.Join(s.root, victim)); err == nil {
 				t.Errorf("berth's state of %s is left after its deletion", victim)
 			}
-			if st := s.tasks()[main]; st != "RUNNING" {
+			if st := s.Tasks()[main]; st != "RUNNING" {
 				t.Fatalf("after the restart the task is %q, want RUNNING", st)
 			}
-			r := s.ctr("task", "exec", "--fifo-dir", fifo, "--exec-id", "restarted", main, "echo", "after-restart")
-			if r.code != 0 || !strings.Contains(r.stdout, "after-restart") {
+			r := s.Ctr("task", "exec", "--fifo-dir", fifo, "--exec-id", "restarted", main, "echo", "after-restart")
+			if !r.OK() || !strings.Contains(r.Stdout, "after-restart") {
 				t.Fatalf("exec after the restart:\n%s", r)
 			}
-			s.mustCtr(t, "task", "kill", main)
-			s.waitStatus(t, main, "STOPPED", 20*time.Second)
-			s.mustCtr(t, "task", "delete", main)
-			s.mustCtr(t, "container", "delete", main)
+			s.MustCtr(t, "task", "kill", main)
+			s.WaitStatus(t, main, "STOPPED", 20*time.Second)
+			s.MustCtr(t, "task", "delete", main)
+			s.MustCtr(t, "container", "delete", main)
 		})
 
 		t.Run("KilledFromOutside", func(t *testing.T) {
 			for _, how := range []string{"kill -9", "berth kill"} {
 				id := s.id("outside")
-				s.mustCtr(t, s.runArgs("-d", busyboxRef, id, "sh", "-c", readyLoop)...)
-				s.waitStatus(t, id, "RUNNING", 20*time.Second)
-				pid := s.taskPid(id)
-				waitReady(t, pid)
+				s.MustCtr(t, s.runArgs("-d", busyboxRef, id, "sh", "-c", testkit.ReadyLoop)...)
+				s.WaitStatus(t, id, "RUNNING", 20*time.Second)
+				pid := s.TaskPID(id)
+				testkit.WaitReady(t, pid)
 				if how == "kill -9" {
 					_ = syscall.Kill(pid, syscall.SIGKILL)
-				} else if out, err := berth("--root", s.root, "kill", id, "KILL"); err != nil {
-					t.Fatalf("berth kill: %v\n%s", err, out)
+				} else if r := berth("--root", s.root, "kill", id, "KILL"); !r.OK() {
+					t.Fatalf("berth kill: %s", r)
 				}
-				s.waitStatus(t, id, "STOPPED", 20*time.Second)
-				r := s.ctr("task", "delete", id)
-				if r.code != 0 || !strings.Contains(r.stdout+r.stderr, "137") {
+				s.WaitStatus(t, id, "STOPPED", 20*time.Second)
+				r := s.Ctr("task", "delete", id)
+				if !r.OK() || !strings.Contains(r.Stdout+r.Stderr, "137") {
 					t.Logf("%s: task delete:\n%s", how, r)
 				}
-				if r.code != 0 {
+				if !r.OK() {
 					t.Fatalf("%s: task delete:\n%s", how, r)
 				}
-				s.mustCtr(t, "container", "delete", id)
+				s.MustCtr(t, "container", "delete", id)
 			}
 		})
 
 		t.Run("ShimSocketPrivate", func(t *testing.T) {
 			id := s.id("sock")
-			s.mustCtr(t, s.runArgs("-d", busyboxRef, id, "sh", "-c", readyLoop)...)
+			s.MustCtr(t, s.runArgs("-d", busyboxRef, id, "sh", "-c", testkit.ReadyLoop)...)
 			defer s.removeTask(t, id)
-			addr, err := os.ReadFile(filepath.Join(s.dir, "state", "io.containerd.runtime.v2.task", s.ns, id, "address"))
+			addr, err := os.ReadFile(filepath.Join(s.TaskDir(), id, "address"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -220,16 +195,16 @@ func TestNode(t *testing.T) {
 			// A shim that dies (OOM-killed, say): containerd runs the
 			// shim's delete action, which removes the container.
 			id := s.id("orphan")
-			s.mustCtr(t, s.runArgs("-d", busyboxRef, id, "sh", "-c", readyLoop)...)
-			s.waitStatus(t, id, "RUNNING", 20*time.Second)
-			pid := s.taskPid(id)
+			s.MustCtr(t, s.runArgs("-d", busyboxRef, id, "sh", "-c", testkit.ReadyLoop)...)
+			s.WaitStatus(t, id, "RUNNING", 20*time.Second)
+			pid := s.TaskPID(id)
 			before := map[int]bool{}
 			for _, p := range s.shimProcs() {
 				before[p] = true
 			}
 			var shim int
 			for _, p := range s.shimProcs() {
-				if raw, _ := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p)); strings.Contains(string(raw), id) {
+				if slices.Contains(testkit.Args(p), id) {
 					shim = p
 				}
 			}
@@ -238,7 +213,7 @@ func TestNode(t *testing.T) {
 			}
 			_ = syscall.Kill(shim, syscall.SIGKILL)
 			if err := eventually(20*time.Second, func() error {
-				if st := s.tasks()[id]; st != "" && st != "STOPPED" {
+				if st := s.Tasks()[id]; st != "" && st != "STOPPED" {
 					return fmt.Errorf("task %s", st)
 				}
 				if syscall.Kill(pid, 0) == nil {
@@ -251,27 +226,27 @@ func TestNode(t *testing.T) {
 			}); err != nil {
 				t.Fatalf("after its shim was killed: %v", err)
 			}
-			s.ctr("task", "delete", id)
-			s.mustCtr(t, "container", "delete", id)
+			s.Ctr("task", "delete", id)
+			s.MustCtr(t, "container", "delete", id)
 		})
 
 		t.Run("Checkpoint", func(t *testing.T) {
 			id := s.id("ckpt")
-			s.mustCtr(t, s.runArgs("-d", busyboxRef, id, "sleep", "3600")...)
+			s.MustCtr(t, s.runArgs("-d", busyboxRef, id, "sleep", "3600")...)
 			defer s.removeTask(t, id)
-			s.waitStatus(t, id, "RUNNING", 20*time.Second)
+			s.WaitStatus(t, id, "RUNNING", 20*time.Second)
 			path := filepath.Join(s.dir, "ckpt-"+id)
-			r := s.ctr("task", "checkpoint", "--image-path", path, id)
+			r := s.Ctr("task", "checkpoint", "--image-path", path, id)
 			t.Logf("checkpoint:\n%s", r)
-			if r.code != 0 {
+			if !r.OK() {
 				// Where CRIU cannot work (`criu check` fails, as on
 				// kernels whose vDSO it does not know), the error must
 				// say what CRIU said, and the container runs on.
 				if out, err := exec.Command("criu", "check").CombinedOutput(); err != nil {
-					if !strings.Contains(r.stderr, "CRIU: Error (criu/") {
+					if !strings.Contains(r.Stderr, "CRIU: Error (criu/") {
 						t.Errorf("the checkpoint error does not quote CRIU's own error:\n%s", r)
 					}
-					if st := s.tasks()[id]; st != "RUNNING" {
+					if st := s.Tasks()[id]; st != "RUNNING" {
 						t.Errorf("after the failed checkpoint the task is %s", st)
 					}
 					t.Skipf("CRIU cannot checkpoint here (criu check: %v: %s)", err, strings.TrimSpace(string(out)))
@@ -281,89 +256,39 @@ func TestNode(t *testing.T) {
 			if ents, _ := os.ReadDir(path); len(ents) == 0 {
 				t.Errorf("no CRIU images in %s", path)
 			}
-			if st := s.tasks()[id]; st != "RUNNING" {
+			if st := s.Tasks()[id]; st != "RUNNING" {
 				t.Errorf("after a checkpoint (leave running) the task is %s", st)
 			}
 		})
 
 		t.Run("OOM", func(t *testing.T) {
-			ctx, cancel := context.WithCancel(context.Background())
-			defer cancel()
-			events := exec.CommandContext(ctx, fl.bin+"/ctr", s.ctrArgs("events")...)
-			events.Env = s.env
-			pipe, _ := events.StdoutPipe()
-			if err := events.Start(); err != nil {
+			c := s.CtrCmd("events")
+			c.Timeout = 2 * testkit.CmdTimeout
+			events, err := testkit.Start(c)
+			if err != nil {
 				t.Fatal(err)
 			}
-			defer func() { cancel(); _ = events.Wait() }()
-			lines := make(chan string, 100)
-			go func() {
-				sc := bufio.NewScanner(pipe)
-				for sc.Scan() {
-					lines <- sc.Text()
-				}
-				close(lines)
-			}()
+			defer events.Kill()
 			time.Sleep(300 * time.Millisecond) // subscribed
 			id := s.id("oom")
-			r := s.ctr(s.runArgs("--rm", "--memory-limit", strconv.Itoa(16<<20), busyboxRef, id, "sh", "-c", "x=0123456789; while :; do x=$x$x; done")...)
-			if r.code != 137 {
+			r := s.Ctr(s.runArgs("--rm", "--memory-limit", fmt.Sprint(16<<20), busyboxRef, id, "sh", "-c", "x=0123456789; while :; do x=$x$x; done")...)
+			if r.Code != 137 {
 				t.Errorf("want the OOM-killed container's exit code 137:\n%s", r)
 			}
-			deadline := time.After(20 * time.Second)
-			for {
-				select {
-				case l, ok := <-lines:
-					if !ok {
-						t.Fatal("ctr events ended without an OOM event")
-					}
+			err = testkit.PollEvery(20*time.Second, 100*time.Millisecond, func() error {
+				for _, l := range strings.Split(events.StdoutSoFar(), "\n") {
 					if strings.Contains(l, "/tasks/oom") && strings.Contains(l, id) {
-						return
+						return nil
 					}
-				case <-deadline:
-					t.Fatal("no /tasks/oom event for the container within 20 s")
 				}
+				if events.Exited() {
+					return errors.New("ctr events ended without an OOM event")
+				}
+				return errors.New("no /tasks/oom event for the container within 20 s")
+			})
+			if err != nil {
+				t.Fatal(err)
 			}
 		})
 	})
-}
-
-type lockedBuf struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuf) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuf) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func openPTY(rows, cols uint16) (master, slave *os.File, err error) {
-	m, err := os.OpenFile("/dev/ptmx", os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := unix.IoctlSetPointerInt(int(m.Fd()), unix.TIOCSPTLCK, 0); err != nil {
-		m.Close()
-		return nil, nil, err
-	}
-	n, err := unix.IoctlGetInt(int(m.Fd()), unix.TIOCGPTN)
-	if err != nil {
-		m.Close()
-		return nil, nil, err
-	}
-	sl, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_RDWR|syscall.O_NOCTTY, 0)
-	if err != nil {
-		m.Close()
-		return nil, nil, err
-	}
-	_ = unix.IoctlSetWinsize(int(sl.Fd()), unix.TIOCSWINSZ, &unix.Winsize{Row: rows, Col: cols})
-	return m, sl, nil
 }

@@ -14,16 +14,14 @@ func TestSelfCleanupAfterFailure(t *testing.T) {
 	if os.Getenv("SHIM_FAILTEST") == "" {
 		t.Skip("set SHIM_FAILTEST=1: this test fails on purpose")
 	}
-	forEachFlavor(t, func(t *testing.T, fl flavor) {
-		s := newSuite(t, fl, "fail", "")
-		s.importImages(t)
+	forEachSuite(t, "fail", func(t *testing.T, s *suite) {
 		a, b := s.id("a"), s.id("b")
-		s.mustCtr(t, s.runArgs("-d", busyboxRef, a, "sleep", "3600")...)
-		s.mustCtr(t, s.runArgs("-d", busyboxRef, b, "sh", "-c", "sleep 3600 & sleep 3600")...)
-		s.waitStatus(t, b, "RUNNING", 10*time.Second)
-		s.mustCtr(t, "task", "pause", b)
-		s.mustCtr(t, "task", "exec", "--fifo-dir", s.dir+"/fifo", "-d", "--exec-id", "x", a, "sleep", "3600")
-		s.stopDaemon()
+		s.MustCtr(t, s.runArgs("-d", busyboxRef, a, "sleep", "3600")...)
+		s.MustCtr(t, s.runArgs("-d", busyboxRef, b, "sh", "-c", "sleep 3600 & sleep 3600")...)
+		s.WaitStatus(t, b, "RUNNING", 10*time.Second)
+		s.MustCtr(t, "task", "pause", b)
+		s.MustCtr(t, "task", "exec", "--fifo-dir", s.dir+"/fifo", "-d", "--exec-id", "x", a, "sleep", "3600")
+		s.Stop()
 		t.Fatal("deliberate failure with containerd stopped, a paused task and an exec running")
 	})
 }

@@ -241,6 +241,32 @@ func (b *Bundle) WriteConfig(data []byte) {
 	}
 }
 
+// ConfigMap is the config as generic JSON, for edits that the spec's
+// types cannot hold (properties it does not know); WriteConfigMap writes it
+// back.
+func (b *Bundle) ConfigMap() map[string]any {
+	b.T.Helper()
+	data, err := json.Marshal(b.Spec)
+	if err != nil {
+		b.T.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(data, &m); err != nil {
+		b.T.Fatal(err)
+	}
+	return m
+}
+
+// WriteConfigMap replaces config.json with m, indented.
+func (b *Bundle) WriteConfigMap(m map[string]any) {
+	b.T.Helper()
+	data, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		b.T.Fatal(err)
+	}
+	b.WriteConfig(data)
+}
+
 // Rootfs is the host path of p inside the bundle's rootfs.
 func (b *Bundle) Rootfs(p string) string { return filepath.Join(b.Dir, "rootfs", p) }
 

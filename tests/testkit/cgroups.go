@@ -102,6 +102,20 @@ func namesAny(s string, ids []string) bool {
 	return false
 }
 
+// MemoryLimit reads the memory limit of the cgroup parent/id, on cgroup
+// v1 or v2; false when there is no such cgroup.
+func MemoryLimit(parent, id string) (string, bool) {
+	for _, p := range []string{
+		filepath.Join(CgroupRoot, "memory", parent, id, "memory.limit_in_bytes"),
+		filepath.Join(CgroupRoot, parent, id, "memory.max"),
+	} {
+		if b, err := os.ReadFile(p); err == nil {
+			return strings.TrimSpace(string(b)), true
+		}
+	}
+	return "", false
+}
+
 // thawCgroups unfreezes the cgroups, on v1 (freezer.state) and v2
 // (cgroup.freeze): a frozen task does not die of SIGKILL.
 func thawCgroups(dirs []string) {

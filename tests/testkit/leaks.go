@@ -31,6 +31,9 @@ type Scope struct {
 	Roots []string
 	// EmptyDirs must be empty, or absent.
 	EmptyDirs []string
+	// Gone are paths that must not exist (a socket the test's daemon
+	// made elsewhere, a directory it must not have made).
+	Gone []string
 	// Dir is the test's own directory: nothing may be mounted at or
 	// below it, or mention it (see Mount.Mentions), and no process may
 	// mention it in its arguments.
@@ -76,6 +79,11 @@ func (s Scope) Find() []Leak {
 		ents, _ := os.ReadDir(dir)
 		for _, e := range ents {
 			p := filepath.Join(dir, e.Name())
+			leaks = append(leaks, Leak{Kind: "state", What: p, path: p})
+		}
+	}
+	for _, p := range s.Gone {
+		if _, err := os.Lstat(p); err == nil {
 			leaks = append(leaks, Leak{Kind: "state", What: p, path: p})
 		}
 	}
@@ -181,6 +189,19 @@ func Alive(pid int) bool {
 		return false
 	}
 	return data[i+2] != 'Z' && data[i+2] != 'X'
+}
+
+// ReadPid reads a pid file (what --pid-file or a hook wrote).
+func ReadPid(path string) (int, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return 0, err
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		return 0, fmt.Errorf("pid file %s: %w", path, err)
+	}
+	return pid, nil
 }
 
 // Remove removes what Find reported, so that the machine stays clean after

@@ -116,7 +116,11 @@ func TestScope(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = RemoveCgroups(cgroups, time.Second) })
 
-	s := Scope{IDs: []string{id}, Roots: []string{root}, Dir: dir, Inside: dir}
+	gone := filepath.Join(t.TempDir(), "made")
+	if err := os.WriteFile(gone, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := Scope{IDs: []string{id}, Roots: []string{root}, Gone: []string{gone, gone + ".not"}, Dir: dir, Inside: dir}
 	kinds := map[string]int{}
 	for _, l := range s.Find() {
 		kinds[l.Kind]++
@@ -124,7 +128,7 @@ func TestScope(t *testing.T) {
 			t.Errorf("a process that is not the test's: %s", l)
 		}
 	}
-	if want := map[string]int{"state": 1, "process": 1, "mount": 1, "cgroup": len(cgroups)}; fmt.Sprint(kinds) != fmt.Sprint(want) {
+	if want := map[string]int{"state": 2, "process": 1, "mount": 1, "cgroup": len(cgroups)}; fmt.Sprint(kinds) != fmt.Sprint(want) {
 		t.Errorf("Find: %v, want %v", kinds, want)
 	}
 	if err := Remove(s.Find()); err != nil {
