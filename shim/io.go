@@ -115,7 +115,14 @@ func (p *processIO) openLogURI(u *url.URL, ns, id string) error {
 		if err != nil {
 			return fmt.Errorf("stdout %s: %w", u, err)
 		}
-		p.stdout, p.stderr = f, nopCloser{f}
+		// One file for both outputs: closed when every copy is done
+		// (a terminal has one output).
+		users := 2
+		if p.sio.terminal {
+			users = 1
+		}
+		shared := &sharedFile{f: f, users: users}
+		p.stdout, p.stderr = shared, shared
 		return nil
 	case "binary":
 		var args []string
@@ -291,3 +298,22 @@ func (p *processIO) close() {
 type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
+
+// sharedFile is one file written by several copies; the last Close closes
+// it.
+type sharedFile struct {
+	f     *os.File
+	mu    sync.Mutex
+	users int
+}
+
+func (s *sharedFile) Write(b []byte) (int, error) { return s.f.Write(b) }
+
+func (s *sharedFile) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.users--; s.users == 0 {
+		return s.f.Close()
+	}
+	return nil
+}
