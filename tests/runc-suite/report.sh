@@ -29,10 +29,10 @@ list_keys() {
 	awk -F ' :: ' '!/^[[:space:]]*(#|$)/ && NF >= 3 {print $1 " :: " $2}' "$1"
 }
 declare -A runc_fail runc_skip berth_diff seen
-while read -r k; do runc_fail[$k]=1; done < <(list_keys "$here/runc-failures.txt")
-while read -r k; do runc_skip[$k]=1; done < <(list_keys "$here/runc-skips.txt")
+while IFS= read -r k; do runc_fail[$k]=1; done < <(list_keys "$here/runc-failures.txt")
+while IFS= read -r k; do runc_skip[$k]=1; done < <(list_keys "$here/runc-skips.txt")
 if [ "$reference" = 0 ]; then
-	while read -r k; do berth_diff[$k]=1; done < <(list_keys "$here/berth-differences.txt")
+	while IFS= read -r k; do berth_diff[$k]=1; done < <(list_keys "$here/berth-differences.txt")
 fi
 
 new_fail=() new_skip=() hangs=() notrun=() expected=() deliberate=() fixed=() stale=()
@@ -44,16 +44,16 @@ while IFS=$'\t' read -r st f t note _; do
 	case $st in
 	pass)
 		n_pass=$((n_pass + 1))
-		[ -v "runc_fail[$k]" ] && fixed+=("$k (runc-failures.txt)")
-		[ -v "runc_skip[$k]" ] && fixed+=("$k (runc-skips.txt)")
-		[ -v "berth_diff[$k]" ] && fixed+=("$k (berth-differences.txt)")
+		[[ -n ${runc_fail[$k]+x} ]] && fixed+=("$k (runc-failures.txt)")
+		[[ -n ${runc_skip[$k]+x} ]] && fixed+=("$k (runc-skips.txt)")
+		[[ -n ${berth_diff[$k]+x} ]] && fixed+=("$k (berth-differences.txt)")
 		;;
 	fail | error)
 		n_fail=$((n_fail + 1))
 		echo "$k :: FAILED ${note:-}" >>"$out/candidates.txt"
-		if [ -v "runc_fail[$k]" ]; then
+		if [[ -n ${runc_fail[$k]+x} ]]; then
 			expected+=("$k")
-		elif [ -v "berth_diff[$k]" ]; then
+		elif [[ -n ${berth_diff[$k]+x} ]]; then
 			deliberate+=("$k")
 		else
 			new_fail+=("$k  -- ${note:-see the raw output}")
@@ -65,14 +65,15 @@ while IFS=$'\t' read -r st f t note _; do
 		# A skip is a probe of the machine, which is the same for every
 		# runtime; skipping where runc runs the test means the runtime
 		# answered a probe (features, version, a failed command) otherwise.
-		if [ -v "berth_diff[$k]" ]; then
+		if [[ -n ${berth_diff[$k]+x} ]]; then
 			deliberate+=("$k")
-		elif [ ! -v "runc_skip[$k]" ]; then
+		elif [[ -z ${runc_skip[$k]+x} ]]; then
 			new_skip+=("$k  -- skipped: ${note:-}")
 		fi
 		;;
 	hang)
-		n_fail=$((n_fail + 1))
+		# A file that hung after its last test is not one more test.
+		[ "$t" = "(whole file)" ] || n_fail=$((n_fail + 1))
 		hangs+=("$k  -- $note")
 		;;
 	notrun) notrun+=("$k") ;;
@@ -81,7 +82,7 @@ done <"$results"
 # Entries of the files that ran that no longer show up at all.
 for k in "${!runc_fail[@]}" "${!runc_skip[@]}" "${!berth_diff[@]}"; do
 	[[ " ${files[*]} " == *" ${k%% :: *} "* ]] || continue
-	[ -v "seen[$k]" ] || stale+=("$k")
+	[[ -n ${seen[$k]+x} ]] || stale+=("$k")
 done
 
 section() { # title items...

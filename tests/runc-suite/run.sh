@@ -8,6 +8,8 @@
 #                            "reference": runc v1.5.2 as prepare.sh built it)
 #   RUNC_SUITE_FILES         bats files to run, space or comma separated, with
 #                            or without .bats (default: every file)
+#   RUNC_SUITE_FILTER        only the tests whose name matches this regex
+#                            (bats --filter), e.g. to reproduce one test
 #   RUNC_SUITE_TEST_TIMEOUT  seconds a test may run (default 180): then it
 #                            counts as hung, its file is killed, cleaned up
 #                            after and resumed from the next test
@@ -131,11 +133,17 @@ names_regex() {
 # (bats --filter with the names of the remaining ones) until it is done or
 # out of time.
 run_file() {
-	local f=$1 all names remaining seg=0 filter="" killed any_killed=0 hung final
+	local f=$1 all names=() remaining seg=0 filter=${RUNC_SUITE_FILTER:-} killed any_killed=0 hung final t
 	local fstart=$(date +%s)
 	mapfile -t all < <(test_names "$SUITE/$f")
-	names=("${all[@]}")
-	log "$f (${#all[@]} tests) ..."
+	for t in "${all[@]}"; do
+		[[ $t =~ $filter ]] && names+=("$t")
+	done
+	if [ ${#names[@]} -eq 0 ]; then
+		log "$f: no test matches RUNC_SUITE_FILTER"
+		return
+	fi
+	log "$f (${#names[@]} tests) ..."
 	while :; do
 		seg=$((seg + 1))
 		local raw=$out/raw/$f.$seg.out
@@ -373,6 +381,9 @@ snapshot() {
 	ip -o link show 2>/dev/null | awk -F': ' '{sub(/@.*/, "", $2); print "link " $2}'
 	[ -e /etc/criu/default.conf ] && echo "file /etc/criu/default.conf"
 	ls -d /tmp/runc-criu-* 2>/dev/null | sed 's/^/file /'
+	# State roots list.bats makes the runtime use (--root /non-existent-dir/state,
+	# and the default root); a runtime that creates them leaves them behind.
+	ls -d /non-existent-dir /non-existent-dir/state /run/runc "/run/$(basename "$RUNTIME")" 2>/dev/null | sed 's/^/dir /'
 }
 
 # Cleans up after one bats run (hung or not): containers under the suite's
@@ -421,12 +432,14 @@ cleanup_file() {
 	done
 	# 6. Host-wide things some files create by name: network namespaces
 	# (named by mktemp -u), dummy0, CRIU's default config (checkpoint.bats
-	# writes it and never removes it) and temporary files in /tmp.
-	snapshot | sort | comm -13 <(sort <<<"$before") - | while read -r kind name; do
+	# writes it and never removes it), temporary files in /tmp, state roots
+	# outside the file's directory (removed only when empty).
+	snapshot | sort | comm -13 <(sort <<<"$before") - | sort -r | while read -r kind name; do
 		case $kind in
 		netns) [[ $name == tmp.* ]] && ip netns del "$name" && echo "netns $name" ;;
 		link) [[ $name == dummy0 ]] && ip link del dummy0 2>/dev/null && echo "link dummy0" ;;
 		file) rm -f "$name" && echo "file $name" ;;
+		dir) rmdir "$name" 2>/dev/null && echo "directory $name" ;;
 		esac
 	done
 	rmdir /etc/criu 2>/dev/null
