@@ -105,7 +105,7 @@ test-image: build
 RUNC_SUITE_DEPS := $(BUILD_DEPS) bats gawk debootstrap criu iproute2 procps bsdutils util-linux
 test-runc-suite: build
 	@contrib/install-deps.sh $(RUNC_SUITE_DEPS)
-	tests/runc-suite/prepare.sh
+	RUNC_SUITE_FILES="$(RUNC_SUITE_FILES)" tests/runc-suite/prepare.sh
 	RUNTIME="$(or $(RUNTIME),$(CURDIR)/bin/berth)" RUNC_SUITE_FILES="$(RUNC_SUITE_FILES)" tests/runc-suite/run.sh
 
 # The OCI runtime-tools validation suite against berth, runc and crun;
