@@ -38,6 +38,13 @@ rgo() { (cd / && GOFLAGS= CGO_ENABLED=1 "$GO" "$@"); }
 
 mkdir -p "$WORK/images"
 
+# Not while run.sh runs the suite from $SUITE (run.sh takes the same lock).
+exec 9>/run/lock/berth-runc-suite.lock
+if ! flock -n 9; then
+	log "a run of the suite is in progress; waiting for it"
+	flock 9
+fi
+
 # 1. runc v1.5.2, built with seccomp as bench/setup.go builds it.
 have=$("$RUNC_REF_DIR/runc" --version 2>/dev/null | head -n1 || true)
 if [ "$have" != "runc version ${RUNC_VERSION#v}" ]; then
