@@ -32,7 +32,7 @@ export CGO_ENABLED := 1
 BUILD_DEPS := gcc libc6-dev libseccomp-dev pkg-config jq busybox-static
 TEST_DEPS  := $(BUILD_DEPS)
 
-.PHONY: all build deps test-deps test test-shim test-shim-cgroup2 shim-inittrace test-cgroup2 fuzz robustness bench bench-quick bench-profile unit integration e2e test-image conformance conformance-check demo install clean
+.PHONY: all build deps test-deps test test-shim test-shim-cgroup2 shim-inittrace test-runc-suite test-cgroup2 fuzz robustness bench bench-quick bench-profile unit integration e2e test-image conformance conformance-check demo install clean
 
 all: build
 
@@ -115,6 +115,16 @@ shim-inittrace: build
 # that the tests start, with images they build and push themselves.
 test-image: build
 	BERTH_BINARY=$(CURDIR)/bin/berth $(GO) test -count=1 -v ./tests/image/
+
+# runc v1.5.2's own integration suite (bats, from the Go module cache) against
+# bin/berth, compared with what runc 1.5.2 itself does on this machine
+# (tests/runc-suite/README.md). RUNTIME=/path runs another runtime
+# (RUNTIME=reference: runc v1.5.2); RUNC_SUITE_FILES="exec kill ..." a subset.
+RUNC_SUITE_DEPS := $(BUILD_DEPS) bats gawk debootstrap criu iproute2 procps bsdutils util-linux
+test-runc-suite: build
+	@contrib/install-deps.sh $(RUNC_SUITE_DEPS)
+	RUNC_SUITE_FILES="$(RUNC_SUITE_FILES)" tests/runc-suite/prepare.sh
+	RUNTIME="$(or $(RUNTIME),$(CURDIR)/bin/berth)" RUNC_SUITE_FILES="$(RUNC_SUITE_FILES)" tests/runc-suite/run.sh
 
 # The OCI runtime-tools validation suite against berth, runc and crun;
 # writes docs/conformance.md. conformance-check fails when a program that
