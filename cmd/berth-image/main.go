@@ -21,14 +21,15 @@ var (
 
 func main() {
 	a := &cli.App{
-		Name:           "berth",
-		Usage:          "berth's image commands: pull images into berth's store and make bundles of them",
-		Version:        app.Version(version, commit),
-		Flags:          app.GlobalFlags(),
-		Before:         app.ConfigureLogging,
-		Commands:       app.SortCommands(imageCommands()),
-		ErrWriter:      os.Stderr,
-		ExitErrHandler: func(*cli.Context, error) {},
+		Name:                      "berth",
+		Usage:                     "berth's image commands: pull images into berth's store and make bundles of them",
+		Version:                   app.Version(version, commit),
+		Flags:                     app.GlobalFlags(),
+		Before:                    app.ConfigureLogging,
+		Commands:                  app.SortCommands(imageCommands()),
+		ErrWriter:                 os.Stderr,
+		DisableSliceFlagSeparator: true, // one value, commas and all
+		ExitErrHandler:            func(*cli.Context, error) {},
 	}
 	os.Exit(app.ExitCode(a.Run(app.Reorder(a, os.Args))))
 }

@@ -85,6 +85,9 @@ containerd, podman and CRI-O can use it in runc's place.
 			updateCommand(),
 		)),
 		ErrWriter: os.Stderr,
+		// A value is one value, commas and all: --cgroup cpu,cpuacct:sub
+		// names two controllers, --env A=b,c sets A to "b,c" (runc).
+		DisableSliceFlagSeparator: true,
 		// Usage errors are returned (and logged once by ExitCode) rather
 		// than printed and exited inside urfave/cli.
 		ExitErrHandler: func(*cli.Context, error) {},

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	specs "github.com/opencontainers/runtime-spec/specs-go"
 
@@ -294,4 +295,22 @@ func TestNestedRootWarns(t *testing.T) {
 	if ents, _ := os.ReadDir(root); len(ents) != 0 {
 		t.Errorf("run left %d entries in its --root", len(ents))
 	}
+}
+
+// Flags may follow the container id, as runc takes them, except for exec,
+// whose arguments after the id are the process's; a flag's value is one
+// value, commas and all (--env A=b,c; --cgroup cpu,cpuacct:sub).
+func TestFlagOrderAndCommas(t *testing.T) {
+	e := newEnv(t)
+	_, id := e.started("sleep", "1000")
+	if r := e.mustRun("exec", "--env", "X=a,b", id, "sh", "-c", "echo $X"); strings.TrimSpace(r.Stdout) != "a,b" {
+		t.Errorf("exec --env X=a,b: the process saw %q", r.Stdout)
+	}
+	if r := e.mustRun("exec", id, "echo", "--env", "-d"); strings.TrimSpace(r.Stdout) != "--env -d" {
+		t.Errorf("exec ID echo --env -d: flags after the command are the command's, got %q", r.Stdout)
+	}
+	e.mustRun("kill", id, "KILL", "--all")
+	e.waitStatus(id, "stopped", 10*time.Second)
+	e.mustRun("delete", id, "--force")
+	e.mustFail([]string{"state", id}, "does not exist")
 }
