@@ -60,6 +60,7 @@ test: test-deps build
 	tests/conformance/conformance.sh check
 	CG2VM_TIMEOUT=$(CG2VM_TIMEOUT) tests/cgroup2/run.sh
 	tests/shim/cgroup2.sh
+	$(MAKE) --no-print-directory test-runc-suite
 	$(MAKE) --no-print-directory bench-quick
 
 # Go fuzz targets for everything berth parses from its callers: config.json,
