@@ -15,7 +15,12 @@ type CriuOptions = libcontainer.CriuOpts
 // o.ImagesDirectory. Unless o.LeaveRunning or o.PreDump, the container is
 // gone afterwards and is deleted, as runc does.
 func (r *Runtime) Checkpoint(ctx context.Context, id string, o *CriuOptions) error {
-	c, err := r.open(id, opCheckpoint, true)
+	return r.checkpoint(ctx, ref{id: id}, o)
+}
+
+func (r *Runtime) checkpoint(ctx context.Context, x ref, o *CriuOptions) error {
+	id := x.id
+	c, err := r.open(x, opCheckpoint, true)
 	if err != nil {
 		return err
 	}

@@ -126,7 +126,7 @@ func (r *Runtime) readBundle(id string, o *CreateOptions) (*bundle, error) {
 		return nil, err
 	}
 	if spec.Process != nil {
-		if err := dropUngrantable(spec.Process); err != nil {
+		if err := r.dropUngrantable(spec.Process); err != nil {
 			return nil, err
 		}
 	}
@@ -258,7 +258,7 @@ func (cr *creation) startInit(b *bundle, o CreateOptions) (*Process, error) {
 	if err != nil {
 		return nil, fmt.Errorf("start init of %q: %w", cr.id, err)
 	}
-	proc.c, proc.rec, proc.notify, proc.host = c, rec, cr.notify, o.NotifySocket
+	proc.r, proc.c, proc.rec, proc.notify, proc.host = cr.r, c, rec, cr.notify, o.NotifySocket
 	cr.notify = nil // the process has it now
 	if o.Start && o.Restore == nil {
 		// Released only now that its terminal, if any, is set up: its
@@ -354,8 +354,8 @@ func warnField(w *linux.FieldError) {
 // dropUngrantable takes out of the process the capabilities that berth
 // itself lacks (outside its bounding set): the runtime spec says not to
 // fail for capabilities that cannot be granted, and libcontainer would.
-func dropUngrantable(p *specs.Process) error {
-	bounding, err := linux.BoundingSet()
+func (r *Runtime) dropUngrantable(p *specs.Process) error {
+	bounding, err := r.bounding()
 	if err != nil {
 		return fmt.Errorf("read berth's capability bounding set: %w", err)
 	}

@@ -38,6 +38,11 @@ type DeleteOptions struct {
 // was killed) is removed as well, and so, with Force, is a container whose
 // state cannot be read.
 func (r *Runtime) Delete(ctx context.Context, id string, o DeleteOptions) error {
+	return r.delete(ctx, ref{id: id}, o)
+}
+
+func (r *Runtime) delete(ctx context.Context, x ref, o DeleteOptions) error {
+	id := x.id
 	lock, err := r.lock(id)
 	if errors.Is(err, libcontainer.ErrNotExist) && o.Force {
 		return nil
@@ -45,7 +50,7 @@ func (r *Runtime) Delete(ctx context.Context, id string, o DeleteOptions) error 
 	if err != nil {
 		return err
 	}
-	gone, err := r.deleteLocked(ctx, id, o.Force)
+	gone, err := r.deleteLocked(ctx, x, o.Force)
 	if !gone {
 		lock.Unlock()
 		return err
@@ -90,8 +95,12 @@ func (r *Runtime) DeleteExited(ctx context.Context, p *Process) error {
 // deleteLocked does Delete's work and reports whether the container is gone
 // (so that its lock file goes too). Preconditions: the caller holds id's
 // lock.
-func (r *Runtime) deleteLocked(ctx context.Context, id string, force bool) (gone bool, _ error) {
-	c, err := r.load(id)
+func (r *Runtime) deleteLocked(ctx context.Context, x ref, force bool) (gone bool, _ error) {
+	id := x.id
+	c, err := r.load(x)
+	if err == nil && x.c != nil && !r.root.Exists(id) {
+		err = errNotExist(id) // deleted behind the open container's back
+	}
 	if errors.Is(err, libcontainer.ErrNotExist) {
 		if !r.root.Exists(id) {
 			if force {

@@ -15,7 +15,7 @@ import (
 // Stats reads the resource usage of a running container in runc's events
 // schema ("data" of a {"type":"stats"} event), for cgroup v1 and v2 alike.
 func (r *Runtime) Stats(ctx context.Context, id string) (*types.Stats, error) {
-	c, err := r.runningContainer(id)
+	c, err := r.runningContainer(ref{id: id})
 	if err != nil {
 		return nil, err
 	}
@@ -28,7 +28,7 @@ func (r *Runtime) Events(ctx context.Context, id string, interval time.Duration,
 	if interval <= 0 {
 		return fmt.Errorf("events: the interval must be greater than 0, got %s", interval)
 	}
-	c, err := r.runningContainer(id)
+	c, err := r.runningContainer(ref{id: id})
 	if err != nil {
 		return err
 	}
@@ -67,7 +67,7 @@ func (r *Runtime) Events(ctx context.Context, id string, interval time.Duration,
 // NotifyOOM reports each OOM kill in container id's cgroups on the returned
 // channel, which is closed when the container stops or ctx ends.
 func (r *Runtime) NotifyOOM(ctx context.Context, id string) (<-chan struct{}, error) {
-	c, err := r.runningContainer(id)
+	c, err := r.runningContainer(ref{id: id})
 	if err != nil {
 		return nil, err
 	}
@@ -116,8 +116,8 @@ func notifyOOM(ctx context.Context, c *libcontainer.Container) (<-chan struct{},
 	return out, nil
 }
 
-func (r *Runtime) runningContainer(id string) (*libcontainer.Container, error) {
-	c, err := r.open(id, opStats, false)
+func (r *Runtime) runningContainer(x ref) (*libcontainer.Container, error) {
+	c, err := r.open(x, opStats, false)
 	if err != nil {
 		return nil, err
 	}

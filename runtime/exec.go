@@ -61,6 +61,11 @@ type ProcessOverrides struct {
 // Exec starts a new process in the running (or created) container id. A
 // stopped container is refused, and a paused one unless IgnorePaused.
 func (r *Runtime) Exec(ctx context.Context, id string, o ExecOptions) (*Process, error) {
+	return r.exec(ref{id: id}, o)
+}
+
+func (r *Runtime) exec(x ref, o ExecOptions) (*Process, error) {
+	id := x.id
 	for _, p := range []*string{&o.PidFile, &o.ConsoleSocket, &o.PidfdSocket, &o.ProcessFile} {
 		if *p != "" {
 			abs, err := filepath.Abs(*p)
@@ -77,7 +82,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, o ExecOptions) (*Process,
 	// No lock: exec does not change the container, and an exec into a
 	// paused container waits inside its frozen cgroup until resume, which
 	// needs the lock.
-	ct, err := r.open(id, op, false)
+	ct, err := r.open(x, op, false)
 	if err != nil {
 		return nil, err
 	}
@@ -86,7 +91,7 @@ func (r *Runtime) Exec(ctx context.Context, id string, o ExecOptions) (*Process,
 	if err != nil {
 		return nil, err
 	}
-	if err := dropUngrantable(spec); err != nil {
+	if err := r.dropUngrantable(spec); err != nil {
 		return nil, err
 	}
 	p, err := linux.NewProcess(spec)

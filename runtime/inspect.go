@@ -48,7 +48,7 @@ func (r *Runtime) State(ctx context.Context, id string) (*ContainerState, error)
 
 // loadState is State through libcontainer.Load.
 func (r *Runtime) loadState(id string) (*ContainerState, error) {
-	c, err := r.load(id)
+	c, err := r.load(ref{id: id})
 	if errors.Is(err, libcontainer.ErrNotExist) && r.root.Exists(id) {
 		status := specs.StateStopped
 		if r.root.Held(id) {
@@ -155,7 +155,12 @@ func (r *Runtime) owner(id string) string {
 
 // Processes lists the host pids of every process in the container's cgroup.
 func (r *Runtime) Processes(ctx context.Context, id string) ([]int, error) {
-	c, err := r.load(id)
+	return r.processes(ref{id: id})
+}
+
+func (r *Runtime) processes(x ref) ([]int, error) {
+	id := x.id
+	c, err := r.load(x)
 	if err != nil {
 		return nil, err
 	}

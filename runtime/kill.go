@@ -19,12 +19,17 @@ type KillOptions struct {
 // Kill sends sig to the init of container id. Signal 0 checks that the
 // init is alive without signalling it.
 func (r *Runtime) Kill(ctx context.Context, id string, sig unix.Signal, o KillOptions) error {
+	return r.kill(ref{id: id}, sig, o)
+}
+
+func (r *Runtime) kill(x ref, sig unix.Signal, o KillOptions) error {
+	id := x.id
 	lock, err := r.lock(id)
 	if err != nil {
 		return err
 	}
 	defer lock.Unlock()
-	c, err := r.load(id)
+	c, err := r.load(x)
 	if err != nil {
 		return err
 	}

@@ -6,8 +6,11 @@ import (
 )
 
 // Pause freezes every process of container id.
-func (r *Runtime) Pause(ctx context.Context, id string) error {
-	c, err := r.open(id, opPause, true)
+func (r *Runtime) Pause(ctx context.Context, id string) error { return r.pause(ref{id: id}) }
+
+func (r *Runtime) pause(x ref) error {
+	id := x.id
+	c, err := r.open(x, opPause, true)
 	if err != nil {
 		return err
 	}
@@ -19,8 +22,11 @@ func (r *Runtime) Pause(ctx context.Context, id string) error {
 }
 
 // Resume thaws a paused container.
-func (r *Runtime) Resume(ctx context.Context, id string) error {
-	c, err := r.open(id, opResume, true)
+func (r *Runtime) Resume(ctx context.Context, id string) error { return r.resume(ref{id: id}) }
+
+func (r *Runtime) resume(x ref) error {
+	id := x.id
+	c, err := r.open(x, opResume, true)
 	if err != nil {
 		return err
 	}

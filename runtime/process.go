@@ -38,6 +38,7 @@ type Process struct {
 	p *libcontainer.Process
 	// The container and berth's record of it, for DeleteExited (inits
 	// only).
+	r   *Runtime
 	c   *libcontainer.Container
 	rec state.Record
 	// notify is the container's notify socket, listened on by run; host

@@ -26,6 +26,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 
 	"github.com/moby/sys/userns"
 	"github.com/opencontainers/runc/libcontainer"
@@ -52,6 +53,8 @@ type Runtime struct {
 	root            state.Root
 	systemd         bool
 	rootlessCgroups bool
+	// bounding is berth's capability bounding set, read once.
+	bounding func() (uint64, error)
 }
 
 // New settles the rootless mode and the state root, which need not exist
@@ -65,7 +68,7 @@ func New(o Options) (*Runtime, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Runtime{root: root, systemd: o.SystemdCgroup, rootlessCgroups: rootless}, nil
+	return &Runtime{root: root, systemd: o.SystemdCgroup, rootlessCgroups: rootless, bounding: sync.OnceValues(linux.BoundingSet)}, nil
 }
 
 // Root is the state directory.
@@ -86,9 +89,9 @@ func rootlessCgroups(mode string) (bool, error) {
 	return false, fmt.Errorf("rootless: invalid value %q (want true, false or auto)", mode)
 }
 
-// container is a container loaded for one operation, with its effective
+// loaded is a container loaded for one operation, with its effective
 // status and, when the operation changes it, its lock.
-type container struct {
+type loaded struct {
 	*libcontainer.Container
 	status Status
 	pid    int         // the init's pid, as the state records it
@@ -98,15 +101,23 @@ type container struct {
 }
 
 // unlock releases the lock, if the operation took it.
-func (c *container) unlock() {
+func (c *loaded) unlock() {
 	if c.lock != nil {
 		c.lock.Unlock()
 	}
 }
 
-// open loads container id for op: under its lock when locked (the caller
+// ref names the container an operation acts on: by id, its state loaded
+// from disk, or through an open Container, whose state was read once.
+type ref struct {
+	id string
+	c  *libcontainer.Container // nil: load it
+}
+
+// open loads container x for op: under its lock when locked (the caller
 // then unlocks), with its effective status, which op must allow.
-func (r *Runtime) open(id string, op operation, locked bool) (_ *container, err error) {
+func (r *Runtime) open(x ref, op operation, locked bool) (_ *loaded, err error) {
+	id := x.id
 	var lock *state.Lock
 	if locked {
 		if lock, err = r.lock(id); err != nil {
@@ -118,7 +129,7 @@ func (r *Runtime) open(id string, op operation, locked bool) (_ *container, err 
 			}
 		}()
 	}
-	c, err := r.load(id)
+	c, err := r.load(x)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +152,7 @@ func (r *Runtime) open(id string, op operation, locked bool) (_ *container, err 
 }
 
 // inspectLoaded reads the effective status of a loaded container.
-func inspectLoaded(c *libcontainer.Container) (*container, error) {
+func inspectLoaded(c *libcontainer.Container) (*loaded, error) {
 	s, err := c.Status()
 	if err != nil {
 		return nil, fmt.Errorf("status of %q: %w", c.ID(), err)
@@ -152,14 +163,19 @@ func inspectLoaded(c *libcontainer.Container) (*container, error) {
 	}
 	pid := st.InitProcessPid
 	status := effectiveStatus(s, func() bool { return initReleased(pid) })
-	return &container{Container: c, status: status, pid: pid, staleFifo: s == libcontainer.Created && status == Running}, nil
+	return &loaded{Container: c, status: status, pid: pid, staleFifo: s == libcontainer.Created && status == Running}, nil
 }
 
-// load reads container id's libcontainer state. Preconditions for
-// operations that change the container: the caller holds id's lock.
-func (r *Runtime) load(id string) (*libcontainer.Container, error) {
+// load reads container x's libcontainer state, unless x is open already.
+// Preconditions for operations that change the container: the caller holds
+// its lock.
+func (r *Runtime) load(x ref) (*libcontainer.Container, error) {
+	id := x.id
 	if err := linux.ValidateID(id); err != nil {
 		return nil, err
+	}
+	if x.c != nil {
+		return x.c, nil
 	}
 	c, err := func() (c *libcontainer.Container, err error) {
 		// libcontainer.Load dereferences nil on a state.json such as

@@ -31,7 +31,11 @@ type StartOptions struct {
 // hook fail, the container is stopped and removed, as the runtime spec's
 // lifecycle says, and Start returns the hook's error.
 func (r *Runtime) Start(ctx context.Context, id string, o StartOptions) error {
-	c, err := r.open(id, opStart, true)
+	return r.start(ctx, ref{id: id}, o)
+}
+
+func (r *Runtime) start(ctx context.Context, x ref, o StartOptions) error {
+	c, err := r.open(x, opStart, true)
 	if err != nil {
 		return err
 	}
@@ -46,7 +50,7 @@ func (r *Runtime) Start(ctx context.Context, id string, o StartOptions) error {
 	return nil
 }
 
-func (r *Runtime) startLocked(ctx context.Context, c *container, o StartOptions) error {
+func (r *Runtime) startLocked(ctx context.Context, c *loaded, o StartOptions) error {
 	id := c.ID()
 	rec, err := r.root.ReadRecord(id)
 	if err != nil {

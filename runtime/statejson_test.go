@@ -66,7 +66,7 @@ func TestLightStateMatchesLoad(t *testing.T) {
 		waitUntil(t, 10*time.Second, "the init of "+name+" to execute sleep", func() bool { return !initWaiting(pid) })
 	}
 
-	c, err := e.rt.load(ctrs["released"].id)
+	c, err := e.rt.load(ref{id: ctrs["released"].id})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,7 +14,12 @@ import (
 // set in res change; the others keep their values. Device rules are left
 // alone (runc's update does not touch them either).
 func (r *Runtime) Update(ctx context.Context, id string, res *specs.LinuxResources) error {
-	c, err := r.open(id, opUpdate, true)
+	return r.update(ref{id: id}, res)
+}
+
+func (r *Runtime) update(x ref, res *specs.LinuxResources) error {
+	id := x.id
+	c, err := r.open(x, opUpdate, true)
 	if err != nil {
 		return err
 	}

@@ -75,6 +75,7 @@ type container struct {
 	stopOOM context.CancelFunc
 
 	mu           sync.Mutex
+	open         *runtime.Container // once Create made it: its state is read once
 	execs        map[string]*process
 	runningExecs int
 	initExit     *exitInfo // the init has exited; its TaskExit waits for the execs
@@ -154,6 +155,18 @@ func (s *service) get(id string) (*container, error) {
 		return nil, status.Errorf(codes.NotFound, "container %s: not created in this shim", id)
 	}
 	return c, nil
+}
+
+// handle is the container in berth's runtime: the one Create opened, whose
+// state is read once, or, before that, the one of that id, read from disk
+// at every call.
+func (c *container) handle() *runtime.Container {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.open != nil {
+		return c.open
+	}
+	return c.rt.Container(c.id)
 }
 
 func (c *container) process(execID string) (*process, error) {
@@ -262,6 +275,9 @@ func (s *service) Create(ctx context.Context, r *taskRequest) (_ []byte, retErr 
 	p.mu.Lock()
 	p.pid, p.rp, p.io = rp.Pid, rp, pio
 	p.mu.Unlock()
+	c.mu.Lock()
+	c.open = rp.Container()
+	c.mu.Unlock()
 	pio.attach(rp)
 	s.watchOOM(c)
 	s.pub.publish(topicCreate, evCreate(c.id, c.bundle, r.Rootfs, c.init.sio, r.Checkpoint, rp.Pid))
@@ -308,7 +324,7 @@ func (s *service) watchOOM(c *container) {
 	ctx, cancel := context.WithCancel(context.Background())
 	c.stopOOM = cancel
 	go func() {
-		ooms, err := c.rt.NotifyOOM(ctx, c.id)
+		ooms, err := c.handle().NotifyOOM(ctx)
 		if err != nil {
 			if ctx.Err() == nil {
 				logrus.WithError(err).WithField("id", c.id).Warn("OOM events of the container are not watched")
@@ -333,7 +349,7 @@ func (s *service) Start(ctx context.Context, r *taskRequest) ([]byte, error) {
 	p.pubMu.Lock()
 	defer p.pubMu.Unlock()
 	leave := s.reaper.enter()
-	err = c.rt.Start(ctx, c.id, runtime.StartOptions{})
+	err = c.handle().Start(ctx, runtime.StartOptions{})
 	leave()
 	if err != nil {
 		return nil, toStatus(err)
@@ -413,7 +429,7 @@ func (s *service) startExec(ctx context.Context, c *container, execID string) (_
 	err = pio.startLogBinary()
 	var rp *runtime.Process
 	if err == nil {
-		rp, err = c.rt.Exec(ctx, c.id, runtime.ExecOptions{Process: spec, IOOwner: c.opts.ioOwner()})
+		rp, err = c.handle().Exec(ctx, runtime.ExecOptions{Process: spec, IOOwner: c.opts.ioOwner()})
 	}
 	if err == nil {
 		s.reaper.register(rp.Pid, func(st int, at time.Time) { go s.execExited(c, p, st, at) })
@@ -441,7 +457,7 @@ func (s *service) startExec(ctx context.Context, c *container, execID string) (_
 func (s *service) initExited(c *container, st int, at time.Time) {
 	if c.killAll {
 		leave := s.reaper.enter()
-		if err := c.rt.Kill(context.Background(), c.id, unix.SIGKILL, runtime.KillOptions{All: true}); err != nil && !errors.Is(err, libcontainer.ErrNotExist) {
+		if err := c.handle().Kill(context.Background(), unix.SIGKILL, runtime.KillOptions{All: true}); err != nil && !errors.Is(err, libcontainer.ErrNotExist) {
 			logrus.WithError(err).WithField("id", c.id).Warn("kill the processes the init left")
 		}
 		leave()
@@ -523,12 +539,12 @@ func (s *service) Delete(ctx context.Context, r *taskRequest) ([]byte, error) {
 		// Never started: the runtime kills its waiting init.
 	case statusStopped:
 	default:
-		if rs, err := c.rt.State(ctx, c.id); err == nil && rs.Status != string(specs.StateStopped) {
+		if rs, err := c.handle().State(ctx); err == nil && rs.Status != string(specs.StateStopped) {
 			return nil, status.Errorf(codes.FailedPrecondition, "cannot delete container %s: its init is %s", c.id, rs.Status)
 		}
 	}
 	leave := s.reaper.enter()
-	err = c.rt.Delete(ctx, c.id, runtime.DeleteOptions{Force: st == statusCreated})
+	err = c.handle().Delete(ctx, runtime.DeleteOptions{Force: st == statusCreated})
 	leave()
 	if err != nil && !errors.Is(err, libcontainer.ErrNotExist) {
 		return nil, toStatus(err)
@@ -601,9 +617,9 @@ func (s *service) State(ctx context.Context, r *taskRequest) ([]byte, error) {
 	}
 	st, pid, exit, at := p.status()
 	if p.id == "" && st != statusStopped {
-		// Paused or not (also by `berth pause` from outside): berth's
-		// light state read.
-		if rs, err := c.rt.State(ctx, c.id); err == nil {
+		// Paused or not (also by `berth pause` from outside): the
+		// container's status, read anew.
+		if rs, err := c.handle().State(ctx); err == nil {
 			switch rs.Status {
 			case "paused":
 				st = statusPaused
@@ -633,7 +649,7 @@ func (s *service) Pids(ctx context.Context, r *taskRequest) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	pids, err := c.rt.Processes(ctx, c.id)
+	pids, err := c.handle().Processes(ctx)
 	if err != nil {
 		return nil, toStatus(err)
 	}
@@ -661,7 +677,7 @@ func (s *service) Pause(ctx context.Context, r *taskRequest) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.rt.Pause(ctx, c.id); err != nil {
+	if err := c.handle().Pause(ctx); err != nil {
 		return nil, toStatus(err)
 	}
 	s.pub.publish(topicPaused, evPaused(c.id))
@@ -673,7 +689,7 @@ func (s *service) Resume(ctx context.Context, r *taskRequest) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := c.rt.Resume(ctx, c.id); err != nil {
+	if err := c.handle().Resume(ctx); err != nil {
 		return nil, toStatus(err)
 	}
 	s.pub.publish(topicResumed, evResumed(c.id))
@@ -703,7 +719,7 @@ func (s *service) Kill(ctx context.Context, r *taskRequest) ([]byte, error) {
 	if st == statusStopped && !r.All {
 		return nil, status.Errorf(codes.NotFound, "container %s: process already finished", c.id)
 	}
-	if err := c.rt.Kill(ctx, c.id, sig, runtime.KillOptions{All: r.All}); err != nil {
+	if err := c.handle().Kill(ctx, sig, runtime.KillOptions{All: r.All}); err != nil {
 		if errors.Is(err, libcontainer.ErrNotRunning) || errors.Is(err, unix.ESRCH) {
 			return nil, status.Errorf(codes.NotFound, "container %s: process already finished", c.id)
 		}
@@ -784,7 +800,7 @@ func (s *service) Checkpoint(ctx context.Context, r *taskRequest) ([]byte, error
 		return nil, status.Errorf(codes.FailedPrecondition, "checkpoint %s: CRIU cannot checkpoint a container with a terminal unless it is a shell job (checkpoint option Terminal)", c.id)
 	}
 	leave := s.reaper.enter()
-	err = c.rt.Checkpoint(ctx, c.id, o)
+	err = c.handle().Checkpoint(ctx, o)
 	leave()
 	if err != nil {
 		// CRIU's reason is in its log, not in the error libcontainer
@@ -814,7 +830,7 @@ func (s *service) Update(ctx context.Context, r *taskRequest) ([]byte, error) {
 	if err := json.Unmarshal(r.Resources.Value, res); err != nil {
 		return nil, status.Errorf(codes.InvalidArgument, "update %s: %v", c.id, err)
 	}
-	if err := c.rt.Update(ctx, c.id, res); err != nil {
+	if err := c.handle().Update(ctx, res); err != nil {
 		return nil, toStatus(err)
 	}
 	return nil, nil
@@ -843,7 +859,7 @@ func (s *service) Stats(ctx context.Context, r *taskRequest) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	st, err := c.rt.Stats(ctx, c.id)
+	st, err := c.handle().Stats(ctx)
 	if err != nil {
 		return nil, toStatus(err)
 	}
