@@ -109,7 +109,12 @@ func (b *bench) containerdScenarios() {
 		b.fail("containerd: %v", err)
 		return
 	}
-	if err := s.measure(); err != nil {
+	if b.cfg.CtrdProfile != "" {
+		err = s.profile(b.cfg.CtrdProfile, b.cfg.CtrdProfileN)
+	} else {
+		err = s.measure()
+	}
+	if err != nil {
 		b.fail("containerd: %v", err)
 	}
 }

@@ -60,6 +60,10 @@ type config struct {
 	ImageRunc string `json:"image_runc"`
 	// Ctrd is what the containerd scenarios run (bench/containerd.go).
 	Ctrd ctrdConfig `json:"containerd"`
+	// CtrdProfile, when set, is where the containerd scenarios write perf
+	// profiles instead of measuring pairs (bench/containerd_profile.go).
+	CtrdProfile  string `json:"containerd_profile,omitempty"`
+	CtrdProfileN int    `json:"containerd_profile_n,omitempty"`
 }
 
 // iterations are the numbers of measured pairs per scenario (each pair is
@@ -149,6 +153,8 @@ func main() {
 		only      = flag.String("scenarios", "", "run only these scenarios: run,cycle,delforce,state,bind,tput,rss,list,image, containerd (= ctrrun,pod,exec) (default: all)")
 		ctrdBin   = flag.String("containerd", "/usr/bin", "directory of the containerd, ctr and containerd-shim-runc-v2 of the containerd scenarios")
 		shimBin   = flag.String("shim", "", "berth's containerd shim to measure (default: containerd-shim-berth-v2 beside the berth binary)")
+		profile   = flag.String("ctrd-profile", "", "profile the containerd scenarios into this directory (perf record and perf stat per scenario and stack) instead of measuring pairs")
+		profileN  = flag.Int("ctrd-profile-n", 40, "operations per scenario and stack with -ctrd-profile")
 	)
 	flag.Parse()
 	repoAbs, err := filepath.Abs(*repo)
@@ -179,7 +185,12 @@ func main() {
 	}
 	o := options{quick: *quick, repo: repoAbs, cache: *cache, work: *work, state: *stateDir, out: outDir, noSetup: *noSetup,
 		anchors: splitList(*anchors), extra: splitList(*extra), berthBin: *berthBin, berthEnv: splitList(*berthEnv), scenarios: splitList(*only), scale: *scale, setupOnly: *setupOnly,
-		ctrdBin: *ctrdBin, shimBin: *shimBin}
+		ctrdBin: *ctrdBin, shimBin: *shimBin, profile: *profile, profileN: *profileN}
+	if o.profile != "" {
+		if o.profile, err = filepath.Abs(o.profile); err != nil {
+			fatal(err)
+		}
+	}
 	if err := outer(o); err != nil {
 		fatal(err)
 	}
@@ -207,6 +218,8 @@ type options struct {
 	setupOnly bool
 	ctrdBin   string
 	shimBin   string
+	profile   string
+	profileN  int
 }
 
 // ctrdOnly reports whether the scenarios are containerd ones only: such a
@@ -285,6 +298,12 @@ func outer(o options) error {
 		ImageRunc:  imagePipelineRunc(o.cache),
 		Ctrd:       ctrdConfigFor(o, rts),
 	}
+	if o.profile != "" {
+		if !ctrdOnly(o.scenarios) {
+			return fmt.Errorf("-ctrd-profile: add -scenarios containerd (or ctrrun, pod, exec)")
+		}
+		cfg.CtrdProfile, cfg.CtrdProfileN = o.profile, o.profileN
+	}
 	if o.quick {
 		cfg.Iterations = quickIterations()
 	}
@@ -336,6 +355,13 @@ func outer(o options) error {
 		return err
 	}
 	raw.DurationS = time.Since(began).Seconds()
+	if o.profile != "" {
+		if len(raw.Errors) > 0 {
+			return fmt.Errorf("profiling: %s", strings.Join(raw.Errors, "; "))
+		}
+		logf("profiles and %s written; no report", filepath.Join(o.profile, "summary.txt"))
+		return nil
+	}
 	base := "results"
 	if ctrdOnly(o.scenarios) {
 		base = "containerd"
