@@ -12,7 +12,8 @@ package main
 //	exec    an exec probe: CRI ExecSync of /bin/true in a running
 //	        container, as the kubelet's exec probes do
 //
-// CPU: containerd runs in a cpuacct cgroup of its own (bbench-ctrd/daemon,
+// CPU: containerd runs in a cpuacct cgroup of its own (bbench-ctrd/daemon; on
+// a pure cgroup v2 host the unified hierarchy's, read from cpu.stat;
 // moved there before it starts any shim); its shims stay in it, and every
 // container's cgroup parent is below bbench-ctrd too, so cpuacct.usage of
 // bbench-ctrd is the CPU of containerd, the shims, the runtimes they run,
@@ -51,6 +52,7 @@ const (
 	bshimType  = "io.containerd.berth.v2"
 	runcType   = "io.containerd.runc.v2"
 	cpuacctDir = "/sys/fs/cgroup/cpuacct"
+	cgroupRoot = "/sys/fs/cgroup"
 )
 
 // ctrdConfig is what the outer process hands the containerd scenarios.
@@ -131,8 +133,9 @@ type ctrdSession struct {
 	d      *testkit.Containerd
 	cri    *criClient
 	stacks []ctrdStack
-	cg     string // cpuacct cgroup of everything: <cpuacct>/bbench-ctrd
-	daemon string // containerd's and the shims' cpuacct cgroup
+	cg     string // cgroup of everything: <cpuacct or the v2 root>/bbench-ctrd
+	daemon string // containerd's and the shims' cgroup
+	v2     bool   // cg is a cgroup v2 one (cpu.stat) rather than cpuacct
 	base   int    // processes in daemon when nothing runs: containerd and long-lived shims
 	groups []string
 	podSeq int
@@ -147,7 +150,9 @@ func (s *ctrdSession) stack(key string) ctrdStack {
 	panic("no containerd stack " + key)
 }
 
-func (st ctrdStack) rt() runtimeInfo { return runtimeInfo{Key: st.Key, Label: st.Label, Bin: st.Binary} }
+func (st ctrdStack) rt() runtimeInfo {
+	return runtimeInfo{Key: st.Key, Label: st.Label, Bin: st.Binary}
+}
 
 // newCtrd starts containerd in its cgroup with the four stacks configured
 // and imports the images. A non-nil session is to be closed, also with an
@@ -159,12 +164,17 @@ func (b *bench) newCtrd() (*ctrdSession, error) {
 			return nil, fmt.Errorf("%s is missing (Debian's containerd and crun, runc v1.5.2, make build; run without -no-setup)", p)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(cpuacctDir, "cpuacct.usage")); err != nil {
-		return nil, fmt.Errorf("no cgroup v1 cpuacct hierarchy at %s: the containerd scenarios account CPU with it", cpuacctDir)
+	// CPU from cgroup v1's cpuacct hierarchy or, on a pure cgroup v2 host,
+	// from cpu.stat (usage_usec) of the unified one.
+	acct, v2 := cpuacctDir, false
+	if testkit.Unified() {
+		acct, v2 = cgroupRoot, true
+	} else if _, err := os.Stat(filepath.Join(cpuacctDir, "cpuacct.usage")); err != nil {
+		return nil, fmt.Errorf("neither a cgroup v1 cpuacct hierarchy at %s nor cgroup v2: the containerd scenarios account CPU with one", cpuacctDir)
 	}
 	dir := filepath.Join(b.cfg.StateRoot, "ctrd") // on the tmpfs; socket paths stay short
 	s := &ctrdSession{b: b, cfg: c, dir: dir, fifo: filepath.Join(dir, "fifo"), logDir: filepath.Join(dir, "pod-logs"),
-		cg: filepath.Join(cpuacctDir, ctrdCgroup), daemon: filepath.Join(cpuacctDir, ctrdCgroup, "daemon")}
+		cg: filepath.Join(acct, ctrdCgroup), daemon: filepath.Join(acct, ctrdCgroup, "daemon"), v2: v2}
 	for _, d := range []string{dir, s.fifo, s.logDir, filepath.Join(dir, "bin"), s.daemon} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return s, err
@@ -344,6 +354,22 @@ func (s *ctrdSession) handlers(version int) string {
 
 // cpu is the CPU time of everything below the cgroup so far, in ms.
 func (s *ctrdSession) cpu() float64 {
+	if s.v2 {
+		data, err := os.ReadFile(filepath.Join(s.cg, "cpu.stat"))
+		if err != nil {
+			return math.NaN()
+		}
+		for _, l := range strings.Split(string(data), "\n") {
+			if v, ok := strings.CutPrefix(l, "usage_usec "); ok {
+				us, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+				if err != nil {
+					return math.NaN()
+				}
+				return float64(us) / 1e3
+			}
+		}
+		return math.NaN()
+	}
 	data, err := os.ReadFile(filepath.Join(s.cg, "cpuacct.usage"))
 	if err != nil {
 		return math.NaN()

@@ -145,7 +145,7 @@ func ctrdMarkdown(raw *rawResults, a *ctrdAnalysis) string {
 	b.WriteString("\n\n")
 	fmt.Fprintf(&b, "**Pairs per stack:** ctr run %d, pod %d, exec probe %d, after one unrecorded pair each; "+
 		"berth's shim first in even pairs (AB), the other stack first in odd ones (BA). "+
-		"**CPU** is cpuacct.usage of the cgroup `%s`, which holds containerd, its shims and what they run, and every "+
+		"**CPU** is the CPU usage (cgroup v1 cpuacct.usage, or cpu.stat on cgroup v2) of the cgroup `%s`, which holds containerd, its shims and what they run, and every "+
 		"container's cgroup (parents below it); ctr and the benchmark's CRI calls are outside it. Read before the operation and "+
 		"after it, once the operation's shim has exited (ctr run) and the cgroup has used under 2.5 %% of a CPU for 20 ms (idle: %.1f ms of CPU per second).\n\n",
 		it.CtrRun, it.Pod, it.Exec, in.Cgroup, in.IdleCPU)
