@@ -32,7 +32,7 @@ export CGO_ENABLED := 1
 BUILD_DEPS := gcc libc6-dev libseccomp-dev pkg-config jq busybox-static
 TEST_DEPS  := $(BUILD_DEPS)
 
-.PHONY: all build deps test-deps test test-shim test-shim-cgroup2 shim-inittrace test-runc-suite test-cgroup2 fuzz robustness bench bench-quick bench-profile unit integration e2e test-image conformance conformance-check demo install clean
+.PHONY: all build deps test-deps test test-shim test-shim-cgroup2 shim-inittrace test-runc-suite test-cgroup2 fuzz robustness bench bench-quick bench-containerd bench-profile unit integration e2e test-image conformance conformance-check demo install clean
 
 all: build
 
@@ -137,12 +137,20 @@ conformance-check: deps build
 	tests/conformance/conformance.sh check
 
 # Benchmarks (as root): berth against runc 1.5.2, Debian's runc and crun,
-# interleaved A/B in both orders; results in BENCHMARKS.md and bench/results.
+# interleaved A/B in both orders, and berth's containerd shim against the
+# runc v2 shim (bench/containerd.go); results in BENCHMARKS.md and
+# bench/results. bench-quick (part of `make test`) runs a few pairs of each.
 bench: deps build
 	$(GO) run ./bench
 
 bench-quick: deps build
 	$(GO) run ./bench -quick
+
+# Only the containerd scenarios (issue #14, about 5 minutes): berth's shim
+# against the runc v2 shim with runc 1.5.2, crun and berth, under a private
+# containerd 1.6; rewrites their own section of BENCHMARKS.md.
+bench-containerd: deps build
+	$(GO) run ./bench -scenarios containerd
 
 bench-profile: build
 	bench/profile.sh bin/berth

@@ -40,6 +40,8 @@ type rawResults struct {
 	Errors     []string      `json:"errors,omitempty"`
 	DurationS  float64       `json:"duration_s"`
 	Image      *imageRunInfo `json:"image,omitempty"` // the image scenarios' set-up
+	// Containerd is the containerd scenarios' set-up (bench/containerd.go).
+	Containerd *ctrdRunInfo `json:"containerd,omitempty"`
 }
 
 type machine struct {
@@ -75,6 +77,7 @@ type bench struct {
 	samples []sample
 	errs    []string
 	image   *imageRunInfo
+	ctrd    *ctrdRunInfo
 }
 
 // inner runs in the private mount namespace: it measures, cleans up and
@@ -127,6 +130,7 @@ func inner(cfgPath string) error {
 	raw.Samples = b.samples
 	raw.Errors = b.errs
 	raw.Image = b.image
+	raw.Containerd = b.ctrd
 	if b.stop.Load() {
 		return errors.New("interrupted; cleaned up")
 	}
@@ -209,7 +213,14 @@ func (b *bench) fail(format string, args ...any) {
 // around while the others are measured.
 func (b *bench) measure() {
 	it := b.cfg.Iterations
+	cli := false
+	for _, name := range []string{"run", "cycle", "delforce", "state", "bind", "tput", "rss"} {
+		cli = cli || b.want(name)
+	}
 	for _, anchor := range b.cfg.Runtimes[1:] {
+		if !cli {
+			break
+		}
 		s := anchor.Key
 		logf("== berth vs %s", anchor.Label)
 		b.pairs(s, "warm-up", it.Warmup, anchor, false, b.runOp(0))
@@ -246,6 +257,8 @@ func (b *bench) measure() {
 	if b.want("list") {
 		b.listScenarios()
 	}
+	// Last: it sweeps the benchmark's cgroups when it ends.
+	b.containerdScenarios()
 }
 
 type meas struct {
@@ -258,19 +271,24 @@ type op func(rt runtimeInfo) ([]meas, error)
 // pairs runs n A/B pairs of op, berth first in even pairs (AB) and the
 // anchor first in odd ones (BA).
 func (b *bench) pairs(session, name string, n int, anchor runtimeInfo, record bool, f op) {
+	b.pairsAB(session, name, n, b.berth, anchor, record, f)
+}
+
+// pairsAB is pairs with a as the A side instead of berth's CLI.
+func (b *bench) pairsAB(session, name string, n int, a, anchor runtimeInfo, record bool, f op) {
 	if n == 0 || b.stop.Load() {
 		return
 	}
 	start := time.Now()
 	for i := 0; i < n && !b.stop.Load(); i++ {
-		order, pair := "AB", []runtimeInfo{b.berth, anchor}
+		order, pair := "AB", []runtimeInfo{a, anchor}
 		if i%2 == 1 {
-			order, pair = "BA", []runtimeInfo{anchor, b.berth}
+			order, pair = "BA", []runtimeInfo{anchor, a}
 		}
 		for _, rt := range pair {
 			ms, err := f(rt)
 			if err != nil {
-				b.fail("%s vs %s, %s: %s: %v", b.berth.Label, anchor.Label, name, rt.Label, err)
+				b.fail("%s vs %s, %s: %s: %v", a.Label, anchor.Label, name, rt.Label, err)
 				return
 			}
 			if !record {

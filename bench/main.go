@@ -8,6 +8,12 @@
 //	                          temporary directory and prints the tables
 //	go run ./bench -report bench/results/results.json
 //	                          re-render BENCHMARKS.md and the chart from raw results
+//	go run ./bench -scenarios containerd
+//	                          only the containerd scenarios (about 5 minutes):
+//	                          berth's shim against the runc v2 shim with runc
+//	                          1.5.2, crun and berth under a private containerd;
+//	                          writes its own section of BENCHMARKS.md and
+//	                          bench/results/containerd.{json,csv}
 //
 // It must run as root on Linux. It installs what it compares against
 // (Debian's runc and crun, runc v1.5.2 built with go install into the cache
@@ -52,6 +58,12 @@ type config struct {
 	// ImageRunc is the runc of the image scenarios' skopeo+umoci+runc
 	// pipeline.
 	ImageRunc string `json:"image_runc"`
+	// Ctrd is what the containerd scenarios run (bench/containerd.go).
+	Ctrd ctrdConfig `json:"containerd"`
+	// CtrdProfile, when set, is where the containerd scenarios write perf
+	// profiles instead of measuring pairs (bench/containerd_profile.go).
+	CtrdProfile  string `json:"containerd_profile,omitempty"`
+	CtrdProfileN int    `json:"containerd_profile_n,omitempty"`
 }
 
 // iterations are the numbers of measured pairs per scenario (each pair is
@@ -73,6 +85,11 @@ type iterations struct {
 	ImageCold  int `json:"image_cold"`
 	ImageSteps int `json:"image_steps"`
 	ImageWarm  int `json:"image_warm"`
+	// The containerd scenarios (bench/containerd.go): pairs of each, per
+	// runc shim stack.
+	CtrRun int `json:"ctr_run"`
+	Pod    int `json:"cri_pod"`
+	Exec   int `json:"exec_probe"`
 }
 
 // scale multiplies the numbers of pairs (not the sizes: list and throughput
@@ -81,7 +98,7 @@ func (it *iterations) scale(f float64) {
 	if f <= 0 || f == 1 {
 		return
 	}
-	for _, n := range []*int{&it.Run, &it.Cycle, &it.DelForce, &it.State, &it.List, &it.Bind, &it.RSS, &it.Tput, &it.ImageCold, &it.ImageSteps, &it.ImageWarm} {
+	for _, n := range []*int{&it.Run, &it.Cycle, &it.DelForce, &it.State, &it.List, &it.Bind, &it.RSS, &it.Tput, &it.ImageCold, &it.ImageSteps, &it.ImageWarm, &it.CtrRun, &it.Pod, &it.Exec} {
 		if *n > 0 {
 			*n = max(1, int(float64(*n)*f+0.5))
 		}
@@ -90,12 +107,14 @@ func (it *iterations) scale(f float64) {
 
 func fullIterations() iterations {
 	return iterations{Warmup: 3, Run: 120, Cycle: 80, DelForce: 40, State: 120, List: 30, ListN: 200, Bind: 60, RSS: 10, Tput: 12, TputN: 50, TputPar: 8,
-		ImageCold: 30, ImageSteps: 16, ImageWarm: 60}
+		ImageCold: 30, ImageSteps: 16, ImageWarm: 60,
+		CtrRun: 40, Pod: 30, Exec: 80}
 }
 
 func quickIterations() iterations {
 	return iterations{Warmup: 1, Run: 60, Cycle: 40, DelForce: 16, State: 60, List: 16, ListN: 50, Bind: 30, RSS: 4, Tput: 4, TputN: 50, TputPar: 8,
-		ImageCold: 4, ImageSteps: 2, ImageWarm: 12}
+		ImageCold: 4, ImageSteps: 2, ImageWarm: 12,
+		CtrRun: 2, Pod: 2, Exec: 4}
 }
 
 // runtimeInfo names one runtime under test.
@@ -131,7 +150,11 @@ func main() {
 		berthBin  = flag.String("berth", "", "the berth binary to measure (default: REPO/bin/berth, built with make build)")
 		berthEnv  = flag.String("berth-env", "", "environment for berth only, K=V[,K=V...] (e.g. GOGC=off,GOMAXPROCS=1)")
 		scale     = flag.Float64("scale", 1, "multiply the numbers of pairs by this")
-		only      = flag.String("scenarios", "", "run only these scenarios: run,cycle,delforce,state,bind,tput,rss,list,image (default: all)")
+		only      = flag.String("scenarios", "", "run only these scenarios: run,cycle,delforce,state,bind,tput,rss,list,image, containerd (= ctrrun,pod,exec) (default: all)")
+		ctrdBin   = flag.String("containerd", "/usr/bin", "directory of the containerd, ctr and containerd-shim-runc-v2 of the containerd scenarios")
+		shimBin   = flag.String("shim", "", "berth's containerd shim to measure (default: containerd-shim-berth-v2 beside the berth binary)")
+		profile   = flag.String("ctrd-profile", "", "profile the containerd scenarios into this directory (perf record and perf stat per scenario and stack) instead of measuring pairs")
+		profileN  = flag.Int("ctrd-profile-n", 40, "operations per scenario and stack with -ctrd-profile")
 	)
 	flag.Parse()
 	repoAbs, err := filepath.Abs(*repo)
@@ -147,7 +170,7 @@ func main() {
 		if dir == "" {
 			dir = filepath.Dir(*report)
 		}
-		if err := writeReport(raw, repoAbs, dir, false); err != nil {
+		if err := writeReport(raw, repoAbs, dir, strings.TrimSuffix(filepath.Base(*report), ".json"), false); err != nil {
 			fatal(err)
 		}
 		return
@@ -161,7 +184,13 @@ func main() {
 		}
 	}
 	o := options{quick: *quick, repo: repoAbs, cache: *cache, work: *work, state: *stateDir, out: outDir, noSetup: *noSetup,
-		anchors: splitList(*anchors), extra: splitList(*extra), berthBin: *berthBin, berthEnv: splitList(*berthEnv), scenarios: splitList(*only), scale: *scale, setupOnly: *setupOnly}
+		anchors: splitList(*anchors), extra: splitList(*extra), berthBin: *berthBin, berthEnv: splitList(*berthEnv), scenarios: splitList(*only), scale: *scale, setupOnly: *setupOnly,
+		ctrdBin: *ctrdBin, shimBin: *shimBin, profile: *profile, profileN: *profileN}
+	if o.profile != "" {
+		if o.profile, err = filepath.Abs(o.profile); err != nil {
+			fatal(err)
+		}
+	}
 	if err := outer(o); err != nil {
 		fatal(err)
 	}
@@ -187,6 +216,26 @@ type options struct {
 	scenarios []string
 	scale     float64
 	setupOnly bool
+	ctrdBin   string
+	shimBin   string
+	profile   string
+	profileN  int
+}
+
+// ctrdOnly reports whether the scenarios are containerd ones only: such a
+// run writes its own results files and section, leaving the others'.
+func ctrdOnly(scenarios []string) bool {
+	if len(scenarios) == 0 {
+		return false
+	}
+	for _, s := range scenarios {
+		switch s {
+		case "containerd", "ctrrun", "pod", "exec":
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func splitList(s string) []string {
@@ -247,6 +296,13 @@ func outer(o options) error {
 		Iterations: fullIterations(),
 		Scenarios:  o.scenarios,
 		ImageRunc:  imagePipelineRunc(o.cache),
+		Ctrd:       ctrdConfigFor(o, rts),
+	}
+	if o.profile != "" {
+		if !ctrdOnly(o.scenarios) {
+			return fmt.Errorf("-ctrd-profile: add -scenarios containerd (or ctrrun, pod, exec)")
+		}
+		cfg.CtrdProfile, cfg.CtrdProfileN = o.profile, o.profileN
 	}
 	if o.quick {
 		cfg.Iterations = quickIterations()
@@ -299,7 +355,18 @@ func outer(o options) error {
 		return err
 	}
 	raw.DurationS = time.Since(began).Seconds()
-	if err := writeReport(raw, o.repo, o.out, o.quick); err != nil {
+	if o.profile != "" {
+		if len(raw.Errors) > 0 {
+			return fmt.Errorf("profiling: %s", strings.Join(raw.Errors, "; "))
+		}
+		logf("profiles and %s written; no report", filepath.Join(o.profile, "summary.txt"))
+		return nil
+	}
+	base := "results"
+	if ctrdOnly(o.scenarios) {
+		base = "containerd"
+	}
+	if err := writeReport(raw, o.repo, o.out, base, o.quick); err != nil {
 		return err
 	}
 	fmt.Fprintf(os.Stderr, "bench: done in %s\n", time.Since(began).Round(time.Second))

@@ -18,7 +18,7 @@ import (
 // Debian packages the benchmark needs: the two anchors, what building runc
 // v1.5.2 needs (cgo, libseccomp), the static busybox of the bundle and GNU
 // time (peak RSS).
-var debianPackages = []string{"runc", "crun", "gcc", "libc6-dev", "libseccomp-dev", "pkg-config", "make", "busybox-static", "time"}
+var debianPackages = []string{"runc", "crun", "gcc", "libc6-dev", "libseccomp-dev", "pkg-config", "make", "busybox-static", "time", "containerd"}
 
 const runcModule = "github.com/opencontainers/runc@v1.5.2"
 
@@ -125,6 +125,20 @@ func setup(o options) ([]runtimeInfo, error) {
 		}
 	}
 	return rts, nil
+}
+
+// ctrdConfigFor is what the containerd scenarios run: containerd from
+// -containerd, berth's shim (-shim, or beside the berth binary), runc
+// v1.5.2, crun and the berth binary under test.
+func ctrdConfigFor(o options, rts []runtimeInfo) ctrdConfig {
+	c := ctrdConfig{Bin: o.ctrdBin, Shim: o.shimBin, Runc: filepath.Join(o.cache, "bin", "runc"), Crun: "/usr/bin/crun", Berth: rts[0].Bin}
+	if c.Shim == "" {
+		c.Shim = filepath.Join(filepath.Dir(rts[0].Bin), "containerd-shim-berth-v2")
+	}
+	if abs, err := filepath.Abs(c.Shim); err == nil {
+		c.Shim = abs
+	}
+	return c
 }
 
 // dirty reports whether berth's tracked files (the benchmark's own aside)

@@ -112,6 +112,8 @@ type analysis struct {
 	Ratios map[string]map[string]ratio `json:"ratios"`
 	// Image is the image scenarios' table (bench/image.go).
 	Image []imageRow `json:"image,omitempty"`
+	// Containerd is the containerd scenarios' tables (bench/containerd.go).
+	Containerd *ctrdAnalysis `json:"containerd,omitempty"`
 }
 
 func analyze(raw *rawResults) analysis {
@@ -198,5 +200,6 @@ func analyze(raw *rawResults) analysis {
 		a.Ratios[s] = r
 	}
 	a.Image = analyzeImage(raw)
+	a.Containerd = analyzeCtrd(raw)
 	return a
 }
