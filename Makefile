@@ -69,7 +69,7 @@ FUZZTIME ?= 10s
 FUZZ_TARGETS := linux:FuzzLoadAndValidate linux:FuzzValidateProcess linux:FuzzValidateID \
 	cmd/berth:FuzzParseSignal cmd/berth:FuzzSubCgroups cmd/berth:FuzzParseBytes \
 	runtime:FuzzExecProcessFile runtime:FuzzLoadState state:FuzzReadRecord \
-	shim:FuzzDecodeRequest
+	shim:FuzzDecodeRequest shim/lite:FuzzStartInput
 fuzz:
 	GO=$(GO) TAGS="$(TAGS)" tests/fuzz.sh $(FUZZTIME) $(FUZZ_TARGETS)
 
