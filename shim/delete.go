@@ -14,7 +14,9 @@ import (
 
 // removeContainer is the delete action's removal of the container f.ID of
 // a dead shim under root (see lite.Delete), killing what is left of it; it
-// returns its init's pid (0: unknown).
+// returns its init's pid (0: unknown). containerd-shim-berth-v2 does the
+// delete action itself when no container is left, and executes this
+// binary's otherwise.
 func removeContainer(f *lite.Flags, o *lite.Options, root string) (int, error) {
 	rt, err := runtime.New(runtime.Options{Root: root, SystemdCgroup: o.SystemdCgroup})
 	if err != nil {

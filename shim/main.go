@@ -1,22 +1,27 @@
-// Package shim is berth's containerd shim: containerd's task service (task
-// API v2 and v3 over ttrpc) implemented on berth's runtime library, in the
-// shim process itself. Every lifecycle operation is a call into package
-// runtime; the only processes a container costs are its own (libcontainer's
-// init, a re-exec of this binary, and one setns process per exec).
+// Package shim is berth's containerd shim daemon: containerd's task service
+// (task API v2 and v3 over ttrpc) implemented on berth's runtime library,
+// in the shim process itself. Every lifecycle operation is a call into
+// package runtime; the only processes a container costs are its own
+// (libcontainer's init, a re-exec of this binary, and one setns process
+// per exec).
 //
-// The binary is started by containerd in three ways:
+// The program containerd executes, containerd-shim-berth-v2, is small (see
+// package lite): it does the start action, and the delete action when no
+// container is left, itself, and executes this one, berth-shim, beside it
+// for everything else:
 //
-//	<shim> -namespace NS -id ID -address A -publish-binary B start
-//	    find or start the shim daemon for the container's group and print
-//	    its socket address (see lite.Start)
-//	<shim> -namespace NS -id ID -address A [-socket PATH]
-//	    the daemon: serves the task API on fd 3 (see serve.go)
-//	<shim> -namespace NS -id ID -bundle DIR delete
-//	    clean up after a daemon that died (see lite.Delete and delete.go)
+//	berth-shim -namespace NS -id ID -address A [-socket PATH]
+//	    the daemon, started by start: serves the task API on fd 3 (or
+//	    PATH), see serve.go
+//	berth-shim -namespace NS -id ID -bundle DIR delete
+//	    clean up after a daemon that died, its container included (see
+//	    lite.Delete and delete.go)
+//	berth-shim -info
+//	    the runtime's features (info.go)
 //
-// and by libcontainer as "<shim> init" (package containerinit). Package
-// lite has the start and delete actions and what they share with the
-// daemon.
+// and by libcontainer as "berth-shim init" (the container inits). It does
+// the start action too (starting itself as the daemon), so that it still
+// serves when installed as containerd-shim-berth-v2.
 package shim
 
 import (

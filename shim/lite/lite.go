@@ -1,8 +1,22 @@
-// Package lite is the part of berth's containerd shim that needs neither
-// berth's runtime nor libcontainer, ttrpc or the protobuf runtime: the
-// start and delete actions, the command line, the runtime options, the
-// socket names and the wire encoding of the messages they speak. It
-// imports only the standard library, golang.org/x/sys and protowire.
+// Package lite is what the program containerd executes,
+// containerd-shim-berth-v2, is made of: the shim's start and delete
+// actions, the command line, the runtime options, the socket names and the
+// wire encoding of the messages they speak.
+//
+// containerd executes containerd-shim-berth-v2 `start` for every container
+// (in a CRI pod, for every container of the pod) and `delete` whenever a
+// shim's connection closes, and waits for both: each is on the critical
+// path of a container's start and removal. So that program links only this
+// package, protowire and the standard library (no berth runtime, no
+// libcontainer, no ttrpc, no protobuf runtime) and starts in about the time
+// of a Go hello world. The shim daemon, berth-shim, is the full program
+// (package shim): start executes it beside itself, and delete hands it the
+// removal of a container whose daemon died. Both import this package, so
+// the two programs agree on every name, file and message.
+//
+// Nothing in this package may import more than the standard library,
+// golang.org/x/sys and protowire: `go list -deps ./cmd/containerd-shim-berth-v2`
+// (lite_test.go checks it).
 package lite
 
 import (

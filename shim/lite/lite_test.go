@@ -215,16 +215,18 @@ func FuzzStartInput(f *testing.F) {
 	})
 }
 
-// The package links nothing but protowire (with the two internal packages
-// it needs) and the standard library with golang.org/x/sys.
+// The program containerd executes links nothing but this package,
+// protowire (with the two internal packages it needs) and the standard
+// library with golang.org/x/sys.
 func TestDeps(t *testing.T) {
 	gobin := filepath.Join(runtime.GOROOT(), "bin", "go")
 	out, err := exec.Command(gobin, "list", "-deps", "-tags", "seccomp urfave_cli_no_docs netgo osusergo",
-		"github.com/berth-oci/berth/shim/lite").CombinedOutput()
+		"github.com/berth-oci/berth/cmd/containerd-shim-berth-v2").CombinedOutput()
 	if err != nil {
 		t.Skipf("go list: %v: %s", err, out)
 	}
 	allowed := []string{
+		"github.com/berth-oci/berth/cmd/containerd-shim-berth-v2",
 		"github.com/berth-oci/berth/shim/lite",
 		"golang.org/x/sys/",
 		"google.golang.org/protobuf/encoding/protowire",
@@ -241,7 +243,7 @@ func TestDeps(t *testing.T) {
 			ok = ok || p == a || (strings.HasSuffix(a, "/") && strings.HasPrefix(p, a))
 		}
 		if !ok {
-			t.Errorf("links %s", p)
+			t.Errorf("containerd-shim-berth-v2 links %s", p)
 		}
 	}
 	if !bytes.Contains(out, []byte("github.com/berth-oci/berth/shim/lite")) {
