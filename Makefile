@@ -2,7 +2,7 @@
 #
 #   make demo      install build dependencies, build, run a busybox container
 #   make test      install test dependencies, build, run unit and integration tests
-#   make build     build bin/berth (and bin/berth-image, bin/containerd-shim-berth-v2)
+#   make build     build bin/berth (and bin/berth-image, bin/containerd-shim-berth-v2, bin/berth-shim)
 #   make install   install them to $(PREFIX)/bin (PREFIX=/usr/local)
 
 PREFIX  ?= /usr/local
@@ -40,6 +40,7 @@ build:
 	$(GO) build -tags "$(TAGS)" -trimpath -ldflags "$(LDFLAGS)" -o bin/berth ./cmd/berth
 	$(GO) build -tags "$(TAGS)" -trimpath -ldflags "$(LDFLAGS)" -o bin/berth-image ./cmd/berth-image
 	$(GO) build -tags "$(TAGS)" -trimpath -ldflags "$(LDFLAGS)" -o bin/containerd-shim-berth-v2 ./cmd/containerd-shim-berth-v2
+	$(GO) build -tags "$(TAGS)" -trimpath -ldflags "$(LDFLAGS)" -o bin/berth-shim ./cmd/berth-shim
 
 # Installs only what is missing, so it is quick when nothing is.
 deps:
@@ -69,7 +70,7 @@ FUZZTIME ?= 10s
 FUZZ_TARGETS := linux:FuzzLoadAndValidate linux:FuzzValidateProcess linux:FuzzValidateID \
 	cmd/berth:FuzzParseSignal cmd/berth:FuzzSubCgroups cmd/berth:FuzzParseBytes \
 	runtime:FuzzExecProcessFile runtime:FuzzLoadState state:FuzzReadRecord \
-	shim:FuzzDecodeRequest
+	shim:FuzzDecodeRequest shim/lite:FuzzStartInput
 fuzz:
 	GO=$(GO) TAGS="$(TAGS)" tests/fuzz.sh $(FUZZTIME) $(FUZZ_TARGETS)
 
@@ -92,11 +93,12 @@ integration: build
 e2e: test-deps build
 	$(GO) test -tags "$(TAGS)" -count=1 -timeout $(TEST_TIMEOUT) -v ./tests/e2e/
 
-# The native containerd shim (bin/containerd-shim-berth-v2) under Debian's
-# containerd 1.6 and containerd 2.4.2, with ctr and crictl. containerd 2.4.2
-# is built once from the Go module proxy into .cache/ (about 3.5 minutes; the
-# tests run tests/shim/containerd2.sh themselves when it is missing, so
-# `make test` builds it at most once per clone).
+# The native containerd shim (bin/containerd-shim-berth-v2 and its daemon
+# bin/berth-shim) under Debian's containerd 1.6 and containerd 2.4.2, with
+# ctr and crictl. containerd 2.4.2 is built once from the Go module proxy
+# into .cache/ (about 3.5 minutes; the tests run tests/shim/containerd2.sh
+# themselves when it is missing, so `make test` builds it at most once per
+# clone).
 test-shim: test-deps build
 	tests/shim/containerd2.sh >/dev/null
 	$(GO) test -tags "$(TAGS)" -count=1 -timeout $(TEST_TIMEOUT) -v ./tests/shim/
@@ -107,9 +109,9 @@ test-shim-cgroup2: test-deps
 	CG2VM_TIMEOUT=$(CG2VM_TIMEOUT) tests/shim/cgroup2.sh
 
 # The package init functions that run in every container init and exec the
-# shim starts (the shim binary is libcontainer's "init").
+# shim starts (the shim daemon, bin/berth-shim, is libcontainer's "init").
 shim-inittrace: build
-	@GODEBUG=inittrace=1 bin/containerd-shim-berth-v2 init 2>&1 | grep '^init' || true
+	@GODEBUG=inittrace=1 bin/berth-shim init 2>&1 | grep '^init' || true
 
 # pull, images, rmi, gc, bundle and run --image against two private
 # registries on 127.0.0.1 (Debian's docker-registry, one with token auth)
@@ -162,6 +164,7 @@ install: build
 	install -D -m 0755 bin/berth $(DESTDIR)$(PREFIX)/bin/berth
 	install -D -m 0755 bin/berth-image $(DESTDIR)$(PREFIX)/bin/berth-image
 	install -D -m 0755 bin/containerd-shim-berth-v2 $(DESTDIR)$(PREFIX)/bin/containerd-shim-berth-v2
+	install -D -m 0755 bin/berth-shim $(DESTDIR)$(PREFIX)/bin/berth-shim
 
 clean:
 	rm -rf bin

@@ -6,6 +6,7 @@ import (
 	"os"
 
 	"github.com/berth-oci/berth/linux"
+	"github.com/berth-oci/berth/shim/lite"
 )
 
 // featuresTypeURL is how containerd registers the runtime spec's features
@@ -20,12 +21,12 @@ func runInfo(version, commit string) error {
 	if err != nil {
 		return err
 	}
-	var opts *anyMsg
+	var opts *lite.Any
 	if len(stdin) > 0 {
-		if opts, err = decodeAny(stdin); err != nil {
+		if opts, err = lite.DecodeAny(stdin); err != nil {
 			return err
 		}
-		if _, err := parseOptions(opts); err != nil {
+		if _, err := lite.ParseOptions(opts); err != nil {
 			return err
 		}
 	}
@@ -33,6 +34,6 @@ func runInfo(version, commit string) error {
 	if err != nil {
 		return err
 	}
-	_, err = os.Stdout.Write(runtimeInfo("io.containerd.berth.v2", version, commit, opts, &anyMsg{TypeURL: featuresTypeURL, Value: feat}))
+	_, err = os.Stdout.Write(runtimeInfo("io.containerd.berth.v2", version, commit, opts, &lite.Any{TypeURL: featuresTypeURL, Value: feat}))
 	return err
 }

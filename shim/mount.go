@@ -1,12 +1,13 @@
 package shim
 
 import (
-	"errors"
 	"fmt"
 	"os"
 	"strings"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-oci/berth/shim/lite"
 )
 
 // mountRootfs mounts containerd's rootfs mounts (the snapshotter's: an
@@ -14,7 +15,7 @@ import (
 func mountRootfs(mounts []mount, target string) error {
 	for i, m := range mounts {
 		if err := mountOne(m, target); err != nil {
-			unmountAll(target)
+			lite.UnmountAll(target)
 			return fmt.Errorf("rootfs mount %d (%s %s): %w", i, m.Type, m.Source, err)
 		}
 	}
@@ -78,17 +79,4 @@ func mountOne(m mount, target string) error {
 		}
 	}
 	return nil
-}
-
-// unmountAll unmounts everything mounted on target.
-func unmountAll(target string) {
-	for range 64 {
-		err := unix.Unmount(target, unix.MNT_DETACH)
-		if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOENT) {
-			return // nothing (more) mounted there
-		}
-		if err != nil && !errors.Is(err, unix.EINTR) {
-			return
-		}
-	}
 }

@@ -13,14 +13,16 @@ import (
 	"github.com/containerd/ttrpc"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
+
+	"github.com/berth-oci/berth/shim/lite"
 )
 
 // runDaemon is the shim daemon: it serves the task API on the socket the
 // start action handed it as fd 3 (or on -socket) until Shutdown, SIGTERM or
 // SIGINT. Its working directory is the first container's bundle, where
 // containerd reads its log from the "log" fifo.
-func runDaemon(f *flags) error {
-	if f.debug {
+func runDaemon(f *lite.Flags) error {
+	if f.Debug {
 		logrus.SetLevel(logrus.DebugLevel)
 	}
 	logrus.SetFormatter(&logrus.TextFormatter{DisableColors: true, FullTimestamp: true})
@@ -33,7 +35,7 @@ func runDaemon(f *flags) error {
 	if logf, err := fifo.OpenFifoDup2(ctx, "log", unix.O_WRONLY, 0o700, int(os.Stderr.Fd())); err == nil {
 		logrus.SetOutput(logf)
 	}
-	logger := logrus.WithFields(logrus.Fields{"namespace": f.namespace, "pid": os.Getpid(), "runtime": "io.containerd.berth.v2"})
+	logger := logrus.WithFields(logrus.Fields{"namespace": f.Namespace, "pid": os.Getpid(), "runtime": "io.containerd.berth.v2"})
 	// Nothing uses the working directory from here on; leave the bundle,
 	// which containerd removes with the first container.
 	_ = os.Chdir("/")
@@ -43,8 +45,8 @@ func runDaemon(f *flags) error {
 	}
 	var l net.Listener
 	var err error
-	if f.socket != "" {
-		l, err = net.Listen("unix", socketPath(f.socket))
+	if f.Socket != "" {
+		l, err = net.Listen("unix", lite.SocketPath(f.Socket))
 	} else {
 		l, err = net.FileListener(os.NewFile(3, "socket"))
 	}
@@ -57,10 +59,10 @@ func runDaemon(f *flags) error {
 	if err != nil {
 		return err
 	}
-	pub := newPublisher(os.Getenv("TTRPC_ADDRESS"), f.namespace)
+	pub := newPublisher(os.Getenv("TTRPC_ADDRESS"), f.Namespace)
 	var stopOnce sync.Once
 	stop := func() { stopOnce.Do(cancel) }
-	svc := newService(f.namespace, pub, newReaper(), stop)
+	svc := newService(f.Namespace, pub, newReaper(), stop)
 	register(server, svc)
 
 	exit := make(chan os.Signal, 1)
@@ -85,7 +87,7 @@ func runDaemon(f *flags) error {
 	sctx, scancel := context.WithTimeout(context.Background(), 2*time.Second)
 	_ = server.Shutdown(sctx)
 	scancel()
-	removeSocket(address)
+	lite.RemoveSocket(address)
 	pub.close(5 * time.Second)
 	if err != nil && !errors.Is(err, ttrpc.ErrServerClosed) && !errors.Is(err, net.ErrClosed) {
 		return err

@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/berth-oci/berth/runtime"
+	"github.com/berth-oci/berth/shim/lite"
 )
 
 // Event topics, as containerd names them.
@@ -47,7 +48,7 @@ type service struct {
 
 	mu         sync.Mutex
 	containers map[string]*container
-	runtimes   map[options]*runtime.Runtime // by root and cgroup driver
+	runtimes   map[lite.Options]*runtime.Runtime // by root and cgroup driver
 }
 
 func newService(ns string, pub *publisher, r *reaper, shutdown func()) *service {
@@ -57,7 +58,7 @@ func newService(ns string, pub *publisher, r *reaper, shutdown func()) *service 
 		reaper:     r,
 		shutdown:   shutdown,
 		containers: map[string]*container{},
-		runtimes:   map[options]*runtime.Runtime{},
+		runtimes:   map[lite.Options]*runtime.Runtime{},
 	}
 }
 
@@ -65,7 +66,7 @@ func newService(ns string, pub *publisher, r *reaper, shutdown func()) *service 
 type container struct {
 	id, bundle string
 	rt         *runtime.Runtime
-	opts       *options
+	opts       *lite.Options
 	rootfs     string // where the rootfs mounts are, "" when containerd mounted none
 	// killAll: the container has no pid namespace of its own, so its
 	// processes outlive its init; they are killed when the init exits,
@@ -132,8 +133,8 @@ func (p *process) setExited(status int, at time.Time) bool {
 }
 
 // runtimeFor returns the runtime of a state root and cgroup driver.
-func (s *service) runtimeFor(o *options) (*runtime.Runtime, error) {
-	key := options{Root: o.stateRoot(s.ns), SystemdCgroup: o.SystemdCgroup}
+func (s *service) runtimeFor(o *lite.Options) (*runtime.Runtime, error) {
+	key := lite.Options{Root: o.StateRoot(s.ns), SystemdCgroup: o.SystemdCgroup}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if rt := s.runtimes[key]; rt != nil {
@@ -188,7 +189,7 @@ func (s *service) Create(ctx context.Context, r *taskRequest) (_ []byte, retErr 
 	if r.Checkpoint != "" {
 		return nil, status.Errorf(codes.Unimplemented, "create %s: restoring a checkpoint is not supported by the berth shim yet", r.ID)
 	}
-	opts, err := parseOptions(r.Options)
+	opts, err := lite.ParseOptions(r.Options)
 	if err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
@@ -219,7 +220,7 @@ func (s *service) Create(ctx context.Context, r *taskRequest) (_ []byte, retErr 
 	if c.killAll, err = sharesPidNamespace(c.bundle); err != nil {
 		return nil, status.Error(codes.InvalidArgument, err.Error())
 	}
-	if err := writeOptions(c.bundle, opts); err != nil {
+	if err := lite.WriteOptions(c.bundle, opts); err != nil {
 		return nil, toStatus(err)
 	}
 	if len(r.Rootfs) > 0 {
@@ -232,7 +233,7 @@ func (s *service) Create(ctx context.Context, r *taskRequest) (_ []byte, retErr 
 		}
 		defer func() {
 			if retErr != nil {
-				unmountAll(c.rootfs)
+				lite.UnmountAll(c.rootfs)
 			}
 		}()
 	}
@@ -263,7 +264,7 @@ func (s *service) Create(ctx context.Context, r *taskRequest) (_ []byte, retErr 
 		// and hands them back; the shim copies between them and
 		// containerd's streams.
 		Detach:  false,
-		IOOwner: opts.ioOwner(),
+		IOOwner: ioOwner(opts),
 	})
 	if err == nil {
 		s.reaper.register(rp.Pid, func(st int, at time.Time) { go s.initExited(c, st, at) })
@@ -286,7 +287,7 @@ func (s *service) Create(ctx context.Context, r *taskRequest) (_ []byte, retErr 
 
 // ioOwner is who owns the stdio pipes: IoUid/IoGid when the options name
 // them, the container's root otherwise.
-func (o *options) ioOwner() *runtime.IOOwner {
+func ioOwner(o *lite.Options) *runtime.IOOwner {
 	if o.IoUID == 0 && o.IoGID == 0 {
 		return nil
 	}
@@ -429,7 +430,7 @@ func (s *service) startExec(ctx context.Context, c *container, execID string) (_
 	err = pio.startLogBinary()
 	var rp *runtime.Process
 	if err == nil {
-		rp, err = c.handle().Exec(ctx, runtime.ExecOptions{Process: spec, IOOwner: c.opts.ioOwner()})
+		rp, err = c.handle().Exec(ctx, runtime.ExecOptions{Process: spec, IOOwner: ioOwner(c.opts)})
 	}
 	if err == nil {
 		s.reaper.register(rp.Pid, func(st int, at time.Time) { go s.execExited(c, p, st, at) })
@@ -568,7 +569,7 @@ func (s *service) Delete(ctx context.Context, r *taskRequest) ([]byte, error) {
 		c.stopOOM()
 	}
 	if c.rootfs != "" {
-		unmountAll(c.rootfs)
+		lite.UnmountAll(c.rootfs)
 	}
 	c.mu.Lock()
 	for _, e := range c.execs {
@@ -582,7 +583,7 @@ func (s *service) Delete(ctx context.Context, r *taskRequest) ([]byte, error) {
 	s.mu.Unlock()
 	_, pid, exit, at := p.status()
 	s.pub.publish(topicDelete, evDelete(c.id, pid, exit, at))
-	return exitResponse(pid, exit, at), nil
+	return lite.ExitResponse(pid, exit, at), nil
 }
 
 func (s *service) deleteExec(c *container, execID string) ([]byte, error) {
@@ -601,7 +602,7 @@ func (s *service) deleteExec(c *container, execID string) ([]byte, error) {
 		p.io.wait(2 * time.Second)
 		p.io.close()
 	}
-	return exitResponse(pid, exit, at), nil
+	return lite.ExitResponse(pid, exit, at), nil
 }
 
 // ---- the other calls ----
@@ -768,7 +769,7 @@ func (s *service) Checkpoint(ctx context.Context, r *taskRequest) ([]byte, error
 	}
 	o := &runtime.CriuOptions{ImagesDirectory: r.Path, WorkDirectory: c.opts.CriuWorkPath, LeaveRunning: true}
 	if a := r.Options; a != nil && a.TypeURL != "" {
-		if typeName(a.TypeURL) != "containerd.runc.v1.CheckpointOptions" {
+		if lite.TypeName(a.TypeURL) != "containerd.runc.v1.CheckpointOptions" {
 			return nil, status.Errorf(codes.InvalidArgument, "checkpoint options of type %q", a.TypeURL)
 		}
 		co, err := decodeCheckpointOptions(a.Value)

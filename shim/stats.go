@@ -1,12 +1,13 @@
 package shim
 
 import (
-	"math"
 	"slices"
 
 	"github.com/opencontainers/cgroups"
 	"github.com/opencontainers/runc/types"
 	"google.golang.org/protobuf/encoding/protowire"
+
+	"github.com/berth-oci/berth/shim/lite"
 )
 
 // metrics converts berth's stats (runc's events schema, from
@@ -19,11 +20,11 @@ import (
 // registry they fill cost about 1 ms of package initialisation in every
 // container init and exec, which run this binary. stats_test.go checks the
 // encoding against the generated code.
-func metrics(s *types.Stats, unified bool) (*anyMsg, error) {
+func metrics(s *types.Stats, unified bool) (*lite.Any, error) {
 	if unified {
-		return &anyMsg{TypeURL: "io.containerd.cgroups.v2.Metrics", Value: metricsV2(s)}, nil
+		return &lite.Any{TypeURL: "io.containerd.cgroups.v2.Metrics", Value: metricsV2(s)}, nil
 	}
-	return &anyMsg{TypeURL: "io.containerd.cgroups.v1.Metrics", Value: metricsV1(s)}, nil
+	return &lite.Any{TypeURL: "io.containerd.cgroups.v1.Metrics", Value: metricsV1(s)}, nil
 }
 
 // v1 memory.stat keys, in the field order of v1's MemoryStat (1 to 32).
@@ -47,86 +48,86 @@ var v2MemoryKeys = [...]string{
 }
 
 func metricsV1(s *types.Stats) []byte {
-	var m encoder
+	var m lite.Encoder
 	for _, size := range sortedKeys(s.Hugetlb) {
 		h := s.Hugetlb[size]
-		var e encoder
-		e.uint(1, h.Usage)
-		e.uint(2, h.Max)
-		e.uint(3, h.Failcnt)
-		e.str(4, size)
-		m.message(1, e)
+		var e lite.Encoder
+		e.Uint(1, h.Usage)
+		e.Uint(2, h.Max)
+		e.Uint(3, h.Failcnt)
+		e.Str(4, size)
+		m.Message(1, e)
 	}
-	m.message(2, pids(s.Pids))
-	var usage, throttle, cpu encoder
-	usage.uint(1, s.CPU.Usage.Total)
-	usage.uint(2, s.CPU.Usage.Kernel)
-	usage.uint(3, s.CPU.Usage.User)
-	usage.packed(4, s.CPU.Usage.Percpu)
-	throttle.uint(1, s.CPU.Throttling.Periods)
-	throttle.uint(2, s.CPU.Throttling.ThrottledPeriods)
-	throttle.uint(3, s.CPU.Throttling.ThrottledTime)
-	cpu.message(1, usage)
-	cpu.message(2, throttle)
-	m.message(3, cpu)
-	var mem encoder
+	m.Message(2, pids(s.Pids))
+	var usage, throttle, cpu lite.Encoder
+	usage.Uint(1, s.CPU.Usage.Total)
+	usage.Uint(2, s.CPU.Usage.Kernel)
+	usage.Uint(3, s.CPU.Usage.User)
+	usage.Packed(4, s.CPU.Usage.Percpu)
+	throttle.Uint(1, s.CPU.Throttling.Periods)
+	throttle.Uint(2, s.CPU.Throttling.ThrottledPeriods)
+	throttle.Uint(3, s.CPU.Throttling.ThrottledTime)
+	cpu.Message(1, usage)
+	cpu.Message(2, throttle)
+	m.Message(3, cpu)
+	var mem lite.Encoder
 	for i, k := range v1MemoryKeys {
-		mem.uint(protowire.Number(i+1), s.Memory.Raw[k])
+		mem.Uint(protowire.Number(i+1), s.Memory.Raw[k])
 	}
 	for i, e := range []types.MemoryEntry{s.Memory.Usage, s.Memory.Swap, s.Memory.Kernel, s.Memory.KernelTCP} {
-		var me encoder
-		me.uint(1, e.Limit)
-		me.uint(2, e.Usage)
-		me.uint(3, e.Max)
-		me.uint(4, e.Failcnt)
-		mem.message(protowire.Number(33+i), me)
+		var me lite.Encoder
+		me.Uint(1, e.Limit)
+		me.Uint(2, e.Usage)
+		me.Uint(3, e.Max)
+		me.Uint(4, e.Failcnt)
+		mem.Message(protowire.Number(33+i), me)
 	}
-	m.message(4, mem)
+	m.Message(4, mem)
 	b := s.Blkio
-	var blk encoder
+	var blk lite.Encoder
 	for i, list := range [][]types.BlkioEntry{b.IoServiceBytesRecursive, b.IoServicedRecursive, b.IoQueuedRecursive,
 		b.IoServiceTimeRecursive, b.IoWaitTimeRecursive, b.IoMergedRecursive, b.IoTimeRecursive, b.SectorsRecursive} {
 		for _, be := range list {
-			var e encoder
-			e.str(1, be.Op)
-			e.uint(3, be.Major)
-			e.uint(4, be.Minor)
-			e.uint(5, be.Value)
-			blk.message(protowire.Number(i+1), e)
+			var e lite.Encoder
+			e.Str(1, be.Op)
+			e.Uint(3, be.Major)
+			e.Uint(4, be.Minor)
+			e.Uint(5, be.Value)
+			blk.Message(protowire.Number(i+1), e)
 		}
 	}
-	m.message(5, blk)
+	m.Message(5, blk)
 	for _, n := range s.NetworkInterfaces {
-		m.message(7, network(n))
+		m.Message(7, network(n))
 	}
 	return m
 }
 
 func metricsV2(s *types.Stats) []byte {
-	var m encoder
-	m.message(1, pids(s.Pids))
+	var m lite.Encoder
+	m.Message(1, pids(s.Pids))
 	// libcontainer reports cpu.stat's microseconds as nanoseconds.
-	var cpu encoder
-	cpu.uint(1, s.CPU.Usage.Total/1000)
-	cpu.uint(2, s.CPU.Usage.User/1000)
-	cpu.uint(3, s.CPU.Usage.Kernel/1000)
-	cpu.uint(4, s.CPU.Throttling.Periods)
-	cpu.uint(5, s.CPU.Throttling.ThrottledPeriods)
-	cpu.uint(6, s.CPU.Throttling.ThrottledTime/1000)
-	cpu.psi(7, s.CPU.PSI)
-	m.message(2, cpu)
-	var mem encoder
+	var cpu lite.Encoder
+	cpu.Uint(1, s.CPU.Usage.Total/1000)
+	cpu.Uint(2, s.CPU.Usage.User/1000)
+	cpu.Uint(3, s.CPU.Usage.Kernel/1000)
+	cpu.Uint(4, s.CPU.Throttling.Periods)
+	cpu.Uint(5, s.CPU.Throttling.ThrottledPeriods)
+	cpu.Uint(6, s.CPU.Throttling.ThrottledTime/1000)
+	psi(&cpu, 7, s.CPU.PSI)
+	m.Message(2, cpu)
+	var mem lite.Encoder
 	for i, k := range v2MemoryKeys {
-		mem.uint(protowire.Number(i+1), s.Memory.Raw[k])
+		mem.Uint(protowire.Number(i+1), s.Memory.Raw[k])
 	}
-	mem.uint(32, s.Memory.Usage.Usage)
-	mem.uint(33, s.Memory.Usage.Limit)
-	mem.uint(34, s.Memory.Swap.Usage)
-	mem.uint(35, s.Memory.Swap.Limit)
-	mem.uint(36, s.Memory.Usage.Max)
-	mem.uint(37, s.Memory.Swap.Max)
-	mem.psi(38, s.Memory.PSI)
-	m.message(4, mem)
+	mem.Uint(32, s.Memory.Usage.Usage)
+	mem.Uint(33, s.Memory.Usage.Limit)
+	mem.Uint(34, s.Memory.Swap.Usage)
+	mem.Uint(35, s.Memory.Swap.Limit)
+	mem.Uint(36, s.Memory.Usage.Max)
+	mem.Uint(37, s.Memory.Swap.Max)
+	psi(&mem, 38, s.Memory.PSI)
+	m.Message(4, mem)
 	// libcontainer has read io.stat into blkio's recursive lists: one
 	// entry per device, in the order the devices first appear.
 	type dev struct{ major, minor uint64 }
@@ -149,83 +150,64 @@ func metricsV2(s *types.Stats) []byte {
 	}
 	add(s.Blkio.IoServiceBytesRecursive, 0, 1)
 	add(s.Blkio.IoServicedRecursive, 2, 3)
-	var io encoder
+	var io lite.Encoder
 	for _, d := range order {
-		var e encoder
-		e.uint(1, d.major)
-		e.uint(2, d.minor)
+		var e lite.Encoder
+		e.Uint(1, d.major)
+		e.Uint(2, d.minor)
 		for i, v := range ios[d] {
-			e.uint(protowire.Number(3+i), v)
+			e.Uint(protowire.Number(3+i), v)
 		}
-		io.message(1, e)
+		io.Message(1, e)
 	}
-	io.psi(2, s.Blkio.PSI)
-	m.message(6, io)
+	psi(&io, 2, s.Blkio.PSI)
+	m.Message(6, io)
 	for _, size := range sortedKeys(s.Hugetlb) {
 		h := s.Hugetlb[size]
-		var e encoder
-		e.uint(1, h.Usage)
-		e.uint(2, h.Max)
-		e.str(3, size)
-		e.uint(4, h.Failcnt)
-		m.message(7, e)
+		var e lite.Encoder
+		e.Uint(1, h.Usage)
+		e.Uint(2, h.Max)
+		e.Str(3, size)
+		e.Uint(4, h.Failcnt)
+		m.Message(7, e)
 	}
 	for _, n := range s.NetworkInterfaces {
-		m.message(9, network(n))
+		m.Message(9, network(n))
 	}
 	return m
 }
 
 func pids(p types.Pids) []byte {
-	var e encoder
-	e.uint(1, p.Current)
-	e.uint(2, p.Limit)
+	var e lite.Encoder
+	e.Uint(1, p.Current)
+	e.Uint(2, p.Limit)
 	return e
 }
 
 func network(n *types.NetworkInterface) []byte {
-	var e encoder
-	e.str(1, n.Name)
+	var e lite.Encoder
+	e.Str(1, n.Name)
 	for i, v := range []uint64{n.RxBytes, n.RxPackets, n.RxErrors, n.RxDropped, n.TxBytes, n.TxPackets, n.TxErrors, n.TxDropped} {
-		e.uint(protowire.Number(2+i), v)
+		e.Uint(protowire.Number(2+i), v)
 	}
 	return e
 }
 
-// packed writes a repeated uint64 field in proto3's packed form.
-func (e *encoder) packed(n protowire.Number, vs []uint64) {
-	if len(vs) == 0 {
-		return
-	}
-	var b []byte
-	for _, v := range vs {
-		b = protowire.AppendVarint(b, v)
-	}
-	e.message(n, b)
-}
-
 // psi writes v2's PSIStats, when there are any.
-func (e *encoder) psi(n protowire.Number, p *cgroups.PSIStats) {
+func psi(e *lite.Encoder, n protowire.Number, p *cgroups.PSIStats) {
 	if p == nil {
 		return
 	}
-	var s encoder
+	var s lite.Encoder
 	for i, d := range []cgroups.PSIData{p.Some, p.Full} {
-		var pd encoder
-		pd.double(1, d.Avg10)
-		pd.double(2, d.Avg60)
-		pd.double(3, d.Avg300)
-		pd.uint(4, d.Total)
-		s.message(protowire.Number(i+1), pd)
+		var pd lite.Encoder
+		pd.Double(1, d.Avg10)
+		pd.Double(2, d.Avg60)
+		pd.Double(3, d.Avg300)
+		pd.Uint(4, d.Total)
+		s.Message(protowire.Number(i+1), pd)
 	}
-	e.message(n, s)
-}
-
-func (e *encoder) double(n protowire.Number, v float64) {
-	if v != 0 {
-		*e = protowire.AppendTag(*e, n, protowire.Fixed64Type)
-		*e = protowire.AppendFixed64(*e, math.Float64bits(v))
-	}
+	e.Message(n, s)
 }
 
 func sortedKeys[V any](m map[string]V) []string {

@@ -9,141 +9,22 @@ package shim
 // descriptors of descriptor.proto (its fieldpath option) and compiles
 // go-digest's regular expressions: measured, about 6 ms of CPU in every
 // container init, nearly half of the binary's start-up. So the shim speaks
-// the task API, the events API, the bootstrap protocol and the options
-// messages with this file instead: plain Go structs and protowire, field
-// numbers from containerd's .proto files (api v1.12.0: task v2 and v3 have
-// the same messages). ttrpc still needs a proto.Message on the wire:
+// the task API and the events API with this file instead, on package
+// lite's protowire primitives (lite/wire.go, which has the bootstrap,
+// options and DeleteResponse messages): plain Go structs and protowire,
+// field numbers from containerd's .proto files (api v1.12.0: task v2 and v3
+// have the same messages). ttrpc still needs a proto.Message on the wire:
 // emptypb.Empty carries the bytes as its unknown fields. wire_test.go
 // checks every message against containerd's generated code.
 
 import (
-	"fmt"
 	"time"
 
-	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/reflect/protoreflect"
 	"google.golang.org/protobuf/types/known/emptypb"
+
+	"github.com/berth-oci/berth/shim/lite"
 )
-
-// ---- decoding ----
-
-type field struct {
-	num protowire.Number
-	typ protowire.Type
-	u   uint64 // varint fields
-	b   []byte // length-delimited fields
-}
-
-func (f field) str() string   { return string(f.b) }
-func (f field) flag() bool    { return f.u != 0 }
-func (f field) u32() uint32   { return uint32(f.u) }
-func (f field) isBytes() bool { return f.typ == protowire.BytesType }
-
-// walk calls fn for each field of a message, in wire order. Fields of a
-// wire type the caller does not expect are the caller's to ignore.
-func walk(b []byte, fn func(f field) error) error {
-	for len(b) > 0 {
-		num, typ, n := protowire.ConsumeTag(b)
-		if n < 0 {
-			return fmt.Errorf("protobuf: %w", protowire.ParseError(n))
-		}
-		b = b[n:]
-		f := field{num: num, typ: typ}
-		switch typ {
-		case protowire.VarintType:
-			f.u, n = protowire.ConsumeVarint(b)
-		case protowire.BytesType:
-			f.b, n = protowire.ConsumeBytes(b)
-		default:
-			n = protowire.ConsumeFieldValue(num, typ, b)
-		}
-		if n < 0 {
-			return fmt.Errorf("protobuf: field %d: %w", num, protowire.ParseError(n))
-		}
-		b = b[n:]
-		if err := fn(f); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// anyMsg is google.protobuf.Any.
-type anyMsg struct {
-	TypeURL string
-	Value   []byte
-}
-
-func decodeAny(b []byte) (*anyMsg, error) {
-	a := &anyMsg{}
-	return a, walk(b, func(f field) error {
-		switch {
-		case f.num == 1 && f.isBytes():
-			a.TypeURL = f.str()
-		case f.num == 2 && f.isBytes():
-			a.Value = f.b
-		}
-		return nil
-	})
-}
-
-// ---- encoding ----
-
-type encoder []byte
-
-func (e *encoder) str(n protowire.Number, s string) {
-	if s != "" {
-		*e = protowire.AppendTag(*e, n, protowire.BytesType)
-		*e = protowire.AppendString(*e, s)
-	}
-}
-
-func (e *encoder) bytes(n protowire.Number, b []byte) {
-	if len(b) > 0 {
-		*e = protowire.AppendTag(*e, n, protowire.BytesType)
-		*e = protowire.AppendBytes(*e, b)
-	}
-}
-
-// message writes a present sub-message, even an empty one.
-func (e *encoder) message(n protowire.Number, b []byte) {
-	*e = protowire.AppendTag(*e, n, protowire.BytesType)
-	*e = protowire.AppendBytes(*e, b)
-}
-
-func (e *encoder) uint(n protowire.Number, v uint64) {
-	if v != 0 {
-		*e = protowire.AppendTag(*e, n, protowire.VarintType)
-		*e = protowire.AppendVarint(*e, v)
-	}
-}
-
-func (e *encoder) flag(n protowire.Number, b bool) {
-	if b {
-		e.uint(n, 1)
-	}
-}
-
-func (e *encoder) any(n protowire.Number, a *anyMsg) {
-	if a == nil {
-		return
-	}
-	var m encoder
-	m.str(1, a.TypeURL)
-	m.bytes(2, a.Value)
-	e.message(n, m)
-}
-
-// timestamp writes a google.protobuf.Timestamp; the zero time is left out.
-func (e *encoder) timestamp(n protowire.Number, t time.Time) {
-	if t.IsZero() {
-		return
-	}
-	var m encoder
-	m.uint(1, uint64(t.Unix()))
-	m.uint(2, uint64(t.Nanosecond()))
-	e.message(n, m)
-}
 
 // wireMsg carries encoded bytes through ttrpc, which wants a proto.Message:
 // an Empty whose unknown fields are the message.
@@ -166,31 +47,31 @@ type mount struct {
 
 func decodeMount(b []byte) (mount, error) {
 	var m mount
-	return m, walk(b, func(f field) error {
-		if !f.isBytes() {
+	return m, lite.Walk(b, func(f lite.Field) error {
+		if !f.IsBytes() {
 			return nil
 		}
-		switch f.num {
+		switch f.Num {
 		case 1:
-			m.Type = f.str()
+			m.Type = f.Str()
 		case 2:
-			m.Source = f.str()
+			m.Source = f.Str()
 		case 3:
-			m.Target = f.str()
+			m.Target = f.Str()
 		case 4:
-			m.Options = append(m.Options, f.str())
+			m.Options = append(m.Options, f.Str())
 		}
 		return nil
 	})
 }
 
 func (m mount) encode() []byte {
-	var e encoder
-	e.str(1, m.Type)
-	e.str(2, m.Source)
-	e.str(3, m.Target)
+	var e lite.Encoder
+	e.Str(1, m.Type)
+	e.Str(2, m.Source)
+	e.Str(3, m.Target)
 	for _, o := range m.Options {
-		e.message(4, []byte(o))
+		e.Message(4, []byte(o))
 	}
 	return e
 }
@@ -206,15 +87,15 @@ type taskRequest struct {
 	Terminal                     bool
 	Stdin, Stdout, Stderr        string
 	Checkpoint, ParentCheckpoint string
-	Options                      *anyMsg // also CheckpointTaskRequest's
-	Spec                         *anyMsg // ExecProcessRequest
-	Width, Height                uint32  // ResizePtyRequest
-	Signal                       uint32  // KillRequest
-	All                          bool    // KillRequest
-	CloseStdin                   bool    // CloseIORequest
-	Path                         string  // CheckpointTaskRequest
-	Resources                    *anyMsg // UpdateTaskRequest
-	Now                          bool    // ShutdownRequest
+	Options                      *lite.Any // also CheckpointTaskRequest's
+	Spec                         *lite.Any // ExecProcessRequest
+	Width, Height                uint32    // ResizePtyRequest
+	Signal                       uint32    // KillRequest
+	All                          bool      // KillRequest
+	CloseStdin                   bool      // CloseIORequest
+	Path                         string    // CheckpointTaskRequest
+	Resources                    *lite.Any // UpdateTaskRequest
+	Now                          bool      // ShutdownRequest
 }
 
 // The messages' field layouts, by request type.
@@ -234,94 +115,94 @@ const (
 
 func decodeRequest(kind requestKind, b []byte) (*taskRequest, error) {
 	r := &taskRequest{}
-	err := walk(b, func(f field) error {
-		if f.num == 1 && f.isBytes() {
-			r.ID = f.str()
+	err := lite.Walk(b, func(f lite.Field) error {
+		if f.Num == 1 && f.IsBytes() {
+			r.ID = f.Str()
 			return nil
 		}
 		var err error
 		switch kind {
 		case reqID:
-			if f.num == 2 && f.isBytes() {
-				r.ExecID = f.str()
+			if f.Num == 2 && f.IsBytes() {
+				r.ExecID = f.Str()
 			}
 		case reqCreate:
 			switch {
-			case f.num == 2 && f.isBytes():
-				r.Bundle = f.str()
-			case f.num == 3 && f.isBytes():
+			case f.Num == 2 && f.IsBytes():
+				r.Bundle = f.Str()
+			case f.Num == 3 && f.IsBytes():
 				var m mount
-				m, err = decodeMount(f.b)
+				m, err = decodeMount(f.B)
 				r.Rootfs = append(r.Rootfs, m)
-			case f.num == 4:
-				r.Terminal = f.flag()
-			case f.num == 5:
-				r.Stdin = f.str()
-			case f.num == 6:
-				r.Stdout = f.str()
-			case f.num == 7:
-				r.Stderr = f.str()
-			case f.num == 8:
-				r.Checkpoint = f.str()
-			case f.num == 9:
-				r.ParentCheckpoint = f.str()
-			case f.num == 10 && f.isBytes():
-				r.Options, err = decodeAny(f.b)
+			case f.Num == 4:
+				r.Terminal = f.Flag()
+			case f.Num == 5:
+				r.Stdin = f.Str()
+			case f.Num == 6:
+				r.Stdout = f.Str()
+			case f.Num == 7:
+				r.Stderr = f.Str()
+			case f.Num == 8:
+				r.Checkpoint = f.Str()
+			case f.Num == 9:
+				r.ParentCheckpoint = f.Str()
+			case f.Num == 10 && f.IsBytes():
+				r.Options, err = lite.DecodeAny(f.B)
 			}
 		case reqExec:
 			switch {
-			case f.num == 2:
-				r.ExecID = f.str()
-			case f.num == 3:
-				r.Terminal = f.flag()
-			case f.num == 4:
-				r.Stdin = f.str()
-			case f.num == 5:
-				r.Stdout = f.str()
-			case f.num == 6:
-				r.Stderr = f.str()
-			case f.num == 7 && f.isBytes():
-				r.Spec, err = decodeAny(f.b)
+			case f.Num == 2:
+				r.ExecID = f.Str()
+			case f.Num == 3:
+				r.Terminal = f.Flag()
+			case f.Num == 4:
+				r.Stdin = f.Str()
+			case f.Num == 5:
+				r.Stdout = f.Str()
+			case f.Num == 6:
+				r.Stderr = f.Str()
+			case f.Num == 7 && f.IsBytes():
+				r.Spec, err = lite.DecodeAny(f.B)
 			}
 		case reqResize:
-			switch f.num {
+			switch f.Num {
 			case 2:
-				r.ExecID = f.str()
+				r.ExecID = f.Str()
 			case 3:
-				r.Width = f.u32()
+				r.Width = f.U32()
 			case 4:
-				r.Height = f.u32()
+				r.Height = f.U32()
 			}
 		case reqKill:
-			switch f.num {
+			switch f.Num {
 			case 2:
-				r.ExecID = f.str()
+				r.ExecID = f.Str()
 			case 3:
-				r.Signal = f.u32()
+				r.Signal = f.U32()
 			case 4:
-				r.All = f.flag()
+				r.All = f.Flag()
 			}
 		case reqCloseIO:
-			switch f.num {
+			switch f.Num {
 			case 2:
-				r.ExecID = f.str()
+				r.ExecID = f.Str()
 			case 3:
-				r.CloseStdin = f.flag()
+				r.CloseStdin = f.Flag()
 			}
 		case reqCheckpoint:
 			switch {
-			case f.num == 2:
-				r.Path = f.str()
-			case f.num == 3 && f.isBytes():
-				r.Options, err = decodeAny(f.b)
+			case f.Num == 2:
+				r.Path = f.Str()
+			case f.Num == 3 && f.IsBytes():
+				r.Options, err = lite.DecodeAny(f.B)
 			}
 		case reqUpdate:
-			if f.num == 2 && f.isBytes() {
-				r.Resources, err = decodeAny(f.b)
+			if f.Num == 2 && f.IsBytes() {
+				r.Resources, err = lite.DecodeAny(f.B)
 			}
 		case reqShutdown:
-			if f.num == 2 {
-				r.Now = f.flag()
+			if f.Num == 2 {
+				r.Now = f.Flag()
 			}
 		}
 		return err
@@ -343,17 +224,8 @@ const (
 
 // pidResponse is CreateTaskResponse and StartResponse.
 func pidResponse(pid int) []byte {
-	var e encoder
-	e.uint(1, uint64(pid))
-	return e
-}
-
-// exitResponse is DeleteResponse.
-func exitResponse(pid, status int, at time.Time) []byte {
-	var e encoder
-	e.uint(1, uint64(pid))
-	e.uint(2, uint64(status))
-	e.timestamp(3, at)
+	var e lite.Encoder
+	e.Uint(1, uint64(pid))
 	return e
 }
 
@@ -369,62 +241,62 @@ type stateResponse struct {
 }
 
 func (s *stateResponse) encode() []byte {
-	var e encoder
-	e.str(1, s.ID)
-	e.str(2, s.Bundle)
-	e.uint(3, uint64(s.Pid))
-	e.uint(4, uint64(s.Status))
-	e.str(5, s.Stdin)
-	e.str(6, s.Stdout)
-	e.str(7, s.Stderr)
-	e.flag(8, s.Terminal)
-	e.uint(9, uint64(s.ExitStatus))
-	e.timestamp(10, s.ExitedAt)
-	e.str(11, s.ExecID)
+	var e lite.Encoder
+	e.Str(1, s.ID)
+	e.Str(2, s.Bundle)
+	e.Uint(3, uint64(s.Pid))
+	e.Uint(4, uint64(s.Status))
+	e.Str(5, s.Stdin)
+	e.Str(6, s.Stdout)
+	e.Str(7, s.Stderr)
+	e.Flag(8, s.Terminal)
+	e.Uint(9, uint64(s.ExitStatus))
+	e.Timestamp(10, s.ExitedAt)
+	e.Str(11, s.ExecID)
 	return e
 }
 
 // processInfo is containerd.v1.types.ProcessInfo, for PidsResponse.
 type processInfo struct {
 	Pid  int
-	Info *anyMsg
+	Info *lite.Any
 }
 
 func pidsResponse(ps []processInfo) []byte {
-	var e encoder
+	var e lite.Encoder
 	for _, p := range ps {
-		var m encoder
-		m.uint(1, uint64(p.Pid))
-		m.any(2, p.Info)
-		e.message(1, m)
+		var m lite.Encoder
+		m.Uint(1, uint64(p.Pid))
+		m.Any(2, p.Info)
+		e.Message(1, m)
 	}
 	return e
 }
 
 // processDetails is containerd.runc.v1.ProcessDetails, the Info of an exec.
-func processDetails(execID string) *anyMsg {
-	var e encoder
-	e.str(1, execID)
-	return &anyMsg{TypeURL: "containerd.runc.v1.ProcessDetails", Value: e}
+func processDetails(execID string) *lite.Any {
+	var e lite.Encoder
+	e.Str(1, execID)
+	return &lite.Any{TypeURL: "containerd.runc.v1.ProcessDetails", Value: e}
 }
 
 func waitResponse(status int, at time.Time) []byte {
-	var e encoder
-	e.uint(1, uint64(status))
-	e.timestamp(2, at)
+	var e lite.Encoder
+	e.Uint(1, uint64(status))
+	e.Timestamp(2, at)
 	return e
 }
 
-func statsResponse(stats *anyMsg) []byte {
-	var e encoder
-	e.any(1, stats)
+func statsResponse(stats *lite.Any) []byte {
+	var e lite.Encoder
+	e.Any(1, stats)
 	return e
 }
 
 func connectResponse(shimPid, taskPid int) []byte {
-	var e encoder
-	e.uint(1, uint64(shimPid))
-	e.uint(2, uint64(taskPid))
+	var e lite.Encoder
+	e.Uint(1, uint64(shimPid))
+	e.Uint(2, uint64(taskPid))
 	return e
 }
 
@@ -436,178 +308,87 @@ type event struct {
 	data     []byte
 }
 
-func taskEvent(name string, build func(e *encoder)) event {
-	var e encoder
+func taskEvent(name string, build func(e *lite.Encoder)) event {
+	var e lite.Encoder
 	build(&e)
 	return event{typeName: "containerd.events." + name, data: e}
 }
 
 func evCreate(id, bundle string, rootfs []mount, sio stdio, checkpoint string, pid int) event {
-	return taskEvent("TaskCreate", func(e *encoder) {
-		e.str(1, id)
-		e.str(2, bundle)
+	return taskEvent("TaskCreate", func(e *lite.Encoder) {
+		e.Str(1, id)
+		e.Str(2, bundle)
 		for _, m := range rootfs {
-			e.message(3, m.encode())
+			e.Message(3, m.encode())
 		}
-		var io encoder
-		io.str(1, sio.stdin)
-		io.str(2, sio.stdout)
-		io.str(3, sio.stderr)
-		io.flag(4, sio.terminal)
-		e.message(4, io)
-		e.str(5, checkpoint)
-		e.uint(6, uint64(pid))
+		var io lite.Encoder
+		io.Str(1, sio.stdin)
+		io.Str(2, sio.stdout)
+		io.Str(3, sio.stderr)
+		io.Flag(4, sio.terminal)
+		e.Message(4, io)
+		e.Str(5, checkpoint)
+		e.Uint(6, uint64(pid))
 	})
 }
 
 func evStart(id string, pid int) event {
-	return taskEvent("TaskStart", func(e *encoder) { e.str(1, id); e.uint(2, uint64(pid)) })
+	return taskEvent("TaskStart", func(e *lite.Encoder) { e.Str(1, id); e.Uint(2, uint64(pid)) })
 }
 
 func evExit(id, execID string, pid, status int, at time.Time) event {
-	return taskEvent("TaskExit", func(e *encoder) {
-		e.str(1, id)
-		e.str(2, execID)
-		e.uint(3, uint64(pid))
-		e.uint(4, uint64(status))
-		e.timestamp(5, at)
+	return taskEvent("TaskExit", func(e *lite.Encoder) {
+		e.Str(1, id)
+		e.Str(2, execID)
+		e.Uint(3, uint64(pid))
+		e.Uint(4, uint64(status))
+		e.Timestamp(5, at)
 	})
 }
 
 func evDelete(id string, pid, status int, at time.Time) event {
-	return taskEvent("TaskDelete", func(e *encoder) {
-		e.str(1, id)
-		e.uint(2, uint64(pid))
-		e.uint(3, uint64(status))
-		e.timestamp(4, at)
+	return taskEvent("TaskDelete", func(e *lite.Encoder) {
+		e.Str(1, id)
+		e.Uint(2, uint64(pid))
+		e.Uint(3, uint64(status))
+		e.Timestamp(4, at)
 	})
 }
 
 func evExecAdded(id, execID string) event {
-	return taskEvent("TaskExecAdded", func(e *encoder) { e.str(1, id); e.str(2, execID) })
+	return taskEvent("TaskExecAdded", func(e *lite.Encoder) { e.Str(1, id); e.Str(2, execID) })
 }
 
 func evExecStarted(id, execID string, pid int) event {
-	return taskEvent("TaskExecStarted", func(e *encoder) { e.str(1, id); e.str(2, execID); e.uint(3, uint64(pid)) })
+	return taskEvent("TaskExecStarted", func(e *lite.Encoder) { e.Str(1, id); e.Str(2, execID); e.Uint(3, uint64(pid)) })
 }
 
-func evPaused(id string) event  { return taskEvent("TaskPaused", func(e *encoder) { e.str(1, id) }) }
-func evResumed(id string) event { return taskEvent("TaskResumed", func(e *encoder) { e.str(1, id) }) }
-func evOOM(id string) event     { return taskEvent("TaskOOM", func(e *encoder) { e.str(1, id) }) }
+func evPaused(id string) event {
+	return taskEvent("TaskPaused", func(e *lite.Encoder) { e.Str(1, id) })
+}
+func evResumed(id string) event {
+	return taskEvent("TaskResumed", func(e *lite.Encoder) { e.Str(1, id) })
+}
+func evOOM(id string) event { return taskEvent("TaskOOM", func(e *lite.Encoder) { e.Str(1, id) }) }
 
 func evCheckpointed(id, checkpoint string) event {
-	return taskEvent("TaskCheckpointed", func(e *encoder) { e.str(1, id); e.str(2, checkpoint) })
+	return taskEvent("TaskCheckpointed", func(e *lite.Encoder) { e.Str(1, id); e.Str(2, checkpoint) })
 }
 
 // forwardRequest is containerd.services.events.ttrpc.v1.ForwardRequest
 // with its Envelope.
 func forwardRequest(at time.Time, ns, topic string, ev event) []byte {
-	var env encoder
-	env.timestamp(1, at)
-	env.str(2, ns)
-	env.str(3, topic)
-	env.any(4, &anyMsg{TypeURL: ev.typeName, Value: ev.data})
-	var e encoder
-	e.message(1, env)
+	var env lite.Encoder
+	env.Timestamp(1, at)
+	env.Str(2, ns)
+	env.Str(3, topic)
+	env.Any(4, &lite.Any{TypeURL: ev.typeName, Value: ev.data})
+	var e lite.Encoder
+	e.Message(1, env)
 	return e
 }
 
-// ---- bootstrap, options, runtime info ----
-
-// bootstrapParams is containerd.runtime.bootstrap.v1.BootstrapParams (the
-// fields the shim uses).
-type bootstrapParams struct {
-	InstanceID, Namespace string
-	TTRPCAddress          string
-	SocketDir             string
-	Extensions            []*anyMsg
-}
-
-func decodeBootstrapParams(b []byte) (*bootstrapParams, error) {
-	p := &bootstrapParams{}
-	return p, walk(b, func(f field) error {
-		if !f.isBytes() {
-			return nil
-		}
-		switch f.num {
-		case 1:
-			p.InstanceID = f.str()
-		case 2:
-			p.Namespace = f.str()
-		case 5:
-			p.TTRPCAddress = f.str()
-		case 8:
-			return walk(f.b, func(x field) error {
-				if x.num == 1 && x.isBytes() {
-					a, err := decodeAny(x.b)
-					p.Extensions = append(p.Extensions, a)
-					return err
-				}
-				return nil
-			})
-		case 9:
-			p.SocketDir = f.str()
-		}
-		return nil
-	})
-}
-
-// bootstrapResult is containerd.runtime.bootstrap.v1.BootstrapResult.
-func bootstrapResult(version int, address, protocol string) []byte {
-	var e encoder
-	e.uint(1, uint64(version))
-	e.str(2, address)
-	e.str(3, protocol)
-	return e
-}
-
-// runcOptions decodes containerd.runc.v1.Options.
-func decodeRuncOptions(b []byte, o *options) error {
-	return walk(b, func(f field) error {
-		switch f.num {
-		case 1:
-			o.NoPivotRoot = f.flag()
-		case 2:
-			o.NoNewKeyring = f.flag()
-		case 3:
-			o.ShimCgroup = f.str()
-		case 4:
-			o.IoUID = f.u32()
-		case 5:
-			o.IoGID = f.u32()
-		case 7:
-			o.Root = f.str()
-		case 9:
-			o.SystemdCgroup = f.flag()
-		case 10:
-			o.CriuImagePath = f.str()
-		case 11:
-			o.CriuWorkPath = f.str()
-		}
-		return nil
-	})
-}
-
-// runtimeOptions is runtimeoptions.v1.Options.
-type runtimeOptions struct {
-	TypeURL, ConfigPath string
-	ConfigBody          []byte
-}
-
-func decodeRuntimeOptions(b []byte) (*runtimeOptions, error) {
-	o := &runtimeOptions{}
-	return o, walk(b, func(f field) error {
-		switch f.num {
-		case 1:
-			o.TypeURL = f.str()
-		case 2:
-			o.ConfigPath = f.str()
-		case 3:
-			o.ConfigBody = f.b
-		}
-		return nil
-	})
-}
+// ---- checkpoint options, runtime info ----
 
 // checkpointOptions is containerd.runc.v1.CheckpointOptions.
 type checkpointOptions struct {
@@ -618,42 +399,42 @@ type checkpointOptions struct {
 
 func decodeCheckpointOptions(b []byte) (*checkpointOptions, error) {
 	o := &checkpointOptions{}
-	return o, walk(b, func(f field) error {
-		switch f.num {
+	return o, lite.Walk(b, func(f lite.Field) error {
+		switch f.Num {
 		case 1:
-			o.Exit = f.flag()
+			o.Exit = f.Flag()
 		case 2:
-			o.OpenTCP = f.flag()
+			o.OpenTCP = f.Flag()
 		case 3:
-			o.ExternalUnixSockets = f.flag()
+			o.ExternalUnixSockets = f.Flag()
 		case 4:
-			o.Terminal = f.flag()
+			o.Terminal = f.Flag()
 		case 5:
-			o.FileLocks = f.flag()
+			o.FileLocks = f.Flag()
 		case 6:
-			o.EmptyNamespaces = append(o.EmptyNamespaces, f.str())
+			o.EmptyNamespaces = append(o.EmptyNamespaces, f.Str())
 		case 7:
-			o.CgroupsMode = f.str()
+			o.CgroupsMode = f.Str()
 		case 8:
-			o.ImagePath = f.str()
+			o.ImagePath = f.Str()
 		case 9:
-			o.WorkPath = f.str()
+			o.WorkPath = f.Str()
 		case 10:
-			o.ParentPath = f.str()
+			o.ParentPath = f.Str()
 		}
 		return nil
 	})
 }
 
 // runtimeInfo is containerd.types.RuntimeInfo, the -info answer.
-func runtimeInfo(name, version, revision string, opts, features *anyMsg) []byte {
-	var v encoder
-	v.str(1, version)
-	v.str(2, revision)
-	var e encoder
-	e.str(1, name)
-	e.message(2, v)
-	e.any(3, opts)
-	e.any(4, features)
+func runtimeInfo(name, version, revision string, opts, features *lite.Any) []byte {
+	var v lite.Encoder
+	v.Str(1, version)
+	v.Str(2, revision)
+	var e lite.Encoder
+	e.Str(1, name)
+	e.Message(2, v)
+	e.Any(3, opts)
+	e.Any(4, features)
 	return e
 }

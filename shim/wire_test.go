@@ -5,7 +5,6 @@ import (
 	"time"
 
 	eventsapi "github.com/containerd/containerd/api/events"
-	bootapi "github.com/containerd/containerd/api/runtime/bootstrap/v1"
 	taskapi "github.com/containerd/containerd/api/runtime/task/v2"
 	eventsvc "github.com/containerd/containerd/api/services/ttrpc/events/v1"
 	"github.com/containerd/containerd/api/types"
@@ -13,33 +12,20 @@ import (
 	"github.com/containerd/containerd/api/types/task"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/anypb"
+
+	"github.com/berth-oci/berth/shim/internal/wiretest"
+	"github.com/berth-oci/berth/shim/lite"
 )
 
 // The hand-written codec against containerd's generated messages (which
 // only the tests link): requests encoded by containerd decode here, and
 // what the shim encodes decodes there with every field.
 
-func marshal(t *testing.T, m proto.Message) []byte {
-	t.Helper()
-	b, err := proto.Marshal(m)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
-
-func unmarshal(t *testing.T, b []byte, m proto.Message) {
-	t.Helper()
-	if err := proto.Unmarshal(b, m); err != nil {
-		t.Fatal(err)
-	}
-}
-
 var at = time.Date(2026, 12, 4, 13, 14, 15, 161718, time.UTC)
 
 func TestWireRequests(t *testing.T) {
-	opts := pbAny(t, &runcopts.Options{Root: "/r"})
-	r, err := decodeRequest(reqCreate, marshal(t, &taskapi.CreateTaskRequest{
+	opts := wiretest.PbAny(t, &runcopts.Options{Root: "/r"})
+	r, err := decodeRequest(reqCreate, wiretest.Marshal(t, &taskapi.CreateTaskRequest{
 		ID: "c", Bundle: "/b", Terminal: true, Stdin: "i", Stdout: "o", Stderr: "e", Checkpoint: "ck", ParentCheckpoint: "pk", Options: opts,
 		Rootfs: []*types.Mount{{Type: "overlay", Source: "overlay", Target: "t", Options: []string{"lowerdir=/a", "", "ro"}}, {Type: "bind"}},
 	}))
@@ -48,27 +34,27 @@ func TestWireRequests(t *testing.T) {
 		len(r.Rootfs) != 2 || r.Rootfs[0].Type != "overlay" || r.Rootfs[0].Target != "t" || len(r.Rootfs[0].Options) != 3 || r.Rootfs[0].Options[2] != "ro" || r.Rootfs[1].Type != "bind" {
 		t.Errorf("create: %+v %v", r, err)
 	}
-	if o, err := parseOptions(r.Options); err != nil || o.Root != "/r" {
+	if o, err := lite.ParseOptions(r.Options); err != nil || o.Root != "/r" {
 		t.Errorf("create options: %+v %v", o, err)
 	}
-	r, err = decodeRequest(reqExec, marshal(t, &taskapi.ExecProcessRequest{ID: "c", ExecID: "x", Terminal: true, Stdin: "i", Stdout: "o", Stderr: "e", Spec: &anypb.Any{TypeUrl: "p", Value: []byte(`{"args":["a"]}`)}}))
+	r, err = decodeRequest(reqExec, wiretest.Marshal(t, &taskapi.ExecProcessRequest{ID: "c", ExecID: "x", Terminal: true, Stdin: "i", Stdout: "o", Stderr: "e", Spec: &anypb.Any{TypeUrl: "p", Value: []byte(`{"args":["a"]}`)}}))
 	if err != nil || r.ExecID != "x" || !r.Terminal || r.Stdin != "i" || r.Stdout != "o" || r.Stderr != "e" || string(r.Spec.Value) != `{"args":["a"]}` {
 		t.Errorf("exec: %+v %v", r, err)
 	}
-	r, err = decodeRequest(reqKill, marshal(t, &taskapi.KillRequest{ID: "c", ExecID: "x", Signal: 9, All: true}))
+	r, err = decodeRequest(reqKill, wiretest.Marshal(t, &taskapi.KillRequest{ID: "c", ExecID: "x", Signal: 9, All: true}))
 	if err != nil || r.ExecID != "x" || r.Signal != 9 || !r.All {
 		t.Errorf("kill: %+v %v", r, err)
 	}
-	r, err = decodeRequest(reqResize, marshal(t, &taskapi.ResizePtyRequest{ID: "c", ExecID: "x", Width: 100, Height: 40}))
+	r, err = decodeRequest(reqResize, wiretest.Marshal(t, &taskapi.ResizePtyRequest{ID: "c", ExecID: "x", Width: 100, Height: 40}))
 	if err != nil || r.Width != 100 || r.Height != 40 || r.ExecID != "x" {
 		t.Errorf("resize: %+v %v", r, err)
 	}
-	r, err = decodeRequest(reqCloseIO, marshal(t, &taskapi.CloseIORequest{ID: "c", ExecID: "x", Stdin: true}))
+	r, err = decodeRequest(reqCloseIO, wiretest.Marshal(t, &taskapi.CloseIORequest{ID: "c", ExecID: "x", Stdin: true}))
 	if err != nil || !r.CloseStdin || r.ExecID != "x" {
 		t.Errorf("closeio: %+v %v", r, err)
 	}
-	ck := pbAny(t, &runcopts.CheckpointOptions{Exit: true, OpenTcp: true, EmptyNamespaces: []string{"network"}, CgroupsMode: "soft", ImagePath: "/i", WorkPath: "/w"})
-	r, err = decodeRequest(reqCheckpoint, marshal(t, &taskapi.CheckpointTaskRequest{ID: "c", Path: "/p", Options: ck}))
+	ck := wiretest.PbAny(t, &runcopts.CheckpointOptions{Exit: true, OpenTcp: true, EmptyNamespaces: []string{"network"}, CgroupsMode: "soft", ImagePath: "/i", WorkPath: "/w"})
+	r, err = decodeRequest(reqCheckpoint, wiretest.Marshal(t, &taskapi.CheckpointTaskRequest{ID: "c", Path: "/p", Options: ck}))
 	if err != nil || r.Path != "/p" || r.Options == nil {
 		t.Fatalf("checkpoint: %+v %v", r, err)
 	}
@@ -76,16 +62,16 @@ func TestWireRequests(t *testing.T) {
 	if err != nil || !co.Exit || !co.OpenTCP || len(co.EmptyNamespaces) != 1 || co.CgroupsMode != "soft" || co.ImagePath != "/i" || co.WorkPath != "/w" {
 		t.Errorf("checkpoint options: %+v %v", co, err)
 	}
-	r, err = decodeRequest(reqUpdate, marshal(t, &taskapi.UpdateTaskRequest{ID: "c", Resources: &anypb.Any{TypeUrl: "x/LinuxResources", Value: []byte("{}")}, Annotations: map[string]string{"a": "b"}}))
+	r, err = decodeRequest(reqUpdate, wiretest.Marshal(t, &taskapi.UpdateTaskRequest{ID: "c", Resources: &anypb.Any{TypeUrl: "x/LinuxResources", Value: []byte("{}")}, Annotations: map[string]string{"a": "b"}}))
 	if err != nil || r.Resources.TypeURL != "x/LinuxResources" {
 		t.Errorf("update: %+v %v", r, err)
 	}
-	r, err = decodeRequest(reqShutdown, marshal(t, &taskapi.ShutdownRequest{ID: "c", Now: true}))
+	r, err = decodeRequest(reqShutdown, wiretest.Marshal(t, &taskapi.ShutdownRequest{ID: "c", Now: true}))
 	if err != nil || !r.Now {
 		t.Errorf("shutdown: %+v %v", r, err)
 	}
 	for _, m := range []proto.Message{&taskapi.StateRequest{ID: "c", ExecID: "x"}, &taskapi.WaitRequest{ID: "c", ExecID: "x"}, &taskapi.DeleteRequest{ID: "c", ExecID: "x"}, &taskapi.StartRequest{ID: "c", ExecID: "x"}} {
-		if r, err := decodeRequest(reqID, marshal(t, m)); err != nil || r.ID != "c" || r.ExecID != "x" {
+		if r, err := decodeRequest(reqID, wiretest.Marshal(t, m)); err != nil || r.ID != "c" || r.ExecID != "x" {
 			t.Errorf("%T: %+v %v", m, r, err)
 		}
 	}
@@ -96,7 +82,7 @@ func TestWireRequests(t *testing.T) {
 
 func TestWireResponses(t *testing.T) {
 	var st taskapi.StateResponse
-	unmarshal(t, (&stateResponse{ID: "c", Bundle: "/b", Pid: 7, Status: statusPaused, Stdin: "i", Stdout: "o", Stderr: "e", Terminal: true, ExitStatus: 137, ExitedAt: at, ExecID: "x"}).encode(), &st)
+	wiretest.Unmarshal(t, (&stateResponse{ID: "c", Bundle: "/b", Pid: 7, Status: statusPaused, Stdin: "i", Stdout: "o", Stderr: "e", Terminal: true, ExitStatus: 137, ExitedAt: at, ExecID: "x"}).encode(), &st)
 	if st.ID != "c" || st.Bundle != "/b" || st.Pid != 7 || st.Status != task.Status_PAUSED || st.Stdin != "i" || st.Stdout != "o" || st.Stderr != "e" ||
 		!st.Terminal || st.ExitStatus != 137 || !st.ExitedAt.AsTime().Equal(at) || st.ExecID != "x" {
 		t.Errorf("state: %v", &st)
@@ -107,43 +93,43 @@ func TestWireResponses(t *testing.T) {
 		}
 	}
 	var del taskapi.DeleteResponse
-	unmarshal(t, exitResponse(7, 3, at), &del)
+	wiretest.Unmarshal(t, lite.ExitResponse(7, 3, at), &del)
 	if del.Pid != 7 || del.ExitStatus != 3 || !del.ExitedAt.AsTime().Equal(at) {
 		t.Errorf("delete: %v", &del)
 	}
 	var pids taskapi.PidsResponse
-	unmarshal(t, pidsResponse([]processInfo{{Pid: 1}, {Pid: 2, Info: processDetails("x")}}), &pids)
+	wiretest.Unmarshal(t, pidsResponse([]processInfo{{Pid: 1}, {Pid: 2, Info: processDetails("x")}}), &pids)
 	if len(pids.Processes) != 2 || pids.Processes[1].Pid != 2 || pids.Processes[1].Info.GetTypeUrl() != "containerd.runc.v1.ProcessDetails" {
 		t.Fatalf("pids: %v", &pids)
 	}
 	var pd runcopts.ProcessDetails
-	unmarshal(t, pids.Processes[1].Info.GetValue(), &pd)
+	wiretest.Unmarshal(t, pids.Processes[1].Info.GetValue(), &pd)
 	if pd.ExecID != "x" {
 		t.Errorf("process details: %v", &pd)
 	}
 	var w taskapi.WaitResponse
-	unmarshal(t, waitResponse(4, at), &w)
+	wiretest.Unmarshal(t, waitResponse(4, at), &w)
 	if w.ExitStatus != 4 || !w.ExitedAt.AsTime().Equal(at) {
 		t.Errorf("wait: %v", &w)
 	}
 	var c taskapi.ConnectResponse
-	unmarshal(t, connectResponse(10, 11), &c)
+	wiretest.Unmarshal(t, connectResponse(10, 11), &c)
 	if c.ShimPid != 10 || c.TaskPid != 11 {
 		t.Errorf("connect: %v", &c)
 	}
 	var sr taskapi.StatsResponse
-	unmarshal(t, statsResponse(&anyMsg{TypeURL: "t", Value: []byte{1}}), &sr)
+	wiretest.Unmarshal(t, statsResponse(&lite.Any{TypeURL: "t", Value: []byte{1}}), &sr)
 	if sr.Stats.GetTypeUrl() != "t" {
 		t.Errorf("stats: %v", &sr)
 	}
 	var cr taskapi.CreateTaskResponse
-	unmarshal(t, pidResponse(42), &cr)
+	wiretest.Unmarshal(t, pidResponse(42), &cr)
 	if cr.Pid != 42 {
 		t.Errorf("create: %v", &cr)
 	}
 	// A time before 1970 (containerd's zero exit time) survives as well.
 	old := time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Second)
-	unmarshal(t, waitResponse(0, old), &w)
+	wiretest.Unmarshal(t, waitResponse(0, old), &w)
 	if !w.ExitedAt.AsTime().Equal(old) {
 		t.Errorf("old time: %v", w.ExitedAt.AsTime())
 	}
@@ -151,13 +137,13 @@ func TestWireResponses(t *testing.T) {
 
 func TestWireEvents(t *testing.T) {
 	var fr eventsvc.ForwardRequest
-	unmarshal(t, forwardRequest(at, "ns", topicExit, evExit("c", "x", 7, 137, at)), &fr)
+	wiretest.Unmarshal(t, forwardRequest(at, "ns", topicExit, evExit("c", "x", 7, 137, at)), &fr)
 	env := fr.Envelope
 	if env.Namespace != "ns" || env.Topic != topicExit || !env.Timestamp.AsTime().Equal(at) || env.Event.GetTypeUrl() != "containerd.events.TaskExit" {
 		t.Fatalf("envelope: %v", env)
 	}
 	var ex eventsapi.TaskExit
-	unmarshal(t, env.Event.GetValue(), &ex)
+	wiretest.Unmarshal(t, env.Event.GetValue(), &ex)
 	if ex.ContainerID != "c" || ex.ID != "x" || ex.Pid != 7 || ex.ExitStatus != 137 || !ex.ExitedAt.AsTime().Equal(at) {
 		t.Errorf("exit: %v", &ex)
 	}
@@ -166,7 +152,7 @@ func TestWireEvents(t *testing.T) {
 		if want := string(m.ProtoReflect().Descriptor().FullName()); ev.typeName != want {
 			t.Errorf("type %s, want %s", ev.typeName, want)
 		}
-		unmarshal(t, ev.data, m)
+		wiretest.Unmarshal(t, ev.data, m)
 		if !ok() {
 			t.Errorf("%s: %v", ev.typeName, m)
 		}
@@ -195,25 +181,9 @@ func TestWireEvents(t *testing.T) {
 	check(evCheckpointed("c", "/p"), &ck, func() bool { return ck.ContainerID == "c" && ck.Checkpoint == "/p" })
 }
 
-func TestWireBootstrapAndInfo(t *testing.T) {
-	dir := "/run/s"
-	bp, err := decodeBootstrapParams(marshal(t, &bootapi.BootstrapParams{
-		InstanceID: "c", Namespace: "ns", LogLevel: bootapi.LogLevel_LOG_LEVEL_DEBUG, ContainerdTtrpcAddress: "/t", ContainerdGrpcAddress: "/g",
-		SocketDir: &dir, Extensions: []*bootapi.Extension{{Value: pbAny(t, &runcopts.Options{SystemdCgroup: true})}},
-	}))
-	if err != nil || bp.InstanceID != "c" || bp.Namespace != "ns" || bp.TTRPCAddress != "/t" || bp.SocketDir != dir || len(bp.Extensions) != 1 {
-		t.Fatalf("bootstrap params: %+v %v", bp, err)
-	}
-	if o, err := parseOptions(bp.Extensions[0]); err != nil || !o.SystemdCgroup {
-		t.Errorf("extension: %+v %v", o, err)
-	}
-	var br bootapi.BootstrapResult
-	unmarshal(t, bootstrapResult(3, "unix:///s", "ttrpc"), &br)
-	if br.Version != 3 || br.Address != "unix:///s" || br.Protocol != "ttrpc" {
-		t.Errorf("bootstrap result: %v", &br)
-	}
+func TestWireInfo(t *testing.T) {
 	var ri types.RuntimeInfo
-	unmarshal(t, runtimeInfo("io.containerd.berth.v2", "1.0", "abc", &anyMsg{TypeURL: "o"}, &anyMsg{TypeURL: featuresTypeURL, Value: []byte("{}")}), &ri)
+	wiretest.Unmarshal(t, runtimeInfo("io.containerd.berth.v2", "1.0", "abc", &lite.Any{TypeURL: "o"}, &lite.Any{TypeURL: featuresTypeURL, Value: []byte("{}")}), &ri)
 	if ri.Name != "io.containerd.berth.v2" || ri.Version.GetVersion() != "1.0" || ri.Version.GetRevision() != "abc" || ri.Options.GetTypeUrl() != "o" || ri.Features.GetTypeUrl() != featuresTypeURL {
 		t.Errorf("runtime info: %v", &ri)
 	}
@@ -238,8 +208,6 @@ func FuzzDecodeRequest(f *testing.F) {
 				t.Fatal("no request and no error")
 			}
 		}
-		_, _ = decodeBootstrapParams(b)
 		_, _ = decodeCheckpointOptions(b)
-		_ = decodeRuncOptions(b, &options{})
 	})
 }

@@ -204,17 +204,13 @@ func (s *suite) finish() {
 // tasks, the shims' sockets, and a default state root the suite must not
 // have made.
 func (s *suite) scope() testkit.Scope {
-	exe, err := filepath.EvalSymlinks(shimBin)
-	if err != nil {
-		exe = shimBin
-	}
 	sc := testkit.Scope{
 		IDs:       s.ids,
 		EmptyDirs: []string{s.root, s.TaskDir()},
 		Gone:      s.sockets(),
 		Dir:       s.dir,
 		Inside:    s.dir,
-		Binary:    exe,
+		Binary:    daemonBin,
 	}
 	// A suite with its own Root must not touch the default one.
 	if def := filepath.Join(defaultRoot, s.Namespace); def != s.root && !s.defaultRootExisted {
@@ -223,11 +219,11 @@ func (s *suite) scope() testkit.Scope {
 	return sc
 }
 
-// shimProcs are the pids of the suite's shims (its namespace and its
-// containerd), whatever other test runs have running.
+// shimProcs are the pids of the suite's shim daemons (its namespace and
+// its containerd), whatever other test runs have running.
 func (s *suite) shimProcs() []int {
 	return testkit.Pids(func(argv []string) bool {
-		return len(argv) > 2 && strings.HasSuffix(argv[0], "containerd-shim-berth-v2") &&
+		return len(argv) > 2 && argv[0] == daemonBin &&
 			slices.Contains(argv, s.Namespace) && slices.Contains(argv, s.Sock)
 	})
 }

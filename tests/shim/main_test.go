@@ -15,9 +15,12 @@ import (
 var (
 	repoRoot string
 	shimBin  string // absolute path of the shim under test
-	berthBin string // bin/berth beside it
-	keep     bool
-	workDir  string
+	// daemonBin is the shim daemon, berth-shim beside the shim under
+	// test (symbolic links resolved, as the shim finds it).
+	daemonBin string
+	berthBin  string // bin/berth beside it
+	keep      bool
+	workDir   string
 	// gate says why the suites cannot run, if they cannot (not root, no
 	// shim, no work dir).
 	gate testkit.Gate
@@ -38,10 +41,16 @@ func testMain(m *testing.M) int {
 	}
 	shimBin, _ = filepath.Abs(shimBin)
 	berthBin = filepath.Join(filepath.Dir(shimBin), "berth")
+	daemonBin = filepath.Join(filepath.Dir(shimBin), "berth-shim")
+	if exe, err := filepath.EvalSymlinks(shimBin); err == nil {
+		daemonBin = filepath.Join(filepath.Dir(exe), "berth-shim")
+	}
 	testkit.AddSystemPath()
 	if gate.Skip = testkit.NotRoot("the shim suites run containerd"); gate.Skip == "" {
-		if st, err := os.Stat(shimBin); err != nil || st.IsDir() {
-			gate.Fail = fmt.Sprintf("shim %s does not exist: run `make build` first (or set BERTH_SHIM)", shimBin)
+		for _, b := range []string{shimBin, daemonBin} {
+			if st, err := os.Stat(b); err != nil || st.IsDir() {
+				gate.Fail = fmt.Sprintf("shim %s does not exist: run `make build` first (or set BERTH_SHIM)", b)
+			}
 		}
 	}
 	workDir = gate.WorkDir("berth-shim.")

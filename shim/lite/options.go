@@ -1,4 +1,4 @@
-package shim
+package lite
 
 import (
 	"encoding/json"
@@ -15,7 +15,7 @@ import (
 // /run/containerd/runc/<namespace>. The runtime options' Root replaces it.
 const DefaultRoot = "/run/containerd/berth"
 
-// options are the runtime options the shim honours. They come from
+// Options are the runtime options the shim honours. They come from
 // containerd as runc's options message (containerd.runc.v1.Options: what
 // `ctr --runc-root` and any client passing runc options send), or, for a CRI
 // runtime handler of type io.containerd.berth.v2, as the generic
@@ -23,7 +23,7 @@ const DefaultRoot = "/run/containerd/berth"
 // file holds the handler's options table as TOML, with the same keys as
 // runc's: Root, SystemdCgroup, NoPivotRoot, NoNewKeyring, IoUid, IoGid,
 // CriuImagePath, CriuWorkPath, ShimCgroup.
-type options struct {
+type Options struct {
 	Root          string `json:"root,omitempty"`
 	SystemdCgroup bool   `json:"systemdCgroup,omitempty"`
 	NoPivotRoot   bool   `json:"noPivotRoot,omitempty"`
@@ -35,8 +35,8 @@ type options struct {
 	ShimCgroup    string `json:"shimCgroup,omitempty"`
 }
 
-// stateRoot is berth's --root for the containers of namespace ns.
-func (o *options) stateRoot(ns string) string {
+// StateRoot is berth's --root for the containers of namespace ns.
+func (o *Options) StateRoot(ns string) string {
 	root := o.Root
 	if root == "" {
 		root = DefaultRoot
@@ -44,19 +44,19 @@ func (o *options) stateRoot(ns string) string {
 	return filepath.Join(root, ns)
 }
 
-// typeName is the message name of a type URL ("containerd.runc.v1.Options"
+// TypeName is the message name of a type URL ("containerd.runc.v1.Options"
 // from "containerd.runc.v1.Options" or ".../containerd.runc.v1.Options").
-func typeName(url string) string {
+func TypeName(url string) string {
 	return url[strings.LastIndexByte(url, '/')+1:]
 }
 
-// parseOptions reads the runtime options from an Any (nil: defaults).
-func parseOptions(a *anyMsg) (*options, error) {
-	o := &options{}
+// ParseOptions reads the runtime options from an Any (nil: defaults).
+func ParseOptions(a *Any) (*Options, error) {
+	o := &Options{}
 	if a == nil || a.TypeURL == "" {
 		return o, nil
 	}
-	switch typeName(a.TypeURL) {
+	switch TypeName(a.TypeURL) {
 	case "containerd.runc.v1.Options":
 		if err := decodeRuncOptions(a.Value, o); err != nil {
 			return nil, fmt.Errorf("runtime options: %w", err)
@@ -84,7 +84,7 @@ func parseOptions(a *anyMsg) (*options, error) {
 // parseTOML reads the flat `Key = value` lines of a runtime handler's
 // options table (strings in either quote, booleans, integers). Tables,
 // arrays and keys the shim does not know are ignored.
-func (o *options) parseTOML(body string) error {
+func (o *Options) parseTOML(body string) error {
 	for n, line := range strings.Split(body, "\n") {
 		line = strings.TrimSpace(line)
 		if line == "" || line[0] == '#' || line[0] == '[' {
@@ -148,21 +148,23 @@ func (o *options) parseTOML(body string) error {
 	return nil
 }
 
-// optionsFile is where Create leaves the options in the bundle, for the
+// OptionsFile is where Create leaves the options in the bundle, for the
 // delete action after a shim died.
-const optionsFile = "berth-shim-options.json"
+const OptionsFile = "berth-shim-options.json"
 
-func writeOptions(bundle string, o *options) error {
+// WriteOptions writes the options to the bundle's OptionsFile.
+func WriteOptions(bundle string, o *Options) error {
 	data, err := json.Marshal(o)
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(bundle, optionsFile), data, 0o600)
+	return os.WriteFile(filepath.Join(bundle, OptionsFile), data, 0o600)
 }
 
-func readOptions(bundle string) (*options, error) {
-	o := &options{}
-	data, err := os.ReadFile(filepath.Join(bundle, optionsFile))
+// ReadOptions reads the bundle's OptionsFile (absent: the defaults).
+func ReadOptions(bundle string) (*Options, error) {
+	o := &Options{}
+	data, err := os.ReadFile(filepath.Join(bundle, OptionsFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return o, nil
 	}

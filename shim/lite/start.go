@@ -1,4 +1,4 @@
-package shim
+package lite
 
 import (
 	"crypto/sha256"
@@ -36,7 +36,7 @@ const defaultSocketDir = "/run/containerd/s"
 type startParams struct {
 	ttrpcAddress string
 	socketDir    string
-	options      *anyMsg
+	options      *Any
 	// bootstrap: containerd spoke the bootstrap protocol (containerd 2.3
 	// and later), which expects a BootstrapResult back and speaks task API
 	// v3. Older containerd read a plain socket address and use task API v2.
@@ -46,12 +46,12 @@ type startParams struct {
 // readStartParams decodes start's stdin: a BootstrapParams message from
 // containerd 2.3 and later, or the runtime options (an Any) from older ones,
 // or nothing.
-func readStartParams(f *flags, stdin []byte) (*startParams, error) {
+func readStartParams(f *Flags, stdin []byte) (*startParams, error) {
 	p := &startParams{ttrpcAddress: os.Getenv("TTRPC_ADDRESS"), socketDir: defaultSocketDir}
 	if len(stdin) == 0 {
 		return p, nil
 	}
-	if bp, err := decodeBootstrapParams(stdin); err == nil && bp.InstanceID == f.id && bp.Namespace == f.namespace {
+	if bp, err := decodeBootstrapParams(stdin); err == nil && bp.InstanceID == f.ID && bp.Namespace == f.Namespace {
 		p.bootstrap = true
 		if bp.TTRPCAddress != "" {
 			p.ttrpcAddress = bp.TTRPCAddress
@@ -60,14 +60,14 @@ func readStartParams(f *flags, stdin []byte) (*startParams, error) {
 			p.socketDir = bp.SocketDir
 		}
 		for _, ext := range bp.Extensions {
-			switch typeName(ext.TypeURL) {
+			switch TypeName(ext.TypeURL) {
 			case "containerd.runc.v1.Options", "runtimeoptions.v1.Options":
 				p.options = ext
 			}
 		}
 		return p, nil
 	}
-	a, err := decodeAny(stdin)
+	a, err := DecodeAny(stdin)
 	if err != nil {
 		return nil, fmt.Errorf("start: stdin is neither bootstrap parameters nor runtime options: %w", err)
 	}
@@ -75,10 +75,11 @@ func readStartParams(f *flags, stdin []byte) (*startParams, error) {
 	return p, nil
 }
 
-// runStart finds the daemon of the container's group (its socket answers)
-// or starts one listening on a new socket, and tells containerd where it is.
-// Its working directory is the container's bundle.
-func runStart(f *flags) error {
+// Start is the start action: it finds the daemon of the container's group
+// (its socket answers) or starts one, the program daemon, listening on a
+// new socket, and tells containerd where it is. Its working directory is
+// the container's bundle.
+func Start(f *Flags, daemon string) error {
 	stdin, err := io.ReadAll(io.LimitReader(os.Stdin, 10<<20))
 	if err != nil {
 		return fmt.Errorf("start: read stdin: %w", err)
@@ -87,15 +88,15 @@ func runStart(f *flags) error {
 	if err != nil {
 		return err
 	}
-	opts, err := parseOptions(params.options)
+	opts, err := ParseOptions(params.options)
 	if err != nil {
 		return err
 	}
-	grouping, err := groupOf(f.id, "config.json")
+	grouping, err := groupOf(f.ID, "config.json")
 	if err != nil {
 		return err
 	}
-	address := socketAddress(params.socketDir, f.address, f.namespace, grouping)
+	address := SocketAddress(params.socketDir, f.Address, f.Namespace, grouping)
 	l, err := listenSocket(address)
 	if errors.Is(err, errShimRunning) {
 		// Another container of the group has its daemon already.
@@ -112,31 +113,26 @@ func runStart(f *flags) error {
 	defer l.Close()
 	sock, err := l.File()
 	if err != nil {
-		removeSocket(address)
+		RemoveSocket(address)
 		return err
 	}
-	self, err := os.Executable()
-	if err != nil {
-		removeSocket(address)
-		return err
-	}
-	args := []string{"-namespace", f.namespace, "-id", f.id, "-address", f.address}
-	if f.debug {
+	args := []string{"-namespace", f.Namespace, "-id", f.ID, "-address", f.Address}
+	if f.Debug {
 		args = append(args, "-debug")
 	}
-	cmd := exec.Command(self, args...)
+	cmd := exec.Command(daemon, args...)
 	cmd.Dir, _ = os.Getwd()
 	cmd.Env = append(os.Environ(), "TTRPC_ADDRESS="+params.ttrpcAddress)
 	cmd.ExtraFiles = []*os.File{sock}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
-		removeSocket(address)
+		RemoveSocket(address)
 		return fmt.Errorf("start the shim daemon: %w", err)
 	}
 	sock.Close()
 	fail := func(err error) error {
 		_ = cmd.Process.Kill() // the error below is what matters
-		removeSocket(address)
+		RemoveSocket(address)
 		return err
 	}
 	if opts.ShimCgroup != "" {
@@ -189,15 +185,16 @@ func groupOf(id, configPath string) (string, error) {
 	return id, nil
 }
 
-// socketAddress names the socket of a group: a hash of containerd's
+// SocketAddress names the socket of a group: a hash of containerd's
 // address, the namespace and the group, so that two containerd daemons or
 // namespaces never share a shim.
-func socketAddress(dir, containerdAddress, ns, group string) string {
+func SocketAddress(dir, containerdAddress, ns, group string) string {
 	sum := sha256.Sum256([]byte(containerdAddress + "\x00" + ns + "\x00" + group))
 	return "unix://" + filepath.Join(dir, "berth-"+hex.EncodeToString(sum[:20]))
 }
 
-func socketPath(address string) string { return strings.TrimPrefix(address, "unix://") }
+// SocketPath is the file of a socket address.
+func SocketPath(address string) string { return strings.TrimPrefix(address, "unix://") }
 
 var errShimRunning = errors.New("a shim answers on the socket")
 
@@ -206,7 +203,7 @@ var errShimRunning = errors.New("a shim answers on the socket")
 // short-lived process). An address whose socket answers is errShimRunning;
 // a stale socket file is replaced.
 func listenSocket(address string) (*net.UnixListener, error) {
-	path := socketPath(address)
+	path := SocketPath(address)
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return nil, err
 	}
@@ -238,8 +235,9 @@ func listenSocket(address string) (*net.UnixListener, error) {
 	}
 }
 
-func removeSocket(address string) {
-	_ = os.Remove(socketPath(address)) // gone already is fine
+// RemoveSocket removes the socket file of address.
+func RemoveSocket(address string) {
+	_ = os.Remove(SocketPath(address)) // gone already is fine
 }
 
 // adjustOOMScore makes the daemon a little more likely to be OOM-killed than
