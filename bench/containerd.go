@@ -447,27 +447,10 @@ func (s *ctrdSession) measure() error {
 	}
 	if b.wantCtrd("exec") && it.Exec > 0 && !b.stop.Load() {
 		// One running pod and container per stack, kept for the probes.
-		ctrs := map[string]string{}
-		var pods []string
-		defer func() {
-			for _, p := range pods {
-				if err := s.removePod(p); err != nil {
-					b.fail("containerd: removing the exec pods: %v", err)
-				}
-			}
-		}()
-		for _, st := range s.stacks {
-			pod, ctr, _, err := s.startPod(st)
-			if pod != "" {
-				pods = append(pods, pod)
-			}
-			if err != nil {
-				return fmt.Errorf("exec probe: the pod of %s: %w", st.Label, err)
-			}
-			ctrs[st.Key] = ctr
-		}
-		if err := s.settle(); err != nil {
-			return fmt.Errorf("exec probe: %w", err)
+		ctrs, stop, err := s.execPods(b)
+		defer stop()
+		if err != nil {
+			return err
 		}
 		op := func(rt runtimeInfo) ([]meas, error) { return s.execOp(ctrs[rt.Key]) }
 		for _, an := range s.stacks[1:] {
@@ -516,6 +499,35 @@ func (s *ctrdSession) removeCtr(id string) {
 
 // startPod runs a pod sandbox with the stack's handler and a container in
 // it that sleeps, and returns their ids and the three calls' wall times.
+// execPods starts one pod with a running container for every stack, for
+// the exec probes, and returns the containers by stack key; stop removes
+// the pods (also after an error).
+func (s *ctrdSession) execPods(b *bench) (ctrs map[string]string, stop func(), err error) {
+	ctrs = map[string]string{}
+	var pods []string
+	stop = func() {
+		for _, p := range pods {
+			if err := s.removePod(p); err != nil {
+				b.fail("containerd: removing the exec pods: %v", err)
+			}
+		}
+	}
+	for _, st := range s.stacks {
+		pod, ctr, _, err := s.startPod(st)
+		if pod != "" {
+			pods = append(pods, pod)
+		}
+		if err != nil {
+			return nil, stop, fmt.Errorf("exec probe: the pod of %s: %w", st.Label, err)
+		}
+		ctrs[st.Key] = ctr
+	}
+	if err := s.settle(); err != nil {
+		return nil, stop, fmt.Errorf("exec probe: %w", err)
+	}
+	return ctrs, stop, nil
+}
+
 func (s *ctrdSession) startPod(st ctrdStack) (pod, ctr string, walls [3]float64, err error) {
 	s.podSeq++
 	name := fmt.Sprintf("%s%s-%d", idPrefix, st.Key, s.podSeq)

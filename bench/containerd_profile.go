@@ -89,26 +89,9 @@ func (s *ctrdSession) profile(dir string, n int) error {
 	if b.wantCtrd("exec") {
 		// The pods are started here, after the other scenarios' profiles:
 		// their idle shims would be in those otherwise.
-		ctrs := map[string]string{}
-		var pods []string
-		defer func() {
-			for _, p := range pods {
-				if err := s.removePod(p); err != nil {
-					b.fail("containerd: removing the exec pods: %v", err)
-				}
-			}
-		}()
-		for _, st := range s.stacks {
-			pod, ctr, _, err := s.startPod(st)
-			if pod != "" {
-				pods = append(pods, pod)
-			}
-			if err != nil {
-				return fmt.Errorf("exec probe: the pod of %s: %w", st.Label, err)
-			}
-			ctrs[st.Key] = ctr
-		}
-		if err := s.settle(); err != nil {
+		ctrs, stop, err := s.execPods(b)
+		defer stop()
+		if err != nil {
 			return err
 		}
 		if err := run(scen{"exec", func(rt runtimeInfo) ([]meas, error) { return s.execOp(ctrs[rt.Key]) }}); err != nil {

@@ -1,7 +1,7 @@
 // The Go runtime must not open the host's cgroup CPU files to size
 // GOMAXPROCS: in "berth init" they would stay open inside the container, and
 // a process exec'd into it could raise its own CPU limit through
-// /proc/1/fd.
+// /proc/1/fd (see package containerinit).
 
 //go:debug containermaxprocs=0
 //go:debug updatemaxprocs=0
@@ -19,13 +19,11 @@ import (
 	"fmt"
 	"os"
 
-	_ "github.com/opencontainers/cgroups/devices" // device rules for the cgroup managers
-	"github.com/opencontainers/runc/libcontainer"
-	_ "github.com/opencontainers/runc/libcontainer/nsenter" // nsexec, run before the Go runtime in "berth init"
 	"github.com/opencontainers/runc/libcontainer/seccomp"
 	"github.com/urfave/cli/v2"
 
 	"github.com/berth-oci/berth/cmd/internal/app"
+	_ "github.com/berth-oci/berth/cmd/internal/containerinit" // "berth init": libcontainer's container init
 	"github.com/berth-oci/berth/runtime"
 )
 
@@ -34,15 +32,6 @@ var (
 	version = "dev"
 	commit  = ""
 )
-
-// init turns this binary into libcontainer's container init when
-// libcontainer re-executes it as "berth init": by then nsexec has set up the
-// namespaces, and Init never returns (it execs the user process).
-func init() {
-	if len(os.Args) > 1 && os.Args[1] == "init" {
-		libcontainer.Init()
-	}
-}
 
 func main() {
 	a := newApp()
