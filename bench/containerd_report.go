@@ -172,21 +172,9 @@ func ctrdMarkdown(raw *rawResults, a *ctrdAnalysis) string {
 		fmt.Fprintf(&b, " vs %s |", st.Label)
 	}
 	b.WriteString("\n|" + strings.Repeat("---|", len(stacks)+1) + "\n")
-	for _, def := range ctrdMetrics {
-		if a.Cells[def.key] == nil {
-			continue
-		}
-		fmt.Fprintf(&b, "| %s |", def.label)
-		for _, st := range stacks {
-			c, ok := a.Cells[def.key][st.Key]
-			if !ok {
-				b.WriteString(" – |")
-				continue
-			}
-			fmt.Fprintf(&b, " **%.2f** (%.2f / %.2f) |", c.Ratio.Combined, c.Ratio.AB, c.Ratio.BA)
-		}
-		b.WriteString("\n")
-	}
+	writeCtrdRows(&b, a, stacks, " – |", func(c ctrdCell) string {
+		return fmt.Sprintf(" **%.2f** (%.2f / %.2f) |", c.Ratio.Combined, c.Ratio.AB, c.Ratio.BA)
+	})
 	b.WriteString("\n### Medians (min–max), ms\n\n")
 	b.WriteString("berth's shim beside each stack, from the same pairs.\n\n| metric |")
 	for _, st := range stacks {
@@ -196,21 +184,28 @@ func ctrdMarkdown(raw *rawResults, a *ctrdAnalysis) string {
 	cell := func(s summary) string {
 		return fmt.Sprintf(" %s (%s–%s) |", fmtNum(s.Median), fmtNum(s.Min), fmtNum(s.Max))
 	}
+	writeCtrdRows(&b, a, stacks, " – | – |", func(c ctrdCell) string {
+		return cell(c.Berth) + cell(c.Other)
+	})
+	b.WriteString("\n")
+	return b.String()
+}
+
+// writeCtrdRows writes a table row for every measured metric: its label,
+// then for every stack cells(its cell), or missing where the stack has none.
+func writeCtrdRows(b *strings.Builder, a *ctrdAnalysis, stacks []ctrdStack, missing string, cells func(ctrdCell) string) {
 	for _, def := range ctrdMetrics {
 		if a.Cells[def.key] == nil {
 			continue
 		}
-		fmt.Fprintf(&b, "| %s |", def.label)
+		fmt.Fprintf(b, "| %s |", def.label)
 		for _, st := range stacks {
-			c, ok := a.Cells[def.key][st.Key]
-			if !ok {
-				b.WriteString(" – | – |")
-				continue
+			if c, ok := a.Cells[def.key][st.Key]; ok {
+				b.WriteString(cells(c))
+			} else {
+				b.WriteString(missing)
 			}
-			b.WriteString(cell(c.Berth) + cell(c.Other))
 		}
 		b.WriteString("\n")
 	}
-	b.WriteString("\n")
-	return b.String()
 }
