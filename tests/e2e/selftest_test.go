@@ -4,6 +4,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -75,6 +76,14 @@ func TestLeakDetection(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	// Start returns once the exec has begun; the kernel sets the new
+	// program's arguments a moment later (/proc/PID/cmdline is empty until
+	// then), and the check below wants to see them.
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(5 * time.Millisecond) {
+		if b, _ := os.ReadFile(filepath.Join("/proc", strconv.Itoa(cmd.Process.Pid), "cmdline")); len(b) > 0 {
+			break
+		}
+	}
 	suiteDir := testkit.Scope{Dir: dir, Inside: dir} // what every suite's scope has
 	if procs := suiteDir.Find(); len(procs) != 1 || procs[0].Kind != "process" || !strings.Contains(procs[0].What, "sleep 60") {
 		t.Errorf("processes of the suite dir: %q, want the sleep", procs)
