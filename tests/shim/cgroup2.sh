@@ -22,6 +22,17 @@ rm -rf "$out"
 mkdir -p "$out"
 (cd "$repo" && go test -c -tags "seccomp urfave_cli_no_docs netgo osusergo" -o "$out/shim.test" ./tests/shim/)
 
-# The test binary finds the repository from its working directory.
-"$vm" "cd '$repo/tests/shim' && CI='${CI:-}' BERTH_SHIM='$repo/bin/containerd-shim-berth-v2' CONTAINERD2_BIN='$c2' \
+# The VM sees the host's / but mounts its own tmpfs on /tmp, so a checkout
+# under /tmp is not there: the suite runs in a copy of what it uses of the
+# repository (the binaries, contrib/containerd, containerd 2.x), inside the
+# shared directory. The test binary finds that tree from its working
+# directory.
+tree=$out/tree
+mkdir -p "$tree/bin" "$tree/contrib" "$tree/tests/shim"
+cp "$repo/bin/berth" "$repo/bin/containerd-shim-berth-v2" "$repo/bin/berth-shim" "$tree/bin/"
+cp -r "$repo/contrib/containerd" "$tree/contrib/"
+cp -al "$c2" "$out/containerd2" 2>/dev/null || cp -a "$c2" "$out/containerd2"
+[ -x "$repo/.cache/tools/crictl" ] && { mkdir -p "$tree/.cache/tools"; cp "$repo/.cache/tools/crictl" "$tree/.cache/tools/"; }
+
+"$vm" "cd '$tree/tests/shim' && CI='${CI:-}' BERTH_SHIM='$tree/bin/containerd-shim-berth-v2' CONTAINERD2_BIN='$out/containerd2' \
 	'$out/shim.test' -test.v -test.timeout 20m -test.run '$run' 2>&1 | grep -v '^        time='; exit \${PIPESTATUS[0]}" "$out"
