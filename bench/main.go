@@ -112,7 +112,7 @@ func fullIterations() iterations {
 }
 
 func quickIterations() iterations {
-	return iterations{Warmup: 1, Run: 60, Cycle: 40, DelForce: 16, State: 60, List: 16, ListN: 50, Bind: 30, RSS: 4, Tput: 4, TputN: 50, TputPar: 8,
+	return iterations{Warmup: 1, Run: 20, Cycle: 12, DelForce: 6, State: 20, List: 6, ListN: 50, Bind: 10, RSS: 2, Tput: 2, TputN: 50, TputPar: 8,
 		ImageCold: 4, ImageSteps: 2, ImageWarm: 12,
 		CtrRun: 2, Pod: 2, Exec: 4}
 }
