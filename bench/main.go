@@ -4,7 +4,7 @@
 //
 //	go run ./bench            full run (about 3 minutes); writes BENCHMARKS.md
 //	                          and bench/results/
-//	go run ./bench -quick     smoke check (about 1 minute); writes to a
+//	go run ./bench -quick     smoke check (about 2 minutes); writes to a
 //	                          temporary directory and prints the tables
 //	go run ./bench -report bench/results/results.json
 //	                          re-render BENCHMARKS.md and the chart from raw results
