@@ -5,7 +5,7 @@
 # runc's own CI (docker run -t). Its pid is the session id, by which run.sh
 # later finds (and kills) every process the file left behind.
 #
-# Environment (set by run.sh): RS_SIDFILE, RS_CGROUPS (cgroup directories to
+# Environment (set by run.sh): RS_REAPER, RS_SIDFILE, RS_CGROUPS (cgroup directories to
 # join, one per hierarchy), RS_BATS_FILE, RS_RAW, RS_FILTER (a bats --filter,
 # to resume a file after a hung test; empty: the whole file).
 set -eu
@@ -20,4 +20,7 @@ done
 # tells which test was running when a file is killed; -T adds durations.
 filter=()
 [ -n "${RS_FILTER:-}" ] && filter=(--filter "$RS_FILTER")
-exec bats -T -F cat "${filter[@]}" "$RS_BATS_FILE" >"$RS_RAW" 2>&1
+# bats runs under the suite's subreaper (reaper/main.go), which reaps the
+# containers' orphaned inits at once, as a host's systemd does; this
+# machine's pid 1 reaps them late.
+exec "$RS_REAPER" bats -T -F cat "${filter[@]}" "$RS_BATS_FILE" >"$RS_RAW" 2>&1

@@ -2,7 +2,7 @@
 # Prepares runc v1.5.2's own integration suite (bats) to run here, offline:
 #
 #   $WORK/runc-v1.5.2/tests/integration   the suite, copied from the module cache
-#   $WORK/runc-v1.5.2/tests/cmd/_bin      its helper programs (recvtty, ...)
+#   $WORK/runc-v1.5.2/tests/cmd/_bin      its helper programs (recvtty, ...) and the subreaper of run.sh
 #   $WORK/images/busybox.tar               busybox rootfs from Debian's busybox-static
 #   $WORK/images/debian.tar                Debian minbase rootfs from debootstrap
 #
@@ -73,6 +73,10 @@ find "$SUITE/tests" -name '*.sh' -exec chmod +x {} +
 pkgs=()
 for h in "${HELPERS[@]}"; do pkgs+=("$RUNC_MODULE/tests/cmd/$h@$RUNC_VERSION"); done
 GOBIN=$SUITE/tests/cmd/_bin rgo install -tags seccomp "${pkgs[@]}"
+
+# The subreaper each bats file runs under (see reaper/main.go), from this
+# repository.
+(cd "$repo" && GOFLAGS= CGO_ENABLED=0 "$GO" build -o "$SUITE/tests/cmd/_bin/reaper" ./tests/runc-suite/reaper)
 
 # 4. busybox image, as a tar of a rootfs like the upstream busybox image:
 # one static busybox with a hard link per applet, a few accounts, no /proc

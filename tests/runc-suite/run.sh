@@ -187,7 +187,7 @@ run_part() {
 	cgroups=$(make_file_cgroups "runc-suite.$runid.$name" | tr '\n' ' ')
 	# TMPDIR is where bats makes BATS_RUN_TMPDIR, below which helpers.bash
 	# puts each test's ROOT (bundle, state root, console socket).
-	local env=(RS_SIDFILE="$ftmp/.sid" RS_CGROUPS="$cgroups" RS_BATS_FILE="$SUITE/$f"
+	local env=(RS_REAPER="$SUITE/../cmd/_bin/reaper" RS_SIDFILE="$ftmp/.sid" RS_CGROUPS="$cgroups" RS_BATS_FILE="$SUITE/$f"
 		RS_RAW="$raw" RS_FILTER="$filter" TMPDIR="$ftmp" RUNC="$RUNTIME" SHELL=/bin/bash)
 	# script's stdin: a fifo it holds open for writing itself, so it never
 	# reads data or EOF there (on EOF script would type an end-of-file into
